@@ -1,0 +1,56 @@
+# The two commands a newcomer needs: `make run` and `make test`. Everything else is optional.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DEMO_PRODUCTS ?= 2000
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# Two workers fit the 2-core machines; PYTEST_ARGS="-n0 -k name" for one test in one process.
+PYTEST_ARGS ?= -n 2
+
+.PHONY: run test lint check migrate demo worker beat clean
+
+$(VENV)/.installed-run: requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	@touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed-run
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+## run: the shop on the embedded default (SQLite, local cache, eager Celery) at http://127.0.0.1:8000
+run: $(VENV)/.installed-run
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py load_demo_catalog --products $(DEMO_PRODUCTS)
+	$(PY) manage.py ensure_demo_admin
+	@echo "Storefront: http://$(HOST):$(PORT)/"
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+## test: the whole suite against whatever DATABASE_URL, REDIS_URL and CELERY_BROKER_URL name
+test: $(VENV)/.installed-dev
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## lint: ruff, import contracts, migrations in step with the models
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	$(PY) manage.py makemigrations --check --dry-run
+
+migrate: $(VENV)/.installed-run
+	$(PY) manage.py migrate --noinput
+
+demo: $(VENV)/.installed-run
+	$(PY) manage.py load_demo_catalog --products $(DEMO_PRODUCTS)
+
+## worker / beat: real Celery processes (need CELERY_BROKER_URL)
+worker: $(VENV)/.installed-run
+	$(VENV)/bin/celery -A shop worker -Q default,email,images -l INFO
+worker-inventory: $(VENV)/.installed-run
+	$(VENV)/bin/celery -A shop worker -Q inventory --prefetch-multiplier=1 -l INFO -n inventory@%h
+beat: $(VENV)/.installed-run
+	$(VENV)/bin/celery -A shop beat -l INFO --schedule $(VENV)/celerybeat-schedule
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

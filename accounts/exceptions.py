@@ -1,0 +1,20 @@
+from shop.exceptions import DomainError, NotFound
+
+
+class AddressNotFound(NotFound):
+    code = "address_not_found"
+    default_message = "This address does not exist."
+
+
+class EmailAlreadyRegistered(DomainError):
+    code = "email_taken"
+    status_code = 409
+    default_message = "An account with this e-mail address already exists."
+
+    def __init__(self, message: str | None = None):
+        super().__init__(message, fields={"email": [message or self.default_message]})
+
+
+class AccountLimitReached(DomainError):
+    code = "address_limit"
+    default_message = "You can save at most 20 addresses."

@@ -1,0 +1,77 @@
+"""Storefront forms of the accounts app: shape validation only; services decide the rest."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth import password_validation
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
+from django.db import transaction
+from django.template import loader
+
+from accounts.models import Address, User
+from accounts.tasks import send_account_email_task
+
+
+class SignUpForm(forms.Form):
+    full_name = forms.CharField(max_length=150, required=False, label="Your name")
+    email = forms.EmailField(max_length=254, label="E-mail address")
+    password = forms.CharField(widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}), strip=False)
+
+    def clean_email(self) -> str:
+        return self.cleaned_data["email"].strip().lower()
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        password = cleaned.get("password")
+        if password:
+            candidate = User(email=cleaned.get("email", ""), full_name=cleaned.get("full_name", ""))
+            try:
+                password_validation.validate_password(password, candidate)
+            except forms.ValidationError as exc:
+                self.add_error("password", exc)
+        return cleaned
+
+
+class EmailAuthenticationForm(AuthenticationForm):
+    username = forms.EmailField(label="E-mail address", widget=forms.EmailInput(attrs={"autofocus": True}))
+    error_messages = {
+        "invalid_login": "That e-mail address and password do not match an account. Check both and try again.",
+        "inactive": "This account is closed.",
+    }
+
+
+class AddressForm(forms.ModelForm):
+    make_default = forms.BooleanField(required=False, label="Use as my default delivery address")
+
+    class Meta:
+        model = Address
+        fields = ["full_name", "line1", "line2", "city", "postal_code", "country", "phone"]
+
+
+class DeleteAccountForm(forms.Form):
+    password = forms.CharField(
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        strip=False,
+        help_text="Type your password to confirm.",
+    )
+
+    def __init__(self, *args, user: User, **kwargs):
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError("That is not your password.")
+        return password
+
+
+class QueuedPasswordResetForm(PasswordResetForm):
+    """Django's reset form, but the e-mail goes out on the `email` queue after commit."""
+
+    def send_mail(
+        self, subject_template_name, email_template_name, context, from_email, to_email, html_email_template_name=None
+    ):
+        subject = "".join(loader.render_to_string(subject_template_name, context).splitlines())
+        body = loader.render_to_string(email_template_name, context)
+        transaction.on_commit(lambda: send_account_email_task.delay(subject=subject, body=body, to_email=to_email))

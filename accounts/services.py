@@ -1,0 +1,111 @@
+"""Every write of the accounts app: sign-up, addresses, account deletion."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts import selectors
+from accounts.exceptions import AccountLimitReached, EmailAlreadyRegistered
+from accounts.models import Address, User
+
+MAX_ADDRESSES_PER_USER = 20
+
+
+@transaction.atomic(durable=True)
+def register_user(*, email: str, password: str, full_name: str = "") -> User:
+    """Create a customer account. Raises EmailAlreadyRegistered (case-insensitive match)."""
+    if User.objects.filter(email__iexact=email.strip()).exists():
+        raise EmailAlreadyRegistered()
+    try:
+        with transaction.atomic():
+            return User.objects.create_user(email=email.strip(), password=password, full_name=full_name.strip())
+    except IntegrityError as exc:  # a concurrent sign-up with the same address won the race
+        raise EmailAlreadyRegistered() from exc
+
+
+@dataclass(frozen=True)
+class AddressData:
+    full_name: str
+    line1: str
+    city: str
+    postal_code: str
+    country: str
+    line2: str = ""
+    phone: str = ""
+
+
+@transaction.atomic(durable=True)
+def add_address(*, user: User, data: AddressData, make_default: bool = False) -> Address:
+    """Save a new address; the first one becomes the default. Raises AccountLimitReached."""
+    selectors.lock_user(user_id=user.pk)  # serialises concurrent adds of one customer
+    existing = Address.objects.filter(user=user).count()
+    if existing >= MAX_ADDRESSES_PER_USER:
+        raise AccountLimitReached()
+    address = Address(user=user, **data.__dict__)
+    address.full_clean()
+    address.save()
+    if make_default or existing == 0:
+        _make_default(address)
+    return address
+
+
+@transaction.atomic(durable=True)
+def update_address(*, user: User, address_id: int, data: AddressData, make_default: bool = False) -> Address:
+    """Change one of the user's own addresses. Raises AddressNotFound for anyone else's."""
+    selectors.lock_user(user_id=user.pk)
+    address = selectors.get_address_for_user(user=user, address_id=address_id)
+    for field, value in data.__dict__.items():
+        setattr(address, field, value)
+    address.full_clean()
+    address.save()
+    if make_default:
+        _make_default(address)
+    return address
+
+
+def _make_default(address: Address) -> None:
+    # The partial unique index allows one default per user: clear the old one first.
+    Address.objects.filter(user_id=address.user_id, is_default=True).exclude(pk=address.pk).update(is_default=False)
+    Address.objects.filter(pk=address.pk).update(is_default=True)
+    address.is_default = True
+
+
+@transaction.atomic(durable=True)
+def delete_address(*, user: User, address_id: int) -> None:
+    """Delete one of the user's addresses; the newest remaining one becomes the default."""
+    selectors.lock_user(user_id=user.pk)
+    address = selectors.get_address_for_user(user=user, address_id=address_id)
+    was_default = address.is_default
+    address.delete()
+    if was_default:
+        newest = Address.objects.filter(user=user).order_by("-created_at").first()
+        if newest:
+            Address.objects.filter(pk=newest.pk).update(is_default=True)
+
+
+@transaction.atomic(durable=True)
+def delete_account(*, user: User) -> User:
+    """Anonymise the account and keep the row, so orders still refer to it.
+
+    Personal data goes (name, e-mail, password, saved addresses); orders keep the e-mail and
+    address they snapshotted when they were placed, and nothing cascades away. The account can
+    no longer log in, and its address becomes free for a new sign-up. Idempotent.
+    """
+    user = selectors.lock_user(user_id=user.pk)
+    if user.is_deleted:
+        return user
+    Address.objects.filter(user=user).delete()
+    user.email = f"deleted-{user.pk}@deleted.invalid"
+    user.full_name = ""
+    user.set_unusable_password()
+    user.is_active = False
+    user.is_staff = False
+    user.is_superuser = False
+    user.deleted_at = timezone.now()
+    user.save()
+    user.groups.clear()
+    user.user_permissions.clear()
+    return user

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from catalog import views
+
+app_name = "catalog"
+
+urlpatterns = [
+    path("", views.home_view, name="home"),
+    path("search/", views.search_view, name="search"),
+    path("c/<slug:slug>/", views.category_view, name="category"),
+    path("p/<slug:slug>/", views.product_view, name="product"),
+]

@@ -1,0 +1,45 @@
+"""Helpers that turn environment values into Django settings.
+
+Kept apart from settings.py so that tests build the same configurations the settings do
+(a Redis cache on a dead port, a replica alias) instead of writing them a second time.
+"""
+
+from __future__ import annotations
+
+import environ
+from kombu import Exchange, Queue
+
+CELERY_QUEUE_NAMES = ("default", "email", "inventory", "images")
+
+
+def redis_cache_config(url: str, *, key_prefix: str = "shop") -> dict:
+    """A django-redis cache that never fails a page: errors are ignored, sockets time out fast."""
+    return {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": url,
+        "KEY_PREFIX": key_prefix,
+        "TIMEOUT": 300,
+        "OPTIONS": {
+            "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            "IGNORE_EXCEPTIONS": True,
+            "SOCKET_CONNECT_TIMEOUT": 0.2,
+            "SOCKET_TIMEOUT": 0.2,
+        },
+    }
+
+
+def replica_databases(urls: list[str]) -> dict[str, dict]:
+    """Database aliases replica_1..N for DATABASE_REPLICA_URLS; tests mirror them to the primary."""
+    aliases = {}
+    for number, url in enumerate((u for u in urls if u.strip()), start=1):
+        config = environ.Env.db_url_config(url.strip())
+        config.setdefault("OPTIONS", {}).setdefault("connect_timeout", 2)
+        config["CONN_HEALTH_CHECKS"] = True
+        config["TEST"] = {"MIRROR": "default"}
+        aliases[f"replica_{number}"] = config
+    return aliases
+
+
+def celery_queues() -> tuple[Queue, ...]:
+    """One direct exchange per queue name; a worker group consumes some of them (-Q)."""
+    return tuple(Queue(name, Exchange(name, type="direct"), routing_key=name) for name in CELERY_QUEUE_NAMES)

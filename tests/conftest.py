@@ -1,0 +1,65 @@
+"""Suite-wide fixtures: fast hashing, a clean cache, clients, and the real-service markers.
+
+Tests marked `postgres`, `redis` or `rabbitmq` need that real server. Without it they skip with a
+reason, so `make test` passes on a bare machine; with SHOP_REQUIRE_SERVICES=1 (set by .ci/run) a
+missing service fails the test instead, so CI can never pass by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.core.cache import caches
+from django.db import connection
+
+
+def _missing_service(marker: str) -> str | None:
+    if marker == "postgres" and connection.vendor != "postgresql":
+        return "needs PostgreSQL: set DATABASE_URL=postgres://..."
+    if marker == "redis" and not os.environ.get("REDIS_URL"):
+        return "needs Redis: set REDIS_URL=redis://..."
+    if marker == "rabbitmq" and not os.environ.get("CELERY_BROKER_URL", "").startswith("amqp"):
+        return "needs RabbitMQ: set CELERY_BROKER_URL=amqp://..."
+    return None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for marker in ("postgres", "redis", "rabbitmq"):
+        if item.get_closest_marker(marker) and (reason := _missing_service(marker)):
+            if os.environ.get("SHOP_REQUIRE_SERVICES") == "1":
+                pytest.fail(f"SHOP_REQUIRE_SERVICES=1 but this test {reason}", pytrace=False)
+            pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings) -> None:
+    # Argon2 is the production hasher (tested on its own); tests hash with MD5 for speed.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache(settings, worker_id):
+    # Each test starts with an empty cache. On Redis every xdist worker gets a key prefix of its
+    # own (below the run's prefix from .ci/run), and only those keys are deleted, so parallel
+    # workers and parallel CI runs never see each other's entries.
+    if settings.CACHES["default"]["BACKEND"] == "django_redis.cache.RedisCache":
+        settings.CACHES = {
+            "default": {**settings.CACHES["default"], "KEY_PREFIX": f"{settings.CACHES['default']['KEY_PREFIX']}-{worker_id}"}
+        }
+    yield
+    for cache in caches.all(initialized_only=True):
+        if hasattr(cache, "delete_pattern"):
+            cache.delete_pattern("*")
+        else:
+            cache.clear()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    return os.environ["REDIS_URL"]
+
+
+@pytest.fixture
+def broker_url() -> str:
+    return os.environ["CELERY_BROKER_URL"]

@@ -1,0 +1,81 @@
+"""The Celery app: queues, routing by task name, JSON only, late acks on the inventory queue."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from accounts.tasks import send_account_email_task
+from shop.celery import app, queue_for_task
+
+
+@app.task(name="inventory.probe_for_tests")
+def inventory_probe() -> None:
+    """Stands in for the allocation tasks the checkout issue adds."""
+
+
+@pytest.mark.parametrize(
+    ("task_name", "queue"),
+    [
+        ("inventory.allocate_order", "inventory"),
+        ("accounts.send_account_email", "email"),
+        ("orders.send_order_email", "email"),
+        ("catalog.make_thumbnails", "images"),
+        ("catalog.recompute_popularity", "default"),
+    ],
+)
+def test_tasks_are_routed_to_their_queue_by_name(task_name, queue):
+    assert queue_for_task(task_name) == queue
+    assert app.amqp.router.route({}, task_name)["queue"].name == queue
+
+
+def test_the_four_queues_exist():
+    assert {q.name for q in app.conf.task_queues} == {"default", "email", "inventory", "images"}
+
+
+def test_only_json_crosses_the_broker():
+    assert app.conf.accept_content == ["json"]
+    assert app.conf.task_serializer == "json"
+
+
+def test_inventory_tasks_are_acked_late_and_requeued_when_their_worker_dies():
+    assert inventory_probe.acks_late is True
+    assert inventory_probe.reject_on_worker_lost is True
+    assert send_account_email_task.acks_late is False  # an e-mail task keeps the default
+
+
+def test_beat_schedule_exists_and_is_empty_for_now():
+    assert app.conf.beat_schedule == {}
+
+
+@pytest.fixture
+def live_worker(broker_url):
+    """A real worker thread on RabbitMQ consuming every queue of the shop (not eager mode)."""
+    from celery.contrib.testing.worker import start_worker
+
+    def reset_connections() -> None:
+        if app._pool is not None:
+            app._pool.force_close_all()
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    saved = {key: app.conf[key] for key in ("task_always_eager", "broker_url")}
+    app.conf.update(task_always_eager=False, broker_url=broker_url)
+    reset_connections()
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, queues=[q.name for q in app.conf.task_queues]):
+            yield
+    finally:
+        app.conf.update(saved)
+        reset_connections()
+
+
+@pytest.mark.rabbitmq
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_sends_the_password_reset_email_from_the_email_queue(live_worker, mailoutbox):
+    send_account_email_task.delay(subject="Reset", body="https://shop/reset/abc", to_email="ada@example.com")
+    deadline = time.monotonic() + 20
+    while not mailoutbox and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [(m.subject, m.to) for m in mailoutbox] == [("Reset", ["ada@example.com"])]
