@@ -58,10 +58,21 @@ class User(AbstractBaseUser, PermissionsMixin):
     REQUIRED_FIELDS: list[str] = []
 
     class Meta:
-        constraints = [models.UniqueConstraint(Lower("email"), name="user_email_ci_unique")]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("email"),
+                name="user_email_ci_unique",
+                violation_error_message="An account with this e-mail address already exists.",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.email
+
+    def clean(self) -> None:
+        # Addresses are stored lower-case whichever door creates them (sign-up, admin, API).
+        super().clean()
+        self.email = (self.email or "").strip().lower()
 
     def get_full_name(self) -> str:
         return self.full_name or self.email

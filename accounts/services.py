@@ -81,7 +81,7 @@ def delete_address(*, user: User, address_id: int) -> None:
     was_default = address.is_default
     address.delete()
     if was_default:
-        newest = Address.objects.filter(user=user).order_by("-created_at").first()
+        newest = Address.objects.filter(user=user).order_by("-created_at", "-pk").first()
         if newest:
             Address.objects.filter(pk=newest.pk).update(is_default=True)
 

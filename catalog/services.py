@@ -33,16 +33,20 @@ class DemoCatalogResult:
 
 
 def _demo_categories() -> list[Category]:
-    """Create the demo category tree once; return the leaf categories in a stable order."""
-    leaves = []
-    for position, (name, children) in enumerate(DEMO_CATEGORIES.items()):
-        parent, _ = Category.objects.get_or_create(slug=slugify(name), defaults={"name": name, "position": position})
-        for child_position, child in enumerate(children):
-            leaf, _ = Category.objects.get_or_create(
-                slug=slugify(f"{name}-{child}"), defaults={"name": child, "parent": parent, "position": child_position}
-            )
-            leaves.append(leaf)
-    return leaves
+    """Create the demo category tree once (in bulk); return the leaf categories in a stable order."""
+    parents = [
+        Category(name=name, slug=slugify(name), position=position) for position, name in enumerate(DEMO_CATEGORIES)
+    ]
+    Category.objects.bulk_create(parents, ignore_conflicts=True)
+    parent_by_slug = Category.objects.in_bulk([p.slug for p in parents], field_name="slug")
+    leaves = [
+        Category(name=child, slug=slugify(f"{name}-{child}"), parent=parent_by_slug[slugify(name)], position=position)
+        for name, children in DEMO_CATEGORIES.items()
+        for position, child in enumerate(children)
+    ]
+    Category.objects.bulk_create(leaves, ignore_conflicts=True)
+    leaf_by_slug = Category.objects.in_bulk([leaf.slug for leaf in leaves], field_name="slug")
+    return [leaf_by_slug[leaf.slug] for leaf in leaves]
 
 
 def _demo_product(number: int, category: Category) -> Product:

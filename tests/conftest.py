@@ -45,7 +45,10 @@ def _clean_cache(settings, worker_id):
     # workers and parallel CI runs never see each other's entries.
     if settings.CACHES["default"]["BACKEND"] == "django_redis.cache.RedisCache":
         settings.CACHES = {
-            "default": {**settings.CACHES["default"], "KEY_PREFIX": f"{settings.CACHES['default']['KEY_PREFIX']}-{worker_id}"}
+            "default": {
+                **settings.CACHES["default"],
+                "KEY_PREFIX": f"{settings.CACHES['default']['KEY_PREFIX']}-{worker_id}",
+            }
         }
     yield
     for cache in caches.all(initialized_only=True):
@@ -53,6 +56,18 @@ def _clean_cache(settings, worker_id):
             cache.delete_pattern("*")
         else:
             cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery():
+    # Tests run tasks in-process and see their errors; tests about workers (a real worker on
+    # RabbitMQ, routing) switch this off through their own fixture.
+    from shop.celery import app
+
+    saved = (app.conf.task_always_eager, app.conf.task_eager_propagates)
+    app.conf.update(task_always_eager=True, task_eager_propagates=True)
+    yield
+    app.conf.update(task_always_eager=saved[0], task_eager_propagates=saved[1])
 
 
 @pytest.fixture

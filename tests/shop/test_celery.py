@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from kombu import pools
 
 from accounts.tasks import send_account_email_task
 from shop.celery import app, queue_for_task
@@ -55,8 +56,9 @@ def live_worker(broker_url):
     from celery.contrib.testing.worker import start_worker
 
     def reset_connections() -> None:
-        if app._pool is not None:
-            app._pool.force_close_all()
+        # kombu keeps one global pool per broker URL; reset() closes and forgets all of them,
+        # so the next publish opens a fresh connection to the URL now configured.
+        pools.reset()
         app._pool = None
         app.amqp._producer_pool = None
 

@@ -31,7 +31,11 @@ def test_no_variables_gives_the_embedded_shop():
 def test_database_url_switches_to_postgresql_with_a_connect_timeout():
     found = settings_with("DATABASES", DATABASE_URL="postgres://shop:pw@db.internal:5432/shop")
     primary = found["DATABASES"]["default"]
-    assert (primary["ENGINE"], primary["HOST"], primary["NAME"]) == ("django.db.backends.postgresql", "db.internal", "shop")
+    assert (primary["ENGINE"], primary["HOST"], primary["NAME"]) == (
+        "django.db.backends.postgresql",
+        "db.internal",
+        "shop",
+    )
     assert primary["OPTIONS"]["connect_timeout"] == 3
 
 
@@ -77,7 +81,11 @@ def test_bucket_switches_media_to_s3_behind_the_cdn_host():
 
 def test_email_url_switches_to_smtp():
     found = settings_with(
-        "EMAIL_BACKEND", "EMAIL_HOST", "EMAIL_PORT", "EMAIL_USE_TLS", EMAIL_URL="smtp+tls://user:pw@mail.example.com:587"
+        "EMAIL_BACKEND",
+        "EMAIL_HOST",
+        "EMAIL_PORT",
+        "EMAIL_USE_TLS",
+        EMAIL_URL="smtp+tls://user:pw@mail.example.com:587",
     )
     assert found == {
         "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
@@ -121,7 +129,12 @@ def test_production_settings_pass_the_deploy_check():
 
 def test_production_turns_on_https_only_cookies_and_hsts():
     found = settings_with(
-        "DEBUG", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS", **PRODUCTION
+        "DEBUG",
+        "SESSION_COOKIE_SECURE",
+        "CSRF_COOKIE_SECURE",
+        "SECURE_SSL_REDIRECT",
+        "SECURE_HSTS_SECONDS",
+        **PRODUCTION,
     )
     assert found["DEBUG"] is False
     assert found["SESSION_COOKIE_SECURE"] is found["CSRF_COOKIE_SECURE"] is found["SECURE_SSL_REDIRECT"] is True
