@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth import password_validation
-from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm
 from django.db import transaction
 from django.template import loader
 
 from accounts.models import Address, User
+from accounts.services import revoke_refresh_tokens
 from accounts.tasks import send_account_email_task
 
 
@@ -75,3 +76,13 @@ class QueuedPasswordResetForm(PasswordResetForm):
         subject = "".join(loader.render_to_string(subject_template_name, context).splitlines())
         body = loader.render_to_string(email_template_name, context)
         transaction.on_commit(lambda: send_account_email_task.delay(subject=subject, body=body, to_email=to_email))
+
+
+class RevokingSetPasswordForm(SetPasswordForm):
+    """Setting a new password (from a reset link) also signs every app out of the account."""
+
+    def save(self, commit: bool = True):
+        user = super().save(commit=commit)
+        if commit:
+            revoke_refresh_tokens(user=user)
+        return user

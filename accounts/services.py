@@ -6,10 +6,14 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from accounts import selectors
 from accounts.exceptions import AccountLimitReached, EmailAlreadyRegistered
 from accounts.models import Address, User
+from shop.idempotency import Created, IdempotencyRequest, referenced_pk
+from shop.idempotency import claim as idempotency_claim
+from shop.idempotency import complete as idempotency_complete
 
 MAX_ADDRESSES_PER_USER = 20
 
@@ -38,9 +42,16 @@ class AddressData:
 
 
 @transaction.atomic(durable=True)
-def add_address(*, user: User, data: AddressData, make_default: bool = False) -> Address:
-    """Save a new address; the first one becomes the default. Raises AccountLimitReached."""
+def add_address(
+    *, user: User, data: AddressData, make_default: bool = False, idempotency: IdempotencyRequest | None = None
+) -> Created[Address]:
+    """Save a new address; the first one becomes the default. Raises AccountLimitReached.
+
+    Idempotent per key: a replay returns the address the first request created (created=False).
+    """
     selectors.lock_user(user_id=user.pk)  # serialises concurrent adds of one customer
+    if (ref := idempotency_claim(idempotency)) is not None:
+        return Created(selectors.get_address_for_user(user=user, address_id=referenced_pk(ref)), created=False)
     existing = Address.objects.filter(user=user).count()
     if existing >= MAX_ADDRESSES_PER_USER:
         raise AccountLimitReached()
@@ -49,7 +60,8 @@ def add_address(*, user: User, data: AddressData, make_default: bool = False) ->
     address.save()
     if make_default or existing == 0:
         _make_default(address)
-    return address
+    idempotency_complete(idempotency, address)
+    return Created(address, created=True)
 
 
 @transaction.atomic(durable=True)
@@ -108,4 +120,27 @@ def delete_account(*, user: User) -> User:
     user.save()
     user.groups.clear()
     user.user_permissions.clear()
+    revoke_refresh_tokens(user=user)
+    return user
+
+
+def revoke_refresh_tokens(*, user: User) -> int:
+    """Blacklist every refresh token the user's apps hold (after a password reset or deletion).
+
+    Runs in the caller's transaction; returns how many were newly revoked.
+    """
+    outstanding = OutstandingToken.objects.filter(user=user, blacklistedtoken__isnull=True)
+    revoked = BlacklistedToken.objects.bulk_create(
+        [BlacklistedToken(token=token) for token in outstanding], ignore_conflicts=True
+    )
+    return len(revoked)
+
+
+@transaction.atomic(durable=True)
+def update_profile(*, user: User, full_name: str) -> User:
+    """Change the customer's display name."""
+    user = selectors.lock_user(user_id=user.pk)
+    user.full_name = full_name.strip()
+    user.full_clean(exclude=["password"])
+    user.save(update_fields=["full_name"])
     return user

@@ -22,6 +22,11 @@ class Order(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        permissions = [
+            ("cancel_order", "Can cancel orders"),
+            ("refund_order", "Can refund orders"),
+            ("mark_shipped", "Can mark orders shipped"),
+        ]
 
     def __str__(self) -> str:
         return self.number

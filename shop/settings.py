@@ -6,6 +6,7 @@ test payment gateway and database search. Each variable of the table in README.m
 real service on; absence always means the embedded default, never a half-configured service.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -46,6 +47,11 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "rest_framework_api_key",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "shop",
     "accounts",
     "catalog",
@@ -138,8 +144,59 @@ CELERY_TASK_ROUTES = {
     "*.send_*email*": {"queue": "email"},
     "*thumbnail*": {"queue": "images"},
 }
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE = {
+    "purge-idempotency-keys": {"task": "shop.purge_idempotency_keys", "schedule": 60 * 60},
+}
 CELERY_TIMEZONE = "UTC"
+
+# --- API platform (DRF) --------------------------------------------------------------------
+# JWT for apps, the session (with CSRF) for the browser; one error shape; throttles on the
+# cache with rates from here (THROTTLE_RATE_* override them); OpenAPI 3 at /api/schema/.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "shop.api.pagination.PageNumberWithSize",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "shop.api.throttling.UserRateThrottle",
+        "shop.api.throttling.ScopedRateThrottle",
+    ],
+    "EXCEPTION_HANDLER": "shop.api.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "shop.api.schema.ShopAutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+API_THROTTLE_RATES = {
+    "user": env.str("THROTTLE_RATE_USER", default="100/minute"),  # signed in: per user; anonymous: per IP
+    "anon": env.str("THROTTLE_RATE_ANON", default="60/minute"),
+    "login": env.str("THROTTLE_RATE_LOGIN", default="10/minute"),
+    "password_reset": env.str("THROTTLE_RATE_PASSWORD_RESET", default="5/hour"),
+    "signup": env.str("THROTTLE_RATE_SIGNUP", default="20/hour"),
+}
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=30)),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": False,  # the token view sends user_logged_in, which updates it
+    "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default="") or SECRET_KEY,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": f"{SHOP_NAME} API",
+    "DESCRIPTION": "The shop's REST API for mobile apps and machine clients. Every error has the shape "
+    '`{"error": {"code", "message", "fields"}}`.',
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
 
 # --- Search --------------------------------------------------------------------------------
 ELASTICSEARCH_URL = env.str("ELASTICSEARCH_URL", default="")

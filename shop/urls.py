@@ -1,9 +1,10 @@
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from shop import health
+from shop import health, views
 
 admin.site.site_header = f"{settings.SHOP_NAME} back office"
 admin.site.site_title = f"{settings.SHOP_NAME} admin"
@@ -13,6 +14,10 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("accounts/", include("accounts.urls")),
     path("", include("catalog.urls")),
+    path("api/v1/", include(("shop.api.urls", "api"), namespace="api")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    re_path(r"^api/", views.api_not_found),  # an unknown API path answers JSON, never a page
     path("admin/", admin.site.urls),
 ]
 

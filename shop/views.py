@@ -4,11 +4,21 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template import loader
 
+from shop.api.errors import is_api_request, json_error
+
+
+def api_not_found(request: HttpRequest) -> HttpResponse:
+    return json_error("not_found", "There is no API endpoint at this address.", 404)
+
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if is_api_request(request.path):
+        return json_error("not_found", "Not found.", 404)
     return render(request, "404.html", status=404)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    if is_api_request(request.path):
+        return json_error("server_error", "Something went wrong on our side. Please try again.", 500)
     # No context processors: whatever broke (the database, a template tag) must not break this page.
     return HttpResponse(loader.get_template("500.html").render(), status=500)

@@ -46,8 +46,11 @@ def test_inventory_tasks_are_acked_late_and_requeued_when_their_worker_dies():
     assert send_account_email_task.acks_late is False  # an e-mail task keeps the default
 
 
-def test_beat_schedule_exists_and_is_empty_for_now():
-    assert app.conf.beat_schedule == {}
+def test_beat_runs_only_registered_tasks():
+    app.loader.import_default_modules()
+    scheduled = {entry["task"] for entry in app.conf.beat_schedule.values()}
+    assert "shop.purge_idempotency_keys" in scheduled
+    assert scheduled <= set(app.tasks)
 
 
 @pytest.fixture

@@ -1,0 +1,10 @@
+"""/api/v1/: the platform's own endpoints, then each app's api/urls.py (included by name)."""
+
+from django.urls import include, path
+
+from shop.api.views import GuestTokenCreateApi
+
+urlpatterns = [
+    path("guest-tokens", GuestTokenCreateApi.as_view(), name="guest-token-create"),
+    path("", include("accounts.api.urls")),
+]

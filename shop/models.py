@@ -1,0 +1,49 @@
+"""The API platform's own tables: idempotency keys and machine-client API keys."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from rest_framework_api_key.models import AbstractAPIKey
+
+# What a machine client may be allowed to call. Endpoints name the scope they need.
+API_KEY_SCOPES = {
+    "stock:write": "Seller systems: send stock updates",
+    "orders:read": "Warehouse systems: read orders to fulfil",
+}
+
+
+class IdempotencyKey(models.Model):
+    """One unsafe API request (or storefront form submission) by one client, remembered for a day.
+
+    Inserted inside the creating service's transaction, so the key and what it created commit
+    together; a replay finds `result_ref` and returns the same object.
+    """
+
+    scope = models.CharField(max_length=100, help_text="Who sent it: user:<id>, guest:<token hash>, apikey:<prefix>.")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
+    result_ref = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["scope", "key"], name="idempotency_key_unique_per_client")]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.key}"
+
+
+class ClientAPIKey(AbstractAPIKey):
+    """An API key for a seller or warehouse system, limited to the scopes it was given."""
+
+    scopes = models.JSONField(default=list, help_text=f"Any of: {', '.join(API_KEY_SCOPES)}.")
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "client API key"
+        verbose_name_plural = "client API keys"
+
+    def clean(self) -> None:
+        super().clean()
+        unknown = [s for s in self.scopes if s not in API_KEY_SCOPES] if isinstance(self.scopes, list) else ["?"]
+        if unknown:
+            raise ValidationError({"scopes": f"Unknown scopes: {', '.join(map(str, unknown))}."})

@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+from celery import shared_task
+
+from shop import idempotency
+
+
+@shared_task(name="shop.purge_idempotency_keys")
+def purge_idempotency_keys_task() -> int:
+    """Hourly (beat): forget idempotency keys older than a day. Idempotent."""
+    return idempotency.purge_expired()

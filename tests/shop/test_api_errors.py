@@ -1,0 +1,87 @@
+"""Every API error has one shape: {"error": {"code", "message", "fields"}} (STYLE.md section 10)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import RequestFactory
+from rest_framework.test import APIClient
+
+from shop.views import server_error
+from tests.accounts.factories import UserFactory
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def signed_in_api(db) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(UserFactory())
+    return client
+
+
+def error_of(response) -> dict:
+    body = json.loads(response.content)
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "fields"}
+    return body["error"]
+
+
+@pytest.mark.django_db
+def test_validation_error_names_each_field_and_reason(signed_in_api):
+    response = signed_in_api.post("/api/v1/addresses", {"full_name": "Ada", "country": "XX"}, format="json")
+    assert response.status_code == 400
+    error = error_of(response)
+    assert error["code"] == "invalid"
+    assert set(error["fields"]) == {"line1", "city", "postal_code", "country"}
+    assert error["fields"]["country"] == ['"XX" is not a valid choice.']
+
+
+@pytest.mark.django_db
+def test_domain_error_keeps_its_code_and_status(signed_in_api):
+    response = signed_in_api.get("/api/v1/addresses/999999")
+    assert response.status_code == 404
+    assert error_of(response) == {"code": "address_not_found", "message": "This address does not exist.", "fields": {}}
+
+
+@pytest.mark.smoke
+@pytest.mark.parametrize("path", ["/api/v1/nothing-here", "/api/v2/me", "/api/", "/api/v1/addresses/"])
+def test_unknown_api_path_answers_json_not_a_page(api, path):
+    response = api.get(path)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert error_of(response)["code"] == "not_found"
+
+
+@pytest.mark.django_db
+def test_wrong_method_is_405_with_allow_header(signed_in_api):
+    response = signed_in_api.put("/api/v1/me", {"full_name": "x"}, format="json")
+    assert response.status_code == 405
+    assert error_of(response)["code"] == "method_not_allowed"
+    assert "PATCH" in response["Allow"]
+
+
+@pytest.mark.django_db
+def test_anonymous_client_gets_401_with_a_bearer_challenge(api):
+    response = api.get("/api/v1/me")
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "not_authenticated"
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.django_db
+def test_malformed_json_is_400_and_other_media_types_415(signed_in_api):
+    malformed = signed_in_api.post("/api/v1/addresses", "{not json", content_type="application/json")
+    assert (malformed.status_code, error_of(malformed)["code"]) == (400, "malformed_request")
+    form = signed_in_api.post("/api/v1/addresses", "a=b", content_type="application/x-www-form-urlencoded")
+    assert (form.status_code, error_of(form)["code"]) == (415, "unsupported_media_type")
+
+
+def test_server_error_under_api_is_json():
+    response = server_error(RequestFactory().get("/api/v1/me"))
+    assert response.status_code == 500
+    assert error_of(response)["code"] == "server_error"

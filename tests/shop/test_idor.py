@@ -1,0 +1,95 @@
+"""Customers reach only their own objects: another customer's id is a 404 on every door.
+
+The test walks every URL pattern that takes an object id, straight from the URL resolver. A
+pattern must either be listed in OWNED (how to make an object of a given owner) or in PUBLIC
+(addresses anyone may see), so a new endpoint without a decision fails this test.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from rest_framework.test import APIClient
+
+from accounts.models import Address
+from tests.accounts.factories import AddressFactory, UserFactory
+
+# name -> (make an object owned by `owner`, return the URL kwargs; read the object back for comparison)
+OWNED: dict[str, tuple[Callable, Callable]] = {
+    "api:address-detail": (
+        lambda owner: {"address_id": AddressFactory(user=owner).pk},
+        lambda kwargs: Address.objects.filter(pk=kwargs["address_id"]).values().first(),
+    ),
+    "accounts:address_edit": (
+        lambda owner: {"address_id": AddressFactory(user=owner).pk},
+        lambda kwargs: Address.objects.filter(pk=kwargs["address_id"]).values().first(),
+    ),
+    "accounts:address_delete": (
+        lambda owner: {"address_id": AddressFactory(user=owner).pk},
+        lambda kwargs: Address.objects.filter(pk=kwargs["address_id"]).values().first(),
+    ),
+}
+# Patterns with arguments that name no customer's object.
+PUBLIC = {"catalog:category", "catalog:product", "accounts:password_reset_confirm"}
+PUBLIC_NAMESPACES = {"admin"}  # staff screens, guarded by Django permissions instead
+
+
+def patterns_with_arguments(resolver: URLResolver | None = None, namespace: str = "") -> list[str]:
+    found = []
+    for entry in (resolver or get_resolver()).url_patterns:
+        if isinstance(entry, URLResolver):
+            inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            if entry.namespace not in PUBLIC_NAMESPACES:
+                found += patterns_with_arguments(entry, inner)
+        elif isinstance(entry, URLPattern) and entry.name and _has_arguments(entry):
+            found.append(f"{namespace}{entry.name}")
+    return found
+
+
+def _has_arguments(entry: URLPattern) -> bool:
+    return bool(getattr(entry.pattern, "converters", None) or entry.pattern.regex.groupindex)
+
+
+def test_every_pattern_with_an_object_id_has_an_ownership_decision():
+    undecided = sorted(set(patterns_with_arguments()) - set(OWNED) - PUBLIC)
+    assert undecided == [], f"add these URL names to OWNED (with a factory) or PUBLIC in {__file__}"
+    assert set(OWNED) <= set(patterns_with_arguments())  # no stale entries either
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("name", "method"), list(itertools.product(sorted(OWNED), ["get", "post", "put", "patch", "delete"]))
+)
+def test_another_customers_object_is_a_404_and_stays_unchanged(name, method):
+    # given: an object of the owner, and an intruder signed in on both doors (session and JWT)
+    make, read = OWNED[name]
+    kwargs = make(UserFactory())
+    intruder = UserFactory()
+    before = read(kwargs)
+    client = APIClient()
+    client.force_login(intruder)
+    client.force_authenticate(intruder)
+    # when
+    response = getattr(client, method)(
+        reverse(name, kwargs=kwargs), {"city": "Elsewhere", "full_name": "X"}, format="json"
+    )
+    # then: 404 for every method the URL accepts (405 for the others), and nothing changed
+    assert response.status_code in (404, 405), response.status_code
+    assert read(kwargs) == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", sorted(OWNED))
+def test_the_owner_reaches_the_same_url(name):
+    # A negative control: the 404s above come from ownership, not from a broken URL.
+    make, _ = OWNED[name]
+    owner = UserFactory()
+    kwargs = make(owner)
+    client = APIClient()
+    client.force_login(owner)
+    client.force_authenticate(owner)
+    method = "post" if name.endswith("delete") else "get"
+    assert getattr(client, method)(reverse(name, kwargs=kwargs)).status_code in (200, 204, 302)

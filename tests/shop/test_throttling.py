@@ -1,0 +1,67 @@
+"""Throttles: per user, per anonymous IP, tight for log-in; 429 with Retry-After; open without Redis."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from shop.conf import redis_cache_config
+from tests.accounts.factories import UserFactory
+from tests.shop.test_health import redis_down  # noqa: F401  (fixture)
+
+
+@pytest.fixture
+def rates(settings):
+    def set_rates(**rates: str) -> None:
+        settings.API_THROTTLE_RATES = {**settings.API_THROTTLE_RATES, **rates}
+
+    return set_rates
+
+
+def login(client: APIClient, password: str = "wrong"):
+    return client.post("/api/v1/auth/token", {"email": "ada@example.com", "password": password}, format="json")
+
+
+@pytest.mark.django_db
+def test_login_attempts_past_the_rate_get_429_with_retry_after(rates):
+    rates(login="3/minute")
+    client = APIClient()
+    assert [login(client).status_code for _ in range(3)] == [401, 401, 401]
+    refused = login(client)
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "throttled"
+    assert 0 < int(refused["Retry-After"]) <= 60
+
+
+@pytest.mark.django_db
+def test_each_signed_in_user_has_a_budget_of_their_own(rates):
+    rates(user="2/minute")
+    first, second = APIClient(), APIClient()
+    first.force_authenticate(UserFactory())
+    second.force_authenticate(UserFactory())
+    assert [first.get("/api/v1/me").status_code for _ in range(3)] == [200, 200, 429]
+    assert second.get("/api/v1/me").status_code == 200
+
+
+@pytest.mark.django_db
+def test_anonymous_clients_are_counted_per_ip(rates):
+    rates(anon="2/minute")
+    here, there = APIClient(REMOTE_ADDR="10.0.0.1"), APIClient(REMOTE_ADDR="10.0.0.2")
+    assert [here.post("/api/v1/guest-tokens").status_code for _ in range(3)] == [201, 201, 429]
+    assert there.post("/api/v1/guest-tokens").status_code == 201
+
+
+@pytest.mark.django_db
+def test_throttles_fail_open_when_redis_is_down(rates, redis_down):  # noqa: F811
+    rates(login="1/minute")
+    client = APIClient()
+    assert [login(client).status_code for _ in range(3)] == [401, 401, 401]
+
+
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_throttle_counts_live_in_redis(rates, settings, redis_url):
+    settings.CACHES = {"default": redis_cache_config(redis_url, key_prefix="test-throttle")}
+    rates(login="2/minute")
+    client = APIClient(REMOTE_ADDR="10.9.9.9")
+    assert [login(client).status_code for _ in range(3)] == [401, 401, 429]
