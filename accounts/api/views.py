@@ -58,9 +58,11 @@ class SignUpApi(APIView):
 
     @extend_schema(
         request=SignUpInputSerializer,
-        responses={201: inline_serializer("SignUpResult", {"user": UserOutputSerializer(), "tokens": TokenPairSerializer}),
-                   409: error_response("An account with this e-mail address already exists (code email_taken).")},
-    )  # fmt: skip
+        responses={
+            201: inline_serializer("SignUpResult", {"user": UserOutputSerializer(), "tokens": TokenPairSerializer}),
+            409: error_response("An account with this e-mail address already exists (code email_taken)."),
+        },
+    )
     def post(self, request: Request) -> Response:
         data = SignUpInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
