@@ -68,7 +68,19 @@ class DeleteAccountForm(forms.Form):
 
 
 class QueuedPasswordResetForm(PasswordResetForm):
-    """Django's reset form, but the e-mail goes out on the `email` queue after commit."""
+    """Django's reset form, but the e-mail goes out on the `email` queue after commit.
+
+    The shop's own templates are the defaults, so every door (storefront, API) sends the same
+    e-mail with a link to the storefront's reset page.
+    """
+
+    subject_template_name = "accounts/email/password_reset_subject.txt"
+    email_template_name = "accounts/email/password_reset.txt"
+
+    def save(self, **kwargs) -> None:
+        # Django's view passes its own (admin) template names; the shop's always win.
+        kwargs.update(subject_template_name=self.subject_template_name, email_template_name=self.email_template_name)
+        super().save(**kwargs)
 
     def send_mail(
         self, subject_template_name, email_template_name, context, from_email, to_email, html_email_template_name=None
@@ -82,7 +94,8 @@ class RevokingSetPasswordForm(SetPasswordForm):
     """Setting a new password (from a reset link) also signs every app out of the account."""
 
     def save(self, commit: bool = True):
-        user = super().save(commit=commit)
-        if commit:
-            revoke_refresh_tokens(user=user)
+        with transaction.atomic():  # the new password and the revocation stand or fall together
+            user = super().save(commit=commit)
+            if commit:
+                revoke_refresh_tokens(user=user)
         return user

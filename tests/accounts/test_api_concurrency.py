@@ -1,0 +1,83 @@
+"""Concurrent address POSTs through the API on real PostgreSQL: one Idempotency-Key, one address."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from accounts.models import Address
+from shop.models import IdempotencyKey
+from tests.accounts.factories import UserFactory
+
+THREADS = 8
+LIST_URL = "/api/v1/addresses"
+ADDRESS = {
+    "full_name": "Ada Lovelace",
+    "line1": "221B Baker Street",
+    "city": "London",
+    "postal_code": "NW1 6XE",
+    "country": "GB",
+}
+KEY = "0b6c4f9e-2d1a-4e57-8f3b-93a1c6d2e7f4"
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def run_concurrently(target: Callable[[int], object], count: int = THREADS) -> list:
+    """Run target(0..count-1) in threads released together; return each result or exception."""
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+
+    def worker(index: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            results[index] = target(index)
+        except Exception as exc:
+            results[index] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(index,)) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in threads), "a thread is still running"
+    return results
+
+
+@pytest.fixture
+def apps() -> list[APIClient]:
+    """THREADS apps signed in as one customer, each with its own client and access token."""
+    user = UserFactory()
+    clients = []
+    for _ in range(THREADS):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
+        clients.append(client)
+    return clients
+
+
+def test_concurrent_posts_with_one_key_create_one_address(apps):
+    responses = run_concurrently(
+        lambda index: apps[index].post(LIST_URL, ADDRESS, format="json", headers={"Idempotency-Key": KEY})
+    )
+
+    statuses = sorted(getattr(response, "status_code", response) for response in responses)
+    assert statuses == [200] * (THREADS - 1) + [201], responses
+    assert len({response.json()["id"] for response in responses}) == 1
+    assert list(Address.objects.values_list("pk", flat=True)) == [responses[0].json()["id"]]
+    assert IdempotencyKey.objects.count() == 1
+
+
+def test_concurrent_posts_without_a_key_create_one_address_each_and_one_default(apps):
+    responses = run_concurrently(lambda index: apps[index].post(LIST_URL, ADDRESS, format="json"))
+
+    assert [getattr(response, "status_code", response) for response in responses] == [201] * THREADS, responses
+    assert Address.objects.count() == THREADS
+    assert Address.objects.filter(is_default=True).count() == 1
