@@ -38,7 +38,7 @@ token=$(curl -fs -X POST -H "Content-Type: application/json" \
 status=0
 .venv/bin/st run "http://127.0.0.1:${port}/api/schema/" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance \
-    --max-examples "${FUZZ_MAX_EXAMPLES:-25}" --max-time "${FUZZ_MAX_TIME:-240}" --seed 2026 \
+    --max-examples "${FUZZ_MAX_EXAMPLES:-25}" --max-time "${FUZZ_MAX_TIME:-120}" --seed 2026 \
     --header "Authorization: Bearer ${token}" --exclude-path /api/v1/me --exclude-method DELETE \
     --request-timeout 10 --no-color --report junit --report-dir "${work}/report" || status=$?
 $PY - "${work}/report" <<'PYEOF' || true

@@ -3,12 +3,21 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template import loader
+from django.views.csrf import csrf_failure as django_csrf_failure
+from django.views.decorators.csrf import csrf_exempt
 
 from shop.api.errors import is_api_request, json_error
 
 
+@csrf_exempt  # answers 404 to every method; nothing to protect, and a CSRF page is no JSON
 def api_not_found(request: HttpRequest) -> HttpResponse:
     return json_error("not_found", "There is no API endpoint at this address.", 404)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    if is_api_request(request.path):
+        return json_error("csrf_failed", "CSRF check failed: send the X-CSRFToken header with the session.", 403)
+    return django_csrf_failure(request, reason=reason)
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

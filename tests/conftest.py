@@ -21,11 +21,13 @@ def _missing_service(marker: str) -> str | None:
         return "needs Redis: set REDIS_URL=redis://..."
     if marker == "rabbitmq" and not os.environ.get("CELERY_BROKER_URL", "").startswith("amqp"):
         return "needs RabbitMQ: set CELERY_BROKER_URL=amqp://..."
+    if marker == "replica" and not os.environ.get("DATABASE_REPLICA_REAL_URL"):
+        return "needs a streaming replica: set DATABASE_REPLICA_REAL_URL=postgres://... (.ci/replica.sh)"
     return None
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    for marker in ("postgres", "redis", "rabbitmq"):
+    for marker in ("postgres", "redis", "rabbitmq", "replica"):
         if item.get_closest_marker(marker) and (reason := _missing_service(marker)):
             if os.environ.get("SHOP_REQUIRE_SERVICES") == "1":
                 pytest.fail(f"SHOP_REQUIRE_SERVICES=1 but this test {reason}", pytrace=False)

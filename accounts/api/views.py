@@ -11,6 +11,7 @@ from django.contrib.auth.tokens import default_token_generator
 from django.utils.http import urlsafe_base64_decode
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -183,17 +184,17 @@ class MeApi(APIView):
         return Response(status=204)
 
 
-class AddressListCreateApi(APIView):
+class AddressListCreateApi(GenericAPIView):
     """The customer's saved addresses (default first); POST saves one (idempotent with a key)."""
 
     permission_classes = [IsAuthenticated]
+    pagination_class = PageNumberWithSize
+    serializer_class = AddressOutputSerializer
 
     @extend_schema(responses=AddressOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
-        paginator = PageNumberWithSize()
-        addresses = selectors.list_addresses_for_user(user=request.user)
-        page = paginator.paginate_queryset(addresses, request, view=self)
-        return paginator.get_paginated_response(AddressOutputSerializer(page, many=True).data)
+        page = self.paginate_queryset(selectors.list_addresses_for_user(user=request.user))
+        return self.get_paginated_response(AddressOutputSerializer(page, many=True).data)
 
     @extend_schema(
         request=AddressInputSerializer,

@@ -58,6 +58,8 @@ class ShopAutoSchema(AutoSchema):
             defaults["403"] = "Authenticated, but not allowed to do this."
         if "{" in self.path:
             defaults["404"] = "Not found, or not yours."
+        elif method == "GET" and getattr(self.view, "pagination_class", None):
+            defaults["404"] = "The page number is past the last page (code not_found)."
         for code, description in defaults.items():
             if code not in responses:
                 responses[code] = self._get_response_for_code(error_response(description), code)

@@ -7,6 +7,7 @@ from django.db import connection
 from accounts import selectors, services
 from accounts.exceptions import EmailAlreadyRegistered
 from accounts.models import Address, User
+from shop.idempotency import Created
 from tests.accounts.factories import UserFactory, address_data
 
 THREADS = 8
@@ -59,7 +60,7 @@ def test_concurrent_default_addresses_leave_exactly_one_default():
         )
     )
 
-    assert all(isinstance(result, Address) for result in results), results
+    assert all(isinstance(result, Created) and result.created for result in results), results
     assert Address.objects.filter(user=user).count() == THREADS
     assert Address.objects.filter(user=user, is_default=True).count() == 1
     assert selectors.get_default_address(user=user) is not None

@@ -85,3 +85,20 @@ def test_server_error_under_api_is_json():
     response = server_error(RequestFactory().get("/api/v1/me"))
     assert response.status_code == 500
     assert error_of(response)["code"] == "server_error"
+
+
+@pytest.mark.django_db
+def test_a_browser_session_write_without_csrf_on_an_unknown_api_path_still_answers_json():
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(UserFactory())
+    response = client.patch("/api/v1/addresses/null", {"city": "x"}, format="json")
+    assert response.status_code == 404
+    assert error_of(response)["code"] == "not_found"
+
+
+@pytest.mark.django_db
+def test_csrf_failure_under_api_is_json(client):
+    from shop.views import csrf_failure
+
+    response = csrf_failure(RequestFactory().post("/api/v1/me"), reason="CSRF cookie not set.")
+    assert (response.status_code, error_of(response)["code"]) == (403, "csrf_failed")

@@ -54,3 +54,9 @@ def test_swagger_ui_is_served_from_our_own_static_files(client):
     assert "swagger-ui" in html
     assert "cdn" not in html.lower()
     assert "/static/drf_spectacular_sidecar/" in html
+
+
+def test_lists_are_documented_as_pages(schema):
+    ok = schema["paths"]["/api/v1/addresses"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    page = schema["components"]["schemas"][ok["$ref"].rsplit("/", 1)[1]]
+    assert {"count", "next", "previous", "results"} <= set(page["properties"])
