@@ -3,17 +3,20 @@ from django.urls import path, reverse_lazy
 
 from accounts import views
 from accounts.forms import EmailAuthenticationForm, QueuedPasswordResetForm, RevokingSetPasswordForm
+from shop.api.throttling import throttle_post
 
 app_name = "accounts"
 
 urlpatterns = [
-    path("signup/", views.signup_view, name="signup"),
+    path("signup/", throttle_post("signup")(views.signup_view), name="signup"),
     path(
         "login/",
-        auth_views.LoginView.as_view(
-            template_name="accounts/login.html",
-            authentication_form=EmailAuthenticationForm,
-            redirect_authenticated_user=True,
+        throttle_post("login")(
+            auth_views.LoginView.as_view(
+                template_name="accounts/login.html",
+                authentication_form=EmailAuthenticationForm,
+                redirect_authenticated_user=True,
+            )
         ),
         name="login",
     ),
@@ -25,10 +28,12 @@ urlpatterns = [
     path("delete/", views.account_delete_view, name="delete"),
     path(
         "password-reset/",
-        auth_views.PasswordResetView.as_view(
-            template_name="accounts/password_reset_form.html",
-            form_class=QueuedPasswordResetForm,
-            success_url=reverse_lazy("accounts:password_reset_done"),
+        throttle_post("password_reset")(
+            auth_views.PasswordResetView.as_view(
+                template_name="accounts/password_reset_form.html",
+                form_class=QueuedPasswordResetForm,
+                success_url=reverse_lazy("accounts:password_reset_done"),
+            )
         ),
         name="password_reset",
     ),

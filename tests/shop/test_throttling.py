@@ -65,3 +65,28 @@ def test_throttle_counts_live_in_redis(rates, settings, redis_url):
     rates(login="2/minute")
     client = APIClient(REMOTE_ADDR="10.9.9.9")
     assert [login(client).status_code for _ in range(3)] == [401, 401, 429]
+
+
+@pytest.mark.django_db
+def test_the_storefront_login_form_shares_the_log_in_limit(client, rates):
+    rates(login="2/minute")
+    url = "/accounts/login/"
+    statuses = [client.post(url, {"username": "ada@example.com", "password": "x"}).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    refused = client.post(url, {"username": "ada@example.com", "password": "x"})
+    assert "Too many attempts" in refused.content.decode()
+    assert int(refused["Retry-After"]) > 0
+    assert client.get(url).status_code == 200  # reading the page is never throttled
+
+
+@pytest.mark.django_db
+def test_the_storefront_password_reset_form_is_throttled_without_sending_more_mail(
+    client, rates, mailoutbox, django_capture_on_commit_callbacks
+):
+    rates(password_reset="1/minute")
+    UserFactory(email="ada@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        accepted = client.post("/accounts/password-reset/", {"email": "ada@example.com"})
+        refused = client.post("/accounts/password-reset/", {"email": "ada@example.com"})
+    assert (accepted.status_code, refused.status_code) == (302, 429)
+    assert len(mailoutbox) == 1
