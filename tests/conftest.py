@@ -12,6 +12,16 @@ import os
 import pytest
 from django.core.cache import caches
 from django.db import connection
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
+
+# Property tests stay bounded so the suite fits its time budget on 2 cores; HYPOTHESIS_PROFILE=deep
+# explores further when asked.
+hypothesis_settings.register_profile(
+    "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+hypothesis_settings.register_profile("deep", max_examples=1000, deadline=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def _missing_service(marker: str) -> str | None:
