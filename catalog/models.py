@@ -1,17 +1,20 @@
-"""The catalog's first tables. The catalog issue adds brands, attributes, images and prices."""
+"""The catalog: a category tree, brands, products with flexible JSON attributes, and images."""
 
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.urls import reverse
 
 
 class Category(models.Model):
+    """A node of the category tree. A category page lists its own and its descendants' products."""
+
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=140, unique=True)
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
     position = models.PositiveIntegerField(default=0)
+    description = models.TextField(blank=True)
 
     class Meta:
         ordering = ["position", "name"]
@@ -24,24 +27,86 @@ class Category(models.Model):
         return reverse("catalog:category", kwargs={"slug": self.slug})
 
 
+class Brand(models.Model):
+    name = models.CharField(max_length=120, unique=True)
+    slug = models.SlugField(max_length=140, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Product(models.Model):
     sku = models.CharField("SKU", max_length=64, unique=True)
     slug = models.SlugField(max_length=220, unique=True)
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
-    price = models.DecimalField(max_digits=12, decimal_places=2)
+    price = models.DecimalField(max_digits=12, decimal_places=2, help_text="In the shop currency, taxes included.")
+    compare_at_price = models.DecimalField(
+        "was price", max_digits=12, decimal_places=2, null=True, blank=True, help_text="Shown struck through when higher."
+    )
     category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="products")
+    brand = models.ForeignKey(Brand, null=True, blank=True, on_delete=models.PROTECT, related_name="products")
+    attributes = models.JSONField(default=dict, blank=True, help_text='Per-category facts, e.g. {"colour": "red"}.')
     is_active = models.BooleanField(default=True, help_text="Inactive products are hidden from the storefront.")
+    popularity = models.FloatField(default=0, help_text="Recomputed on a schedule from recent orders and views.")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        constraints = [models.CheckConstraint(condition=Q(price__gte=0), name="product_price_not_negative")]
-        indexes = [models.Index(fields=["category", "is_active", "-created_at"], name="product_listing_idx")]
+        constraints = [
+            models.CheckConstraint(condition=Q(price__gte=0), name="product_price_not_negative"),
+            models.CheckConstraint(
+                condition=Q(compare_at_price__isnull=True) | Q(compare_at_price__gte=F("price")),
+                name="product_was_price_not_below_price",
+                violation_error_message="The was price must be at least the price.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["category", "is_active", "-created_at"], name="product_listing_idx"),
+            models.Index(fields=["category", "is_active", "-popularity"], name="product_popular_idx"),
+            models.Index(fields=["category", "is_active", "price"], name="product_price_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.title
 
     def get_absolute_url(self) -> str:
         return reverse("catalog:product", kwargs={"slug": self.slug})
+
+    @property
+    def is_discounted(self) -> bool:
+        return self.compare_at_price is not None and self.compare_at_price > self.price
+
+
+class ImageStatus(models.TextChoices):
+    PENDING = "pending", "Thumbnails pending"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
+def _original_path(instance: ProductImage, filename: str) -> str:
+    return f"products/{instance.product_id}/originals/{filename}"
+
+
+class ProductImage(models.Model):
+    """An uploaded picture of a product; a worker makes its WebP thumbnails after commit."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="images")
+    original = models.ImageField(upload_to=_original_path, max_length=255)
+    alt_text = models.CharField(max_length=200, blank=True)
+    position = models.PositiveIntegerField(default=0)
+    thumbnail_small = models.CharField(max_length=255, blank=True, help_text="Storage name of the ~320 px WebP.")
+    thumbnail_large = models.CharField(max_length=255, blank=True, help_text="Storage name of the ~800 px WebP.")
+    status = models.CharField(max_length=10, choices=ImageStatus.choices, default=ImageStatus.PENDING)
+    failure_reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.alt_text or f"Image {self.pk} of product {self.product_id}"
