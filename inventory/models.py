@@ -38,7 +38,9 @@ class StockMovement(models.Model):
     level_after = models.IntegerField()
     cause = models.CharField(max_length=200, help_text="What caused it, unique per kind (feed update id, order ...).")
     reason = models.CharField(max_length=300, blank=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -1,0 +1,407 @@
+"""Every write of the inventory: levels, restocks, staff adjustments and seller feeds, each on the ledger.
+
+How every service here works (STYLE.md sections 5 and 7, ARCHITECTURE.md flow 5):
+
+- It owns one durable transaction. On PostgreSQL that transaction waits for a row or index lock
+  at most LOCK_TIMEOUT; past it the service raises StockBusy (503; tasks retry it).
+- It claims its ledger row first, inside a savepoint. StockMovement is unique by (cause, kind,
+  product), so a retry, or a concurrent duplicate that waits on that index until the first one
+  commits, finds the row and returns "already applied" without touching stock. The row is
+  inserted with placeholder figures and completed (quantity, level_after) before commit; no
+  other transaction can see it in between.
+- Stock moves with one conditional UPDATE (F()) where the decision fits in one statement
+  (restock, adjust). set_level must read the level to compute its delta, so it locks the row
+  first (selectors.lock_stock_items).
+- Stock never goes below zero: the conditional UPDATE refuses, and the CHECK constraint is the
+  last line behind it.
+
+Products are referred to by id only (inventory imports no other app). A product id that does
+not exist is refused by the deferred foreign keys at commit and raised as UnknownProduct.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from inventory import selectors
+from inventory.exceptions import InvalidStockChange, StockBusy, StockWouldGoNegative, UnknownProduct
+from inventory.models import MovementKind, StockItem, StockMovement
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+
+logger = logging.getLogger(__name__)
+
+LOCK_TIMEOUT = "2s"  # the longest a stock transaction waits for a row or index lock (PostgreSQL)
+# PostgreSQL SQLSTATEs: a lock wait past lock_timeout, a deadlock, a foreign key violation.
+LOCK_NOT_AVAILABLE = "55P03"
+DEADLOCK_DETECTED = "40P01"
+FOREIGN_KEY_VIOLATION = "23503"
+MAX_CAUSE_LENGTH = StockMovement._meta.get_field("cause").max_length
+MAX_REASON_LENGTH = StockMovement._meta.get_field("reason").max_length
+INITIAL_LEVELS_CHUNK = 1000  # products per statement pair in set_initial_levels (3 parameters each)
+LEVEL_KINDS = (MovementKind.SET_LEVEL, MovementKind.FEED)  # the kinds of change set_level records
+
+APPLIED = "applied"
+ALREADY_APPLIED = "already_applied"
+ERROR = "error"
+
+
+@dataclass(frozen=True)
+class StockChange:
+    """One change on the ledger: what it did (quantity is the delta) and whether it happened now.
+
+    applied=False means the cause was applied before (a replay): the figures are the first
+    application's and nothing changed this time.
+    """
+
+    product_id: int
+    kind: str
+    cause: str
+    quantity: int
+    level_after: int
+    applied: bool
+
+    @property
+    def already_applied(self) -> bool:
+        return not self.applied
+
+
+@dataclass(frozen=True)
+class StockUpdate:
+    """One line of a seller feed: set this product's level; update_id is the seller's own key."""
+
+    update_id: str
+    product_id: int
+    quantity: int
+
+
+@dataclass(frozen=True)
+class StockUpdateResult:
+    """The outcome of one feed line: applied, already_applied, or error (with the code and reason)."""
+
+    update_id: str
+    product_id: int
+    status: str
+    level_after: int | None = None
+    error_code: str = ""
+    reason: str = ""
+
+
+def feed_cause(*, source: str, update_id: str) -> str:
+    """The ledger cause of a feed line; the source keeps two sellers' update ids apart."""
+    return f"feed:{source}:{update_id}"
+
+
+def set_level(
+    *,
+    product_id: int,
+    quantity: int,
+    cause: str,
+    kind: str = MovementKind.SET_LEVEL,
+    reason: str = "",
+    actor: AbstractBaseUser | None = None,
+) -> StockChange:
+    """Set the product's available units to `quantity` (a stock count, a seller's level).
+
+    Durable transaction; creates the stock row if the product has none, then locks it (read,
+    compute the delta, write). Writes one ledger row (quantity = the delta) keyed by (cause,
+    kind, product): idempotent, a replay returns the first change with applied=False.
+    Raises InvalidStockChange (field "quantity" when negative), UnknownProduct, StockBusy.
+    """
+    if kind not in LEVEL_KINDS:
+        raise ValueError(f"set_level records kind {LEVEL_KINDS}, not {kind!r}")
+    if quantity < 0:
+        raise InvalidStockChange(field="quantity", message="A stock level cannot be negative.")
+    _check_cause_and_reason(cause=cause, reason=reason)
+    with _stock_transaction(product_id=product_id):
+        movement, claimed = _claim_cause(product_id=product_id, kind=kind, cause=cause, reason=reason, actor=actor)
+        if not claimed:
+            return _change_from(movement, applied=False)
+        item = _lock_or_create(product_id=product_id)
+        delta = quantity - item.available
+        if delta:
+            StockItem.objects.filter(pk=item.pk).update(available=quantity, updated_at=timezone.now())
+        return _complete(movement, delta=delta, level_after=quantity)
+
+
+def restock(
+    *, product_id: int, quantity: int, cause: str, reason: str = "", actor: AbstractBaseUser | None = None
+) -> StockChange:
+    """Add `quantity` (> 0) units that arrived (a delivery, a return to stock).
+
+    Durable transaction, one conditional UPDATE (available = available + n), creating the stock
+    row if the product has none. Idempotent by (cause, restock, product).
+    Raises InvalidStockChange (field "quantity"), UnknownProduct, StockBusy.
+    """
+    if quantity <= 0:
+        raise InvalidStockChange(field="quantity", message="A restock adds at least one unit.")
+    _check_cause_and_reason(cause=cause, reason=reason)
+    with _stock_transaction(product_id=product_id):
+        kind = MovementKind.RESTOCK
+        movement, claimed = _claim_cause(product_id=product_id, kind=kind, cause=cause, reason=reason, actor=actor)
+        if not claimed:
+            return _change_from(movement, applied=False)
+        level = _add_units(product_id=product_id, delta=quantity)
+        assert level is not None, "adding units is never refused"
+        return _complete(movement, delta=quantity, level_after=level)
+
+
+def adjust(*, product_id: int, delta: int, reason: str, actor: AbstractBaseUser | None, cause: str) -> StockChange:
+    """A staff correction by `delta` units (negative takes stock away); the reason is required.
+
+    Durable transaction, one conditional UPDATE that refuses to go below zero
+    (WHERE available >= -delta). Idempotent by (cause, adjustment, product).
+    Raises InvalidStockChange (field "delta" when zero, "reason" when blank),
+    StockWouldGoNegative (nothing written), UnknownProduct, StockBusy.
+    """
+    if delta == 0:
+        raise InvalidStockChange(field="delta", message="An adjustment changes stock by at least one unit.")
+    if not reason.strip():
+        raise InvalidStockChange(field="reason", message="Say why the stock is adjusted.")
+    _check_cause_and_reason(cause=cause, reason=reason)
+    with _stock_transaction(product_id=product_id):
+        kind = MovementKind.ADJUSTMENT
+        movement, claimed = _claim_cause(
+            product_id=product_id, kind=kind, cause=cause, reason=reason.strip(), actor=actor
+        )
+        if not claimed:
+            return _change_from(movement, applied=False)
+        level = _add_units(product_id=product_id, delta=delta)
+        if level is None:
+            raise StockWouldGoNegative(product_id=product_id, requested=-delta)  # rolls back the claim too
+        return _complete(movement, delta=delta, level_after=level)
+
+
+def apply_stock_updates(*, source: str, updates: list[StockUpdate]) -> list[StockUpdateResult]:
+    """Apply a seller feed in order: each line is set_level(kind=FEED, cause="feed:<source>:<update_id>").
+
+    Each line runs in its own durable transaction, so a refused line (negative quantity, unknown
+    product, busy row) is reported in its result and does not undo the others. Not a transaction
+    itself: it must be called outside any (the first set_level would raise RuntimeError).
+    Idempotent per (source, update_id): a replayed line reports already_applied.
+    """
+    results = []
+    for update in updates:
+        try:
+            change = set_level(
+                product_id=update.product_id,
+                quantity=update.quantity,
+                cause=feed_cause(source=source, update_id=update.update_id),
+                kind=MovementKind.FEED,
+            )
+        except (InvalidStockChange, UnknownProduct, StockBusy) as exc:
+            logger.warning("stock update %s from %s refused: %s", update.update_id, source, exc.code)
+            results.append(
+                StockUpdateResult(
+                    update_id=update.update_id,
+                    product_id=update.product_id,
+                    status=ERROR,
+                    error_code=exc.code,
+                    reason=exc.message,
+                )
+            )
+            continue
+        results.append(
+            StockUpdateResult(
+                update_id=update.update_id,
+                product_id=update.product_id,
+                status=APPLIED if change.applied else ALREADY_APPLIED,
+                level_after=change.level_after,
+            )
+        )
+    return results
+
+
+def set_initial_levels(*, levels: dict[int, int], cause: str) -> int:
+    """Give products that were never stocked their first level, in bulk (demo data, a one-off import).
+
+    Runs inside the caller's transaction (asserted; not durable), in two statements per
+    INITIAL_LEVELS_CHUNK products. A product that already has a stock row is left exactly as it
+    is, so running it again changes nothing. Each product it stocks gets one ledger row (kind
+    set_level, this cause, quantity = level_after = its level). Returns how many it stocked.
+    Raises InvalidStockChange (field "levels" for a negative level, "cause").
+    """
+    assert transaction.get_connection().in_atomic_block, "set_initial_levels() runs inside the caller's transaction"
+    if any(isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 0 for quantity in levels.values()):
+        raise InvalidStockChange(field="levels", message="Stock levels are whole numbers, zero or more.")
+    _check_cause_and_reason(cause=cause, reason="")
+    rows = sorted(levels.items())  # product id order, like every other stock write
+    stocked = 0
+    for start in range(0, len(rows), INITIAL_LEVELS_CHUNK):
+        inserted = _insert_missing_stock_items(rows[start : start + INITIAL_LEVELS_CHUNK])
+        if inserted:
+            _insert_initial_movements(product_ids=inserted, cause=cause)
+        stocked += len(inserted)
+    return stocked
+
+
+# --- Helpers: they run inside the service's transaction and open none of their own -----------
+
+
+@contextmanager
+def _stock_transaction(*, product_id: int) -> Iterator[None]:
+    """The service's durable transaction, with a bounded lock wait and its failures as domain errors."""
+    try:
+        with transaction.atomic(durable=True):
+            _bound_lock_wait()
+            yield
+    except OperationalError as exc:
+        if _sqlstate(exc) in (LOCK_NOT_AVAILABLE, DEADLOCK_DETECTED):
+            raise StockBusy() from exc
+        raise
+    except IntegrityError as exc:  # raised at commit: the foreign keys are deferred
+        if _is_foreign_key_violation(exc):
+            raise UnknownProduct(product_id=product_id) from exc
+        raise
+
+
+def _bound_lock_wait() -> None:
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")  # ends with the transaction
+
+
+def _sqlstate(exc: Exception) -> str | None:
+    cause = exc.__cause__
+    return getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+
+
+def _is_foreign_key_violation(exc: IntegrityError) -> bool:
+    return _sqlstate(exc) == FOREIGN_KEY_VIOLATION or "FOREIGN KEY constraint failed" in str(exc)
+
+
+def _check_cause_and_reason(*, cause: str, reason: str) -> None:
+    if not cause or len(cause) > MAX_CAUSE_LENGTH:
+        raise InvalidStockChange(field="cause", message=f"A cause has 1 to {MAX_CAUSE_LENGTH} characters.")
+    if len(reason) > MAX_REASON_LENGTH:
+        raise InvalidStockChange(field="reason", message=f"A reason has at most {MAX_REASON_LENGTH} characters.")
+
+
+def _claim_cause(
+    *, product_id: int, kind: str, cause: str, reason: str, actor: AbstractBaseUser | None
+) -> tuple[StockMovement, bool]:
+    """Insert this cause's ledger row (figures completed later), or find the one already there.
+
+    The savepoint keeps a duplicate from breaking the service's transaction. On PostgreSQL a
+    concurrent duplicate blocks on the unique index until the first commits (then it finds the
+    row) or rolls back (then its own insert goes through).
+    """
+    try:
+        with transaction.atomic():
+            movement = StockMovement.objects.create(
+                product_id=product_id, kind=kind, cause=cause, reason=reason, actor=actor, quantity=0, level_after=0
+            )
+        return movement, True
+    except IntegrityError:
+        earlier = StockMovement.objects.filter(product_id=product_id, kind=kind, cause=cause).first()
+        if earlier is None:
+            raise  # not the unique key after all
+        return earlier, False
+
+
+def _lock_or_create(*, product_id: int) -> StockItem:
+    """The product's stock row, locked; created at 0 first if the product was never stocked."""
+    items = selectors.lock_stock_items(product_ids=[product_id])
+    if not items:
+        _create_stock_item(product_id=product_id)
+        items = selectors.lock_stock_items(product_ids=[product_id])
+    return items[0]
+
+
+def _create_stock_item(*, product_id: int) -> None:
+    # Insert-or-ignore: a concurrent creator of the same row makes this wait, then do nothing.
+    StockItem.objects.bulk_create([StockItem(product_id=product_id, available=0)], ignore_conflicts=True)
+
+
+def _add_units(*, product_id: int, delta: int) -> int | None:
+    """available += delta in one conditional UPDATE that never goes below zero.
+
+    Returns the new level, or None when the product has fewer than -delta units (nothing changed).
+    """
+
+    def update() -> int:
+        return StockItem.objects.filter(product_id=product_id, available__gte=max(0, -delta)).update(
+            available=F("available") + delta, updated_at=timezone.now()
+        )
+
+    changed = update()
+    if not changed and delta > 0:  # never stocked: create the row at 0, then add
+        _create_stock_item(product_id=product_id)
+        changed = update()
+    if not changed:
+        return None
+    # The UPDATE holds the row lock until commit, so this read is the level we just wrote.
+    return StockItem.objects.filter(product_id=product_id).values_list("available", flat=True).get()
+
+
+def _complete(movement: StockMovement, *, delta: int, level_after: int) -> StockChange:
+    StockMovement.objects.filter(pk=movement.pk).update(quantity=delta, level_after=level_after)
+    movement.quantity, movement.level_after = delta, level_after
+    return _change_from(movement, applied=True)
+
+
+def _change_from(movement: StockMovement, *, applied: bool) -> StockChange:
+    return StockChange(
+        product_id=movement.product_id,
+        kind=movement.kind,
+        cause=movement.cause,
+        quantity=movement.quantity,
+        level_after=movement.level_after,
+        applied=applied,
+    )
+
+
+# Bulk initialisation. Raw SQL because Django's bulk_create cannot tell which rows an
+# insert-or-ignore really inserted, and on SQLite it splits every batch by the old 999-variable
+# limit (a dozen statements per thousand products). Identifiers come from the models' meta and
+# every value is a parameter.
+
+
+def _insert_missing_stock_items(rows: list[tuple[int, int]]) -> list[int]:
+    """Insert (product_id, level) rows that do not exist yet; return the product ids inserted."""
+    connection = transaction.get_connection()
+    quote = connection.ops.quote_name
+    product, available, updated_at = (
+        StockItem._meta.get_field(name) for name in ("product", "available", "updated_at")
+    )
+    now = updated_at.get_db_prep_value(timezone.now(), connection)
+    sql = (
+        f"INSERT INTO {quote(StockItem._meta.db_table)} "  # noqa: S608
+        f"({quote(product.column)}, {quote(available.column)}, {quote(updated_at.column)}) "
+        f"VALUES {', '.join(['(%s, %s, %s)'] * len(rows))} "
+        f"ON CONFLICT ({quote(product.column)}) DO NOTHING RETURNING {quote(product.column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value for product_id, level in rows for value in (product_id, level, now)])
+        return [product_id for (product_id,) in cursor.fetchall()]
+
+
+def _insert_initial_movements(*, product_ids: list[int], cause: str) -> None:
+    """One set_level ledger row per product, copying the level its stock row was just given."""
+    connection = transaction.get_connection()
+    quote = connection.ops.quote_name
+    movement = {
+        name: StockMovement._meta.get_field(name)
+        for name in ("product", "kind", "quantity", "level_after", "cause", "reason", "actor", "created_at")
+    }
+    item_product, item_available = (StockItem._meta.get_field(name).column for name in ("product", "available"))
+    created_at = movement["created_at"].get_db_prep_value(timezone.now(), connection)
+    sql = (
+        f"INSERT INTO {quote(StockMovement._meta.db_table)} "  # noqa: S608
+        f"({', '.join(quote(field.column) for field in movement.values())}) "
+        f"SELECT {quote(item_product)}, %s, {quote(item_available)}, {quote(item_available)}, %s, %s, NULL, %s "
+        f"FROM {quote(StockItem._meta.db_table)} "
+        f"WHERE {quote(item_product)} IN ({', '.join(['%s'] * len(product_ids))})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [MovementKind.SET_LEVEL.value, cause, "", created_at, *product_ids])

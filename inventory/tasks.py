@@ -1,0 +1,36 @@
+"""Inventory tasks: thin doors onto inventory.services, on the inventory queue (routed by the "inventory." name)."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+
+from celery import shared_task
+
+logger = logging.getLogger(__name__)
+
+BUSY_MAX_RETRIES = 5  # lines whose stock row stayed busy are retried this often (2, 4, 8 ... s apart)
+
+
+@shared_task(name="inventory.apply_stock_updates", bind=True, max_retries=BUSY_MAX_RETRIES)
+def apply_stock_updates_task(self, *, source: str, updates: list[dict]) -> dict[str, int]:
+    """Apply a seller feed batch: `updates` is [{"update_id", "product_id", "quantity"}, ...] (JSON only).
+
+    Idempotent: every line's ledger row is keyed by "feed:<source>:<update_id>", so a redelivery
+    (acks_late on the inventory queue) changes nothing. Lines refused because their stock row was
+    busy are retried, alone, with backoff; any other refusal is a result, logged by the service.
+    Returns the count of lines per status.
+    """
+    from inventory.exceptions import StockBusy
+    from inventory.services import ERROR, StockUpdate, apply_stock_updates  # breaks services <-> tasks cycles
+
+    results = apply_stock_updates(source=source, updates=[StockUpdate(**update) for update in updates])
+    busy = [
+        update
+        for update, result in zip(updates, results, strict=True)
+        if result.status == ERROR and result.error_code == StockBusy.code
+    ]
+    if busy:
+        logger.info("retrying %d busy stock updates from %s", len(busy), source)
+        raise self.retry(kwargs={"source": source, "updates": busy}, countdown=2 ** (self.request.retries + 1))
+    return dict(Counter(result.status for result in results))
