@@ -1,22 +1,227 @@
-from django.contrib import admin
+"""Staff screens for the catalog. Actions and save hooks call catalog services; no rules here."""
 
-from catalog.models import Category, Product
+from __future__ import annotations
+
+import logging
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
+from django.contrib.admin.widgets import AdminFileWidget
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db.models import F, QuerySet
+from django.db.models.functions import Coalesce
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from catalog import services
+from catalog.images import validate_image_upload
+from catalog.models import Brand, Category, Product, ProductImage
+from catalog.selectors import CategoryNotFound
+
+logger = logging.getLogger(__name__)
+
+THUMBNAIL_PREVIEW_HEIGHT = 80
+CATEGORY_INDENT = "\u2003"  # an em space per level of the tree
+
+
+# --- Categories and brands -----------------------------------------------------------------
 
 
 @admin.register(Category)
 class CategoryAdmin(admin.ModelAdmin):
-    list_display = ["name", "parent", "position"]
-    list_select_related = ["parent"]
+    list_display = ["indented_name", "slug", "parent", "position"]
     prepopulated_fields = {"slug": ["name"]}
-    search_fields = ["name"]
+    search_fields = ["name", "slug"]
+    autocomplete_fields = ["parent"]
+
+    # Tree order for the two-level tree: each top category (by position) directly followed by its
+    # children (by position); with the indent by depth the list reads as the tree. Expressions,
+    # not annotations, so every Category list the admin orders (choices, autocomplete) works.
+    ordering = [
+        Coalesce("parent__position", "position").asc(),
+        Coalesce("parent__name", "name").asc(),
+        Coalesce("parent__id", "id").asc(),
+        F("parent").asc(nulls_first=True),
+        "position",
+        "name",
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Category]:
+        return super().get_queryset(request).select_related("parent__parent")
+
+    @admin.display(description="name", ordering="name")
+    def indented_name(self, category: Category) -> str:
+        depth, parent = 0, category.parent
+        while parent is not None and depth < 10:  # the select_related above covers two levels
+            depth, parent = depth + 1, parent.parent
+        return f"{CATEGORY_INDENT * depth}{'└ ' if depth else ''}{category.name}"
+
+
+@admin.register(Brand)
+class BrandAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    search_fields = ["name", "slug"]
+
+
+# --- Product images ------------------------------------------------------------------------
+
+
+class ProductImageForm(forms.ModelForm):
+    # A plain file field: Django's ImageField would refuse a bad file with its own generic
+    # message before ours runs; validate_image_upload gives the customer-readable one.
+    original = forms.FileField(label="Picture", widget=AdminFileWidget)
+
+    class Meta:
+        model = ProductImage
+        fields = ["original", "alt_text", "position"]
+
+    def clean_original(self):
+        upload = self.cleaned_data["original"]
+        if isinstance(upload, UploadedFile):  # a new file; an unchanged row keeps its stored one
+            validate_image_upload(upload)
+        return upload
+
+
+class ProductImageInline(admin.TabularInline):
+    model = ProductImage
+    form = ProductImageForm
+    extra = 1
+    fields = ["preview", "original", "alt_text", "position", "status", "failure_reason"]
+    readonly_fields = ["preview", "status", "failure_reason"]
+
+    @admin.display(description="preview")
+    def preview(self, image: ProductImage) -> str:
+        if not image.pk or not image.original:
+            return "—"
+        return format_html(
+            '<img src="{}" alt="{}" style="max-height:{}px;max-width:{}px">',
+            services.image_urls(image)["small"],
+            image.alt_text,
+            THUMBNAIL_PREVIEW_HEIGHT,
+            THUMBNAIL_PREVIEW_HEIGHT * 2,
+        )
+
+
+# --- Products --------------------------------------------------------------------------------
+
+
+class StockStatusFilter(admin.SimpleListFilter):
+    title = "stock status"
+    parameter_name = "stock"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("in_stock", "In stock"), ("low_stock", "Low stock"), ("out_of_stock", "Out of stock")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Product]) -> QuerySet[Product]:
+        if self.value() not in {value for value, _ in self.lookup_choices}:
+            return queryset
+        try:
+            # Imported here: inventory's selectors may be absent or older than this screen, and
+            # the product list must still open (unfiltered) when they are.
+            from inventory import selectors as inventory_selectors
+        except ImportError:
+            logger.warning("inventory selectors unavailable: the stock status filter is ignored")
+            return queryset
+        if self.value() == "out_of_stock" and hasattr(inventory_selectors, "in_stock_product_ids"):
+            # A product never stocked has no stock row and is out of stock as well.
+            return queryset.exclude(pk__in=inventory_selectors.in_stock_product_ids())
+        try:
+            return queryset.filter(pk__in=inventory_selectors.product_ids_by_stock_status(status=self.value()))
+        except (AttributeError, ValueError):
+            logger.warning("inventory cannot filter by stock status %r: the filter is ignored", self.value())
+            return queryset
+
+
+class ProductActionForm(ActionForm):
+    category = forms.ModelChoiceField(
+        queryset=Category.objects.order_by("name"),
+        required=False,
+        empty_label="(category for “move to category”)",
+        label="Category",
+    )
 
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
-    list_display = ["title", "sku", "category", "price", "is_active", "created_at"]
-    list_select_related = ["category"]
-    list_filter = ["is_active", "category"]
-    search_fields = ["title", "sku"]
+    list_display = [
+        "title",
+        "sku",
+        "category",
+        "brand",
+        "price",
+        "compare_at_price",
+        "is_active",
+        "popularity",
+        "created_at",
+    ]
+    list_select_related = ["category", "brand"]
+    list_filter = ["is_active", StockStatusFilter, "category", "brand"]
+    search_fields = ["sku", "title"]
     prepopulated_fields = {"slug": ["title"]}
-    autocomplete_fields = ["category"]
+    autocomplete_fields = ["category", "brand"]
+    readonly_fields = ["popularity", "created_at", "updated_at"]
     show_full_result_count = False  # counting a large catalog on every list page is slow
+    inlines = [ProductImageInline]
+    action_form = ProductActionForm
+    actions = ["activate", "deactivate", "move_to_category"]
+
+    # Saves: the change form runs in the admin's own transaction, so these hooks register
+    # on-commit work through non-durable services rather than calling durable ones.
+
+    def save_model(self, request: HttpRequest, obj: Product, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        previous_slug = form.initial.get("slug") if change else None
+        services.schedule_product_invalidation(product_id=obj.pk, slugs=[obj.slug, previous_slug or ""])
+
+    def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
+        super().save_formset(request, form, formset, change)
+        if formset.model is ProductImage:
+            new_originals = [image.pk for image in formset.new_objects]
+            new_originals += [image.pk for image, changed in formset.changed_objects if "original" in changed]
+            services.schedule_thumbnails_for_new_originals(image_ids=new_originals)
+
+    def delete_model(self, request: HttpRequest, obj: Product) -> None:
+        product_id, slug = obj.pk, obj.slug
+        super().delete_model(request, obj)
+        services.schedule_product_invalidation(product_id=product_id, slugs=[slug])
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
+        deleted = list(queryset.values_list("pk", "slug"))
+        super().delete_queryset(request, queryset)
+        for product_id, slug in deleted:
+            services.schedule_product_invalidation(product_id=product_id, slugs=[slug])
+
+    # Bulk actions: each calls one durable service (an action runs outside any transaction).
+
+    @admin.action(description="Activate selected products (show them in the shop)", permissions=["change"])
+    def activate(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
+        changed = services.set_products_active(product_ids=_ids(queryset), active=True)
+        self.message_user(request, f"{changed} product(s) activated.", messages.SUCCESS)
+
+    @admin.action(description="Deactivate selected products (hide them from the shop)", permissions=["change"])
+    def deactivate(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
+        changed = services.set_products_active(product_ids=_ids(queryset), active=False)
+        self.message_user(request, f"{changed} product(s) deactivated.", messages.SUCCESS)
+
+    @admin.action(description="Move selected products to the category chosen beside the action", permissions=["change"])
+    def move_to_category(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
+        try:
+            category = self.action_form.base_fields["category"].clean(request.POST.get("category"))
+        except ValidationError:
+            category = None
+        if category is None:
+            self.message_user(request, "Choose a category beside the action to move products to.", messages.ERROR)
+            return
+        try:
+            moved = services.move_products_to_category(product_ids=_ids(queryset), category_id=category.pk)
+        except CategoryNotFound as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
+        self.message_user(request, f"{moved} product(s) moved to {category.name}.", messages.SUCCESS)
+
+
+def _ids(queryset: QuerySet[Product]) -> list[int]:
+    return list(queryset.values_list("pk", flat=True))

@@ -1,0 +1,60 @@
+"""Writes to products as a whole: bulk (de)activation and moves between categories, cache upkeep."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import partial
+
+from django.db import transaction
+from django.utils import timezone
+
+from catalog.cache import invalidate_product
+from catalog.models import Category, Product
+from catalog.selectors import CategoryNotFound
+
+
+def schedule_product_invalidation(*, product_id: int, slugs: Iterable[str]) -> None:
+    """On commit of the caller's transaction, forget the product's cached data under each slug.
+
+    Not durable: the admin's save hooks call it inside the change form's transaction, services
+    inside their own. Outside any transaction it runs at once (Django's on_commit rule).
+    """
+    unique_slugs = sorted({slug for slug in slugs if slug})
+    transaction.on_commit(partial(invalidate_product, product_id=product_id, slugs=unique_slugs))
+
+
+@transaction.atomic(durable=True)
+def set_products_active(*, product_ids: Iterable[int], active: bool) -> int:
+    """Show (active=True) or hide the given products; returns how many changed.
+
+    One durable transaction, one UPDATE; products already in that state are left alone, and
+    each changed product's cache is invalidated on commit. Idempotent.
+    """
+    changing = Product.objects.filter(pk__in=list(product_ids)).exclude(is_active=active)
+    return _update_and_invalidate(changing, is_active=active)
+
+
+@transaction.atomic(durable=True)
+def move_products_to_category(*, product_ids: Iterable[int], category_id: int) -> int:
+    """Put the given products in one category; returns how many moved.
+
+    One durable transaction, one UPDATE; each moved product's cache is invalidated on commit.
+    Idempotent. Raises CategoryNotFound.
+    """
+    if not Category.objects.filter(pk=category_id).exists():
+        raise CategoryNotFound()
+    changing = Product.objects.filter(pk__in=list(product_ids)).exclude(category_id=category_id)
+    return _update_and_invalidate(changing, category_id=category_id)
+
+
+def _update_and_invalidate(changing, **values) -> int:
+    # Read the ids and slugs first; the UPDATE is restricted to those ids and repeats the
+    # "not yet changed" filter, so a concurrent writer can only make it change fewer rows,
+    # and invalidating a product that did not change after all costs nothing but a refill.
+    slug_by_id = dict(changing.values_list("pk", "slug"))
+    if not slug_by_id:
+        return 0
+    changed = changing.filter(pk__in=slug_by_id).update(**values, updated_at=timezone.now())
+    for product_id, slug in slug_by_id.items():
+        schedule_product_invalidation(product_id=product_id, slugs=[slug])
+    return changed

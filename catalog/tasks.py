@@ -1,0 +1,56 @@
+"""Celery tasks of the catalog: thin doors that call one service each."""
+
+from __future__ import annotations
+
+import logging
+
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
+from celery import shared_task
+from celery.utils.time import get_exponential_backoff_interval
+
+logger = logging.getLogger(__name__)
+
+# Storage hiccups worth another try: local disk and socket errors (OSError), and S3 endpoints
+# that cannot be reached or drop the connection. A picture Pillow cannot read is not one of
+# them: the service records it as FAILED and returns.
+TRANSIENT_STORAGE_ERRORS = (OSError, BotocoreConnectionError, HTTPClientError)
+RETRY_BACKOFF_MAX_SECONDS = 600
+
+
+@shared_task(
+    bind=True,
+    name="catalog.make_thumbnails",  # "*thumbnail*" routes it to the images queue
+    acks_late=True,
+    autoretry_for=TRANSIENT_STORAGE_ERRORS,
+    retry_backoff=True,
+    retry_backoff_max=RETRY_BACKOFF_MAX_SECONDS,
+    retry_jitter=True,
+    max_retries=5,
+)
+def make_thumbnails_task(self, *, image_id: int) -> None:
+    """Make an image's WebP thumbnails. Idempotent (a READY image is left alone); an image
+    deleted meanwhile is a no-op; retries storage errors with backoff, at most 5 times."""
+    from catalog.services.images import ProductImageNotFound, make_thumbnails  # breaks services <-> tasks
+
+    try:
+        make_thumbnails(image_id=image_id)
+    except ProductImageNotFound:
+        logger.info("image %s no longer exists; no thumbnails to make", image_id)
+    except ClientError as exc:
+        # S3 answered: throttling and its own 5xx are transient, anything else (denied, no such
+        # bucket) needs a person and fails now.
+        if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) < 500:
+            raise
+        countdown = get_exponential_backoff_interval(
+            factor=1, retries=self.request.retries, maximum=RETRY_BACKOFF_MAX_SECONDS, full_jitter=True
+        )
+        raise self.retry(exc=exc, countdown=countdown) from exc
+
+
+@shared_task(name="catalog.requeue_pending_thumbnails")
+def requeue_pending_thumbnails_task() -> int:
+    """Periodic: send the thumbnail task again for images left pending too long (see the service)."""
+    from catalog.services.images import requeue_pending_thumbnails  # breaks services <-> tasks
+
+    return requeue_pending_thumbnails()
