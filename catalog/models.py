@@ -45,7 +45,12 @@ class Product(models.Model):
     description = models.TextField(blank=True)
     price = models.DecimalField(max_digits=12, decimal_places=2, help_text="In the shop currency, taxes included.")
     compare_at_price = models.DecimalField(
-        "was price", max_digits=12, decimal_places=2, null=True, blank=True, help_text="Shown struck through when higher."
+        "was price",
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Shown struck through when higher.",
     )
     category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="products")
     brand = models.ForeignKey(Brand, null=True, blank=True, on_delete=models.PROTECT, related_name="products")

@@ -1,23 +1,28 @@
-"""Every read of the catalog that pages and other apps need.
+"""Every read of the catalog that pages, the API and other apps need.
 
-Product pages, listings and search tolerate a few seconds of lag, so their selectors opt in to a
-read replica (shop.db_router): ``@replica_ok`` covers the queries they run, and the ones that
-return a lazy queryset pin it with ``.using(choose_read_alias())`` so the page's later
-evaluation (pagination) reads where the decision was taken. A write path that needs the current
-row reads it inside its transaction, where the router always answers with the primary.
+Caching (catalog.cache): product pages, product cards, listing results and the category tree are
+cached data, filled from the primary (a lagging replica must not be frozen into the cache for an
+hour). What is read on every request and never cached, availability, comes from inventory under
+``replica_ok``: a second of lag on an "only 3 left" label is harmless, and stock decisions are
+made elsewhere on the primary. Search (until the search issue) reads the replica too.
 """
 
 from __future__ import annotations
 
-from django.core.cache import cache
-from django.db.models import QuerySet
+import math
+from dataclasses import dataclass
 
-from catalog.models import Category, Product
-from shop.db_router import choose_read_alias, replica_ok
+from django.db import connections
+from django.db.models import Count, Prefetch, Q, QuerySet
+
+from catalog import cache as catalog_cache
+from catalog.filters import SORTS, ListingQuery
+from catalog.models import Category, ImageStatus, Product, ProductImage
+from inventory import selectors as inventory_selectors
+from shop.db_router import PRIMARY, choose_read_alias, replica_ok
 from shop.exceptions import NotFound
 
-MENU_CACHE_KEY = "catalog:menu:v1"
-MENU_CACHE_SECONDS = 300
+MENU_SIZE = 12
 
 
 class ProductNotFound(NotFound):
@@ -30,24 +35,308 @@ class CategoryNotFound(NotFound):
     default_message = "This category does not exist."
 
 
-def _listed_products() -> QuerySet[Product]:
-    return Product.objects.filter(is_active=True).select_related("category")
+class PageNotFound(NotFound):
+    code = "not_found"
+    default_message = "This page number is past the last page."
 
 
-@replica_ok
-def list_new_products(*, limit: int = 12) -> list[Product]:
-    """The newest active products, for the home page (one query)."""
-    return list(_listed_products().order_by("-created_at", "-id")[:limit])
+# --- The category tree ------------------------------------------------------------------------
 
 
-@replica_ok
-def list_products_in_category(*, category: Category) -> QuerySet[Product]:
-    """Active products of a category and its direct children, newest first; paginate the result.
+def category_tree() -> dict:
+    """{"nodes": {id: {...}}, "slugs": {slug: id}, "roots": [ids]}: one cached query for menus,
+    breadcrumbs and "this category and its descendants"."""
 
-    May read a replica: the queryset carries the alias chosen now.
+    def fill() -> dict:
+        nodes = {
+            c["id"]: {**c, "children": []}
+            for c in Category.objects.using(PRIMARY)
+            .order_by("position", "name")
+            .values("id", "name", "slug", "parent_id")
+        }
+        roots = []
+        for node in nodes.values():
+            (nodes[node["parent_id"]]["children"] if node["parent_id"] in nodes else roots).append(node["id"])
+        return {"nodes": nodes, "slugs": {n["slug"]: i for i, n in nodes.items()}, "roots": roots}
+
+    return catalog_cache.get_or_fill(catalog_cache.listing_key("tree", "all"), fill, catalog_cache.LISTING_TTL)
+
+
+def get_category(*, slug: str) -> dict:
+    """A category as a plain dict with its breadcrumbs and children. Raises CategoryNotFound."""
+    tree = category_tree()
+    category_id = tree["slugs"].get(slug)
+    if category_id is None:
+        raise CategoryNotFound()
+    node = tree["nodes"][category_id]
+    return {**node, "url": _category_url(node), "breadcrumbs": breadcrumbs(category_id=category_id),
+            "subcategories": [_link(tree["nodes"][c]) for c in node["children"]]}  # fmt: skip
+
+
+def descendant_ids(*, category_id: int) -> tuple[int, ...]:
+    tree = category_tree()
+    found, todo = [], [category_id]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(tree["nodes"][current]["children"])
+    return tuple(sorted(found))
+
+
+def breadcrumbs(*, category_id: int) -> list[dict]:
+    nodes = category_tree()["nodes"]
+    trail, current = [], nodes.get(category_id)
+    while current is not None and len(trail) < 10:
+        trail.append(_link(current))
+        current = nodes.get(current["parent_id"])
+    return trail[::-1]
+
+
+def list_menu_categories() -> list[dict]:
+    """Top-level categories for the header menu (from the cached tree)."""
+    tree = category_tree()
+    return [_link(tree["nodes"][i]) for i in tree["roots"][:MENU_SIZE]]
+
+
+def _category_url(node: dict) -> str:
+    return f"/c/{node['slug']}/"
+
+
+def _link(node: dict) -> dict:
+    return {"id": node["id"], "name": node["name"], "slug": node["slug"], "url": _category_url(node)}
+
+
+# --- Product cards and pages ------------------------------------------------------------------
+
+
+def _image_urls(image: ProductImage) -> dict:
+    from catalog.services.images import image_urls  # the images module owns storage naming
+
+    return image_urls(image)
+
+
+def _images_prefetch() -> Prefetch:
+    return Prefetch(
+        "images", queryset=ProductImage.objects.exclude(status=ImageStatus.FAILED).order_by("position", "id")
+    )
+
+
+def _card(product: Product) -> dict:
+    images = list(product.images.all())
+    return {
+        "id": product.pk,
+        "slug": product.slug,
+        "title": product.title,
+        "url": product.get_absolute_url(),
+        "price": str(product.price),
+        "compare_at_price": str(product.compare_at_price) if product.is_discounted else None,
+        "brand": product.brand.name if product.brand_id else None,
+        "category": product.category.name,
+        "image": {**_image_urls(images[0]), "alt": images[0].alt_text or product.title} if images else None,
+    }
+
+
+def get_product_cards(*, product_ids: list[int]) -> list[dict]:
+    """Cards (title, price, brand, first image) for these products, in this order; cached per product.
+
+    Misses are read from the primary in one query plus one for images, whatever their number.
     """
-    ids = [category.pk, *category.children.values_list("pk", flat=True)]
-    return _listed_products().filter(category_id__in=ids).order_by("-created_at", "-id").using(choose_read_alias())
+    cached = catalog_cache.cache.get_many([catalog_cache.card_key(i) for i in product_ids])
+    catalog_cache.count(hits=len(cached), misses=len(product_ids) - len(cached))
+    missing = [i for i in product_ids if catalog_cache.card_key(i) not in cached]
+    if missing:
+        fresh = {
+            p.pk: _card(p)
+            for p in Product.objects.using(PRIMARY)
+            .filter(pk__in=missing, is_active=True)
+            .select_related("brand", "category")
+            .prefetch_related(_images_prefetch())
+        }
+        catalog_cache.cache.set_many({catalog_cache.card_key(i): card for i, card in fresh.items()},
+                                     catalog_cache.PRODUCT_TTL)  # fmt: skip
+        cached.update({catalog_cache.card_key(i): card for i, card in fresh.items()})
+    return [cached[key] for i in product_ids if (key := catalog_cache.card_key(i)) in cached]
+
+
+def get_product_page(*, slug: str) -> dict:
+    """Everything the product page shows except availability, cached under the slug.
+
+    Cold: the product with its brand and category, its images (the tree is cached apart).
+    Warm: no query. Raises ProductNotFound for an unknown or inactive product.
+    """
+
+    def fill() -> dict | None:
+        product = (
+            Product.objects.using(PRIMARY)
+            .filter(slug=slug, is_active=True)
+            .select_related("brand", "category")
+            .prefetch_related(_images_prefetch())
+            .first()
+        )
+        if product is None:
+            return None
+        card = _card(product)
+        return {
+            **card,
+            "sku": product.sku,
+            "description": product.description,
+            "attributes": sorted(
+                (str(k).replace("_", " ").capitalize(), str(v)) for k, v in product.attributes.items()
+            ),
+            "images": [{**_image_urls(i), "alt": i.alt_text or product.title} for i in product.images.all()],
+            "category_id": product.category_id,
+            "meta_description": (product.description or product.title).replace("\n", " ")[:155],
+        }
+
+    page = catalog_cache.get_or_fill(catalog_cache.product_key(slug), fill, catalog_cache.PRODUCT_TTL)
+    if page is None:
+        raise ProductNotFound()
+    return {**page, "breadcrumbs": breadcrumbs(category_id=page["category_id"])}
+
+
+def get_product_id(*, product_id: int) -> str:
+    """The slug of an active product by id (the API's /products/{id}). Raises ProductNotFound."""
+    slug = Product.objects.using(PRIMARY).filter(pk=product_id, is_active=True).values_list("slug", flat=True).first()
+    if slug is None:
+        raise ProductNotFound()
+    return slug
+
+
+@replica_ok
+def get_availability(*, product_ids: list[int]) -> dict:
+    """Availability labels for display (may read a replica; one query)."""
+    return inventory_selectors.get_availability(product_ids=product_ids)
+
+
+# --- Listings ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListingPage:
+    cards: list[dict]
+    count: int
+    page: int
+    num_pages: int
+    page_size: int
+    facets: dict
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.num_pages
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+
+def _filtered(query: ListingQuery, *, alias: str) -> QuerySet[Product]:
+    products = Product.objects.using(alias).filter(is_active=True)
+    if query.category_ids is not None:
+        products = products.filter(category_id__in=query.category_ids)
+    if query.brands:
+        products = products.filter(brand__slug__in=query.brands)
+    if query.price_min is not None:
+        products = products.filter(price__gte=query.price_min)
+    if query.price_max is not None:
+        products = products.filter(price__lte=query.price_max)
+    if query.in_stock:
+        products = products.filter(pk__in=inventory_selectors.in_stock_product_ids())
+    on_postgresql = connections[alias].vendor == "postgresql"
+    for name, chosen in query.attributes:
+        # PostgreSQL: containment (@>) uses the GIN index; SQLite: a JSON key lookup.
+        match = Q()
+        for value in chosen:
+            match |= Q(attributes__contains={name: value}) if on_postgresql else Q(**{f"attributes__{name}": value})
+        products = products.filter(match)
+    return products
+
+
+def list_products(*, query: ListingQuery) -> ListingPage:
+    """One page of a listing (category page, products API) with facets; cached by its parameters.
+
+    A fixed number of queries whatever the page size: count, ids, cards (cached per product),
+    facets (cached per category). Listings filtered by stock are not cached (stock changes with
+    every sale). Raises PageNotFound past the last page.
+    """
+
+    def fill() -> dict:
+        products = _filtered(query, alias=PRIMARY)
+        total = products.count()
+        start = (query.page - 1) * query.page_size
+        ids = list(products.order_by(*SORTS[query.sort]).values_list("pk", flat=True)[start : start + query.page_size])
+        return {"count": total, "ids": ids}
+
+    key = catalog_cache.listing_key("listing", query.digest())
+    result = fill() if query.in_stock else catalog_cache.get_or_fill(key, fill, catalog_cache.LISTING_TTL)
+    num_pages = max(1, math.ceil(result["count"] / query.page_size))
+    if query.page > num_pages:
+        raise PageNotFound()
+    return ListingPage(
+        cards=get_product_cards(product_ids=result["ids"]),
+        count=result["count"],
+        page=query.page,
+        num_pages=num_pages,
+        page_size=query.page_size,
+        facets=list_facets(category_ids=query.category_ids),
+    )
+
+
+def list_facets(*, category_ids: tuple[int, ...] | None) -> dict:
+    """Brands and attribute values (with product counts) of a set of categories; cached.
+
+    The attribute values come from the products' JSON attributes (jsonb_each_text on PostgreSQL,
+    json_each on SQLite), so each category's filters follow what its products actually have.
+    """
+    if category_ids is None:
+        return {"brands": [], "attributes": []}
+    digest = ",".join(map(str, category_ids))
+
+    def fill() -> dict:
+        products = Product.objects.using(PRIMARY).filter(is_active=True, category_id__in=category_ids)
+        brands = [
+            {"slug": b["brand__slug"], "name": b["brand__name"], "count": b["count"]}
+            for b in products.exclude(brand=None).values("brand__slug", "brand__name").annotate(count=Count("pk"))
+            .order_by("brand__name")
+        ]  # fmt: skip
+        return {"brands": brands, "attributes": _attribute_facets(category_ids)}
+
+    return catalog_cache.get_or_fill(catalog_cache.listing_key("facets", digest), fill, catalog_cache.LISTING_TTL)
+
+
+def _attribute_facets(category_ids: tuple[int, ...]) -> list[dict]:
+    connection = connections[PRIMARY]
+    each = "jsonb_each_text(p.attributes)" if connection.vendor == "postgresql" else "json_each(p.attributes)"
+    placeholders = ",".join(["%s"] * len(category_ids))
+    sql = (
+        f"SELECT a.key, a.value, COUNT(*) FROM catalog_product p, {each} a "  # noqa: S608 (no user input in the SQL)
+        f"WHERE p.is_active AND p.category_id IN ({placeholders}) GROUP BY a.key, a.value ORDER BY a.key, a.value"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(category_ids))
+        rows = cursor.fetchall()
+    facets: dict[str, list] = {}
+    for name, value, count in rows:
+        facets.setdefault(str(name), []).append({"value": str(value), "count": count})
+    return [{"name": name, "label": name.replace("_", " ").capitalize(), "values": values[:30]}
+            for name, values in facets.items()]  # fmt: skip
+
+
+def list_popular_products(*, limit: int = 8) -> list[dict]:
+    return _home_cards("popular", ("-popularity", "-id"), limit)
+
+
+def list_new_products(*, limit: int = 8) -> list[dict]:
+    return _home_cards("new", ("-created_at", "-id"), limit)
+
+
+def _home_cards(name: str, order: tuple[str, ...], limit: int) -> list[dict]:
+    def fill() -> list[int]:
+        return list(
+            Product.objects.using(PRIMARY).filter(is_active=True).order_by(*order).values_list("pk", flat=True)[:limit]
+        )
+
+    ids = catalog_cache.get_or_fill(catalog_cache.listing_key(name, str(limit)), fill, catalog_cache.LISTING_TTL)
+    return get_product_cards(product_ids=ids)
 
 
 @replica_ok
@@ -56,36 +345,12 @@ def search_products(*, query: str) -> QuerySet[Product]:
 
     May read a replica: the queryset carries the alias chosen now.
     """
-    products = _listed_products()
+    products = Product.objects.filter(is_active=True).select_related("category", "brand")
     for word in query.split()[:8]:
         products = products.filter(title__icontains=word[:50])
     return products.order_by("title", "id").using(choose_read_alias())
 
 
-@replica_ok
-def get_category(*, slug: str) -> Category:
-    try:
-        return Category.objects.select_related("parent").get(slug=slug)
-    except Category.DoesNotExist as exc:
-        raise CategoryNotFound() from exc
-
-
-@replica_ok
-def get_product(*, slug: str) -> Product:
-    """An active product by slug. Raises ProductNotFound."""
-    try:
-        return _listed_products().get(slug=slug)
-    except Product.DoesNotExist as exc:
-        raise ProductNotFound() from exc
-
-
-def list_menu_categories() -> list[dict]:
-    """Top-level categories for the header menu, cached for a few minutes (a plain list of dicts)."""
-    menu = cache.get(MENU_CACHE_KEY)
-    if menu is None:
-        menu = [
-            {"name": c.name, "url": c.get_absolute_url()}
-            for c in Category.objects.filter(parent__isnull=True).order_by("position", "name")[:12]
-        ]
-        cache.set(MENU_CACHE_KEY, menu, MENU_CACHE_SECONDS)
-    return menu
+def product_slugs(*, product_ids: list[int]) -> dict[int, str]:
+    """Slugs by product id (for cache invalidation after a write)."""
+    return dict(Product.objects.using(PRIMARY).filter(pk__in=product_ids).values_list("pk", "slug"))

@@ -1,20 +1,38 @@
-"""Storefront pages of the catalog."""
+"""Storefront pages of the catalog: home, category listings, product pages, search."""
 
 from __future__ import annotations
+
+from dataclasses import replace
+from urllib.parse import urlencode
 
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from catalog import selectors
+from catalog.filters import SORT_LABELS, ListingQuery, parse_listing_params
 from shop.exceptions import NotFound
 
-PAGE_SIZE = 24
 MAX_QUERY_LENGTH = 200
 
 
+def _with_availability(cards: list[dict]) -> list[dict]:
+    availability = selectors.get_availability(product_ids=[c["id"] for c in cards])
+    return [{**card, "availability": availability.get(card["id"])} for card in cards]
+
+
 def home_view(request: HttpRequest) -> HttpResponse:
-    return render(request, "catalog/home.html", {"products": selectors.list_new_products(limit=12)})
+    tree = selectors.category_tree()
+    return render(
+        request,
+        "catalog/home.html",
+        {
+            "popular": selectors.list_popular_products(limit=8),
+            "new": selectors.list_new_products(limit=8),
+            "top_categories": selectors.list_menu_categories(),
+            "category_count": len(tree["nodes"]),
+        },
+    )
 
 
 def category_view(request: HttpRequest, slug: str) -> HttpResponse:
@@ -22,23 +40,56 @@ def category_view(request: HttpRequest, slug: str) -> HttpResponse:
         category = selectors.get_category(slug=slug)
     except NotFound as exc:
         raise Http404(exc.message) from exc
-    page = Paginator(selectors.list_products_in_category(category=category), PAGE_SIZE).get_page(
-        request.GET.get("page")
+    values, errors = parse_listing_params(request.GET)  # bad parameters are dropped, never a 500
+    query = ListingQuery(category_ids=selectors.descendant_ids(category_id=category["id"]), **values)
+    try:
+        listing = selectors.list_products(query=query)
+    except NotFound:  # past the last page: show the last one
+        last = selectors.list_products(query=replace(query, page=1)).num_pages
+        query = replace(query, page=last)
+        listing = selectors.list_products(query=query)
+    params = request.GET.copy()
+    params.pop("page", None)
+    return render(
+        request,
+        "catalog/category.html",
+        {
+            "category": category,
+            "listing": listing,
+            "cards": _with_availability(listing.cards),
+            "query": query,
+            "filter_errors": errors,
+            "sorts": SORT_LABELS,
+            "chosen_attributes": {name: set(values) for name, values in query.attributes},
+            "params": params.urlencode(),
+            "canonical": request.build_absolute_uri(category["url"]),
+        },
     )
-    return render(request, "catalog/category.html", {"category": category, "page": page})
 
 
 def product_view(request: HttpRequest, slug: str) -> HttpResponse:
     try:
-        product = selectors.get_product(slug=slug)
+        product = selectors.get_product_page(slug=slug)
     except NotFound as exc:
         raise Http404(exc.message) from exc
-    return render(request, "catalog/product.html", {"product": product})
+    availability = selectors.get_availability(product_ids=[product["id"]]).get(product["id"])
+    return render(
+        request,
+        "catalog/product.html",
+        {"product": product, "availability": availability, "canonical": request.build_absolute_uri(product["url"])},
+    )
 
 
 def search_view(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:MAX_QUERY_LENGTH]
-    page = None
+    page, cards = None, []
     if query:
-        page = Paginator(selectors.search_products(query=query), PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "catalog/search.html", {"query": query, "page": page})
+        page = Paginator(selectors.search_products(query=query).values_list("pk", flat=True), 24).get_page(
+            request.GET.get("page")
+        )
+        cards = _with_availability(selectors.get_product_cards(product_ids=list(page.object_list)))
+    return render(
+        request,
+        "catalog/search.html",
+        {"query": query, "page": page, "cards": cards, "params": urlencode({"q": query})},
+    )

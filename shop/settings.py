@@ -153,6 +153,7 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "shop.purge_idempotency_keys", "schedule": 60 * 60},
+    "requeue-pending-thumbnails": {"task": "catalog.requeue_pending_thumbnails", "schedule": 10 * 60},
 }
 CELERY_TIMEZONE = "UTC"
 
@@ -182,6 +183,7 @@ API_THROTTLE_RATES = {
     "login": env.str("THROTTLE_RATE_LOGIN", default="10/minute"),
     "password_reset": env.str("THROTTLE_RATE_PASSWORD_RESET", default="5/hour"),
     "signup": env.str("THROTTLE_RATE_SIGNUP", default="20/hour"),
+    "stock_feed": env.str("THROTTLE_RATE_STOCK_FEED", default="120/minute"),  # per API key
 }
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),

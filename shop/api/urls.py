@@ -7,4 +7,5 @@ from shop.api.views import GuestTokenCreateApi
 urlpatterns = [
     path("guest-tokens", GuestTokenCreateApi.as_view(), name="guest-token-create"),
     path("", include("accounts.api.urls")),
+    path("", include("catalog.api.urls")),
 ]

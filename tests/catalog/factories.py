@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import factory
 
-from catalog.models import Category, Product
+from catalog.models import Brand, Category, Product
 
 
 class CategoryFactory(factory.django.DjangoModelFactory):
@@ -22,3 +22,11 @@ class ProductFactory(factory.django.DjangoModelFactory):
     title = factory.Sequence(lambda n: f"Product {n}")
     price = Decimal("19.99")
     category = factory.SubFactory(CategoryFactory)
+
+
+class BrandFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Brand
+
+    name = factory.Sequence(lambda n: f"Brand {n}")
+    slug = factory.Sequence(lambda n: f"brand-{n}")

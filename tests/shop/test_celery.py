@@ -68,8 +68,11 @@ def live_worker(broker_url):
     saved = {key: app.conf[key] for key in ("task_always_eager", "broker_url")}
     app.conf.update(task_always_eager=False, broker_url=broker_url)
     reset_connections()
+    app.control.purge()  # start from empty queues: leftovers of earlier runs are not this test's
     try:
-        with start_worker(app, pool="solo", perform_ping_check=False, queues=[q.name for q in app.conf.task_queues]):
+        with start_worker(
+            app, pool="solo", perform_ping_check=False, shutdown_timeout=30, queues=[q.name for q in app.conf.task_queues]
+        ):
             yield
     finally:
         app.conf.update(saved)

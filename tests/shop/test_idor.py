@@ -33,7 +33,10 @@ OWNED: dict[str, tuple[Callable, Callable]] = {
     ),
 }
 # Patterns with arguments that name no customer's object.
-PUBLIC = {"catalog:category", "catalog:product", "accounts:password_reset_confirm"}
+PUBLIC = {
+    "catalog:category", "catalog:product", "accounts:password_reset_confirm",
+    "api:product-detail", "api:product-by-slug",  # the public catalog
+}  # fmt: skip
 PUBLIC_NAMESPACES = {"admin"}  # staff screens, guarded by Django permissions instead
 
 

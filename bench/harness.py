@@ -1,0 +1,122 @@
+"""What the benchmarks share: a gunicorn on 127.0.0.1, a bounded load loop, percentiles.
+
+Only 127.0.0.1 is contacted; every loop is bounded in requests and in time.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+PRODUCTION_LIKE = {"DEBUG": "0", "SECRET_KEY": "bench-" + "x" * 50, "ALLOWED_HOSTS": "127.0.0.1",
+                   "SECURE_SSL_REDIRECT": "false", "LOG_LEVEL": "WARNING",
+                   "THROTTLE_RATE_USER": "10000000/minute", "THROTTLE_RATE_ANON": "10000000/minute"}  # fmt: skip
+
+
+def bench_environment(**extra: str) -> dict:
+    return {**os.environ, **PRODUCTION_LIKE, **extra}
+
+
+def manage(env: dict, *args: str) -> str:
+    command = [PYTHON, "manage.py", *args]
+    return subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fetch(port: int, path: str) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", path)
+    response = conn.getresponse()
+    return response.status, response.read()
+
+
+@contextmanager
+def gunicorn(env: dict, *, workers: int = 2, threads: int = 4):
+    port = free_port()
+    server = subprocess.Popen(
+        [PYTHON, "-m", "gunicorn", "shop.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+         "--threads", str(threads), "--worker-class", "gthread", "--log-level", "warning"],
+        cwd=ROOT, env=env,
+    )  # fmt: skip
+    try:
+        for _ in range(100):
+            try:
+                if fetch(port, "/healthz")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.1)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def hammer(port: int, path: str, total: int, concurrency: int, time_limit: float) -> dict:
+    """`total` GETs of `path` over `concurrency` keep-alive connections, within `time_limit` seconds."""
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    remaining = [total]
+    deadline = time.monotonic() + time_limit
+
+    def worker() -> None:
+        nonlocal errors
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        while time.monotonic() < deadline:
+            with lock:
+                if remaining[0] == 0:
+                    break
+                remaining[0] -= 1
+            started = time.perf_counter()
+            try:
+                conn.request("GET", path)
+                response = conn.getresponse()
+                response.read()
+                ok = response.status == 200
+            except (OSError, http.client.HTTPException):
+                ok = False
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            elapsed = time.perf_counter() - started
+            with lock:
+                latencies.append(elapsed)
+                errors += not ok
+        conn.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    return {"requests": len(latencies), "rps": len(latencies) / elapsed, "errors": errors,
+            "p50": _percentile(latencies, 50), "p95": _percentile(latencies, 95), "p99": _percentile(latencies, 99)}  # fmt: skip
+
+
+def _percentile(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] * 1000 if len(values) > 1 else 0.0
+
+
+def print_table(rows: list[tuple[str, dict]], ceiling: float | None = None) -> None:
+    head = f"{'page':<16} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>6}"
+    print(head + (f" {'of ceiling':>10}" if ceiling else ""))
+    for name, r in rows:
+        line = (f"{name:<16} {r['requests']:>8} {r['rps']:>8.1f} {r['p50']:>8.1f} {r['p95']:>8.1f} {r['p99']:>8.1f} "
+                f"{r['errors']:>6}")  # fmt: skip
+        print(line + (f" {r['rps'] / ceiling:>10.0%}" if ceiling else ""))

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from catalog.api import views
+from catalog.api.stock_updates import StockUpdatesApi
+
+urlpatterns = [
+    path("products", views.ProductListApi.as_view(), name="product-list"),
+    path("products/<int:product_id>", views.ProductDetailApi.as_view(), name="product-detail"),
+    path("products/by-slug/<slug:slug>", views.ProductBySlugApi.as_view(), name="product-by-slug"),
+    path("categories", views.CategoryTreeApi.as_view(), name="category-tree"),
+    path("stock-updates", StockUpdatesApi.as_view(), name="stock-updates"),
+]

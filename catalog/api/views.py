@@ -1,0 +1,118 @@
+"""The catalog API: product listings with the category page's filters, product detail, categories."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from catalog import selectors
+from catalog.api.serializers import (
+    CategoryNodeOutputSerializer,
+    ProductDetailOutputSerializer,
+    ProductPageOutputSerializer,
+)
+from catalog.filters import SORTS, ListingQuery, parse_listing_params
+from shop.api.throttling import AnonRateThrottle, UserRateThrottle
+
+LISTING_PARAMETERS = [
+    OpenApiParameter("category", str, description="A category slug: its products and its descendants'."),
+    OpenApiParameter("brand", str, many=True, description="Brand slugs (repeat for several)."),
+    OpenApiParameter("price_min", float), OpenApiParameter("price_max", float),
+    OpenApiParameter("in_stock", bool),
+    OpenApiParameter("sort", str, enum=list(SORTS)),
+    OpenApiParameter("page", int), OpenApiParameter("page_size", int, description="At most 100."),
+    OpenApiParameter("attr_colour", str, many=True, description="Any attr_<name>=<value> filters on attributes."),
+]  # fmt: skip
+
+
+class PublicCatalogApi(APIView):
+    permission_classes = [AllowAny]
+    throttle_classes = [UserRateThrottle, AnonRateThrottle]
+
+
+def _with_availability(cards: list[dict]) -> list[dict]:
+    availability = selectors.get_availability(product_ids=[c["id"] for c in cards])
+    return [{**card, "availability": _plain(availability.get(card["id"]))} for card in cards]
+
+
+def _plain(availability) -> dict | None:
+    if availability is None:
+        return None
+    return {"status": availability.status, "quantity": availability.quantity, "label": availability.label}
+
+
+class ProductListApi(PublicCatalogApi):
+    """Active products with the category page's filters and sorts, a page at a time."""
+
+    @extend_schema(operation_id="products_list", parameters=LISTING_PARAMETERS, responses=ProductPageOutputSerializer)
+    def get(self, request: Request) -> Response:
+        values, errors = parse_listing_params(request.query_params, strict_unknown=True)
+        category_ids = None
+        if slug := request.query_params.get("category", "").strip():
+            try:
+                category = selectors.get_category(slug=slug)
+            except selectors.CategoryNotFound:
+                errors["category"] = ["No category has this slug."]
+            else:
+                category_ids = selectors.descendant_ids(category_id=category["id"])
+        if errors:
+            raise ValidationError(errors)
+        query = ListingQuery(category_ids=category_ids, **values)
+        listing = selectors.list_products(query=query)
+        return Response(
+            {
+                "count": listing.count,
+                "next": self._page_url(request, query, listing.page + 1) if listing.has_next else None,
+                "previous": self._page_url(request, query, listing.page - 1) if listing.has_previous else None,
+                "results": _with_availability(listing.cards),
+                "facets": listing.facets,
+            }
+        )
+
+    @staticmethod
+    def _page_url(request: Request, query: ListingQuery, page: int) -> str:
+        params = request.query_params.copy()
+        params["page"] = str(replace(query, page=page).page)
+        return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
+
+
+class ProductDetailApi(PublicCatalogApi):
+    """One active product by id: images in every size and availability. Inactive or unknown: 404."""
+
+    @extend_schema(operation_id="products_retrieve", responses=ProductDetailOutputSerializer)
+    def get(self, request: Request, product_id: int) -> Response:
+        return Response(_detail(selectors.get_product_id(product_id=product_id)))
+
+
+class ProductBySlugApi(PublicCatalogApi):
+    """One active product by its slug (the storefront URL's last part)."""
+
+    @extend_schema(operation_id="products_retrieve_by_slug", responses=ProductDetailOutputSerializer)
+    def get(self, request: Request, slug: str) -> Response:
+        return Response(_detail(slug))
+
+
+def _detail(slug: str) -> dict:
+    page = selectors.get_product_page(slug=slug)
+    availability = selectors.get_availability(product_ids=[page["id"]]).get(page["id"])
+    return {**page, "availability": _plain(availability)}
+
+
+class CategoryTreeApi(PublicCatalogApi):
+    """The whole category tree, nested."""
+
+    @extend_schema(responses=CategoryNodeOutputSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        tree = selectors.category_tree()
+
+        def node(category_id: int) -> dict:
+            n = tree["nodes"][category_id]
+            return {"id": n["id"], "name": n["name"], "slug": n["slug"], "children": [node(c) for c in n["children"]]}
+
+        return Response([node(i) for i in tree["roots"]])

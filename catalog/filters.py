@@ -1,0 +1,114 @@
+"""Listing parameters (category page, products API) parsed once for both doors.
+
+`parse_listing_params` returns the clean values and the errors per parameter; the API answers
+400 naming them, the storefront drops the bad ones and shows a sane page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+SORTS = {
+    "popularity": ("-popularity", "-id"),
+    "price_asc": ("price", "id"),
+    "price_desc": ("-price", "-id"),
+    "newest": ("-created_at", "-id"),
+}
+SORT_LABELS = {"popularity": "Most popular", "price_asc": "Price: low to high", "price_desc": "Price: high to low",
+               "newest": "Newest"}  # fmt: skip
+DEFAULT_PAGE_SIZE = 24
+MAX_PAGE_SIZE = 100
+MAX_PRICE = Decimal("10000000")
+ATTRIBUTE_PREFIX = "attr_"
+_ATTRIBUTE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,29}$")
+KNOWN = {"category", "brand", "price_min", "price_max", "in_stock", "sort", "page", "page_size", "q"}
+
+
+@dataclass(frozen=True)
+class ListingQuery:
+    category_ids: tuple[int, ...] | None = None
+    brands: tuple[str, ...] = ()
+    price_min: Decimal | None = None
+    price_max: Decimal | None = None
+    in_stock: bool = False
+    attributes: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
+    sort: str = "popularity"
+    page: int = 1
+    page_size: int = DEFAULT_PAGE_SIZE
+
+    def digest(self) -> str:
+        return hashlib.sha256(repr(self).encode()).hexdigest()[:32]
+
+
+def _price(raw: str, name: str, errors: dict) -> Decimal | None:
+    if raw == "":
+        return None
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        errors[name] = ["Enter a number, for example 19.99."]
+        return None
+    if not value.is_finite() or value < 0 or value > MAX_PRICE:
+        errors[name] = [f"Enter an amount between 0 and {MAX_PRICE}."]
+        return None
+    return value.quantize(Decimal("0.01"))
+
+
+def _positive_int(raw: str, name: str, errors: dict, *, maximum: int) -> int | None:
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        errors[name] = [f"Enter a whole number from 1 to {maximum}."]
+        return None
+    return int(raw)
+
+
+def parse_listing_params(params, *, strict_unknown: bool = False) -> tuple[dict, dict[str, list[str]]]:
+    """Clean values for ListingQuery (without category_ids) and {parameter: [reason]} errors."""
+    values: dict = {}
+    errors: dict[str, list[str]] = {}
+    brands = tuple(sorted({b.strip()[:140] for b in params.getlist("brand") if b.strip()}))[:20]
+    if brands:
+        values["brands"] = brands
+    for name in ("price_min", "price_max"):
+        price = _price(params.get(name, "").strip(), name, errors)
+        if price is not None:
+            values[name] = price
+    low, high = values.get("price_min"), values.get("price_max")
+    if low is not None and high is not None and low > high:
+        errors["price_max"] = ["The highest price must not be below the lowest."]
+        values.pop("price_max")
+    in_stock = params.get("in_stock", "").strip().lower()
+    if in_stock in {"1", "true", "on", "yes"}:
+        values["in_stock"] = True
+    elif in_stock not in {"", "0", "false", "off", "no"}:
+        errors["in_stock"] = ["Use true or false."]
+    sort = params.get("sort", "").strip()
+    if sort and sort not in SORTS:
+        errors["sort"] = [f"Choose one of: {', '.join(SORTS)}."]
+    elif sort:
+        values["sort"] = sort
+    if "page" in params:
+        page = _positive_int(params.get("page", "").strip(), "page", errors, maximum=100000)
+        if page is not None:
+            values["page"] = page
+    if "page_size" in params:
+        size = _positive_int(params.get("page_size", "").strip(), "page_size", errors, maximum=MAX_PAGE_SIZE)
+        if size is not None:
+            values["page_size"] = size
+    attributes = []
+    for key in sorted(params):
+        if key.startswith(ATTRIBUTE_PREFIX):
+            name = key[len(ATTRIBUTE_PREFIX) :]
+            if not _ATTRIBUTE_NAME.match(name):
+                errors[key] = ["Attribute names are lower-case letters, digits and underscores."]
+                continue
+            chosen = tuple(sorted({v.strip()[:100] for v in params.getlist(key) if v.strip()}))[:20]
+            if chosen:
+                attributes.append((name, chosen))
+        elif strict_unknown and key not in KNOWN:
+            errors[key] = ["Unknown parameter."]
+    if attributes:
+        values["attributes"] = tuple(attributes[:10])
+    return values, errors
