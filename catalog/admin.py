@@ -10,11 +10,13 @@ from django.contrib.admin.helpers import ActionForm
 from django.contrib.admin.widgets import AdminFileWidget
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
 from django.db.models import F, QuerySet
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from catalog import cache as catalog_cache
 from catalog import services
 from catalog.images import validate_image_upload
 from catalog.models import Brand, Category, Product, ProductImage
@@ -50,6 +52,14 @@ class CategoryAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Category]:
         return super().get_queryset(request).select_related("parent__parent")
+
+    def save_model(self, request: HttpRequest, obj: Category, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        transaction.on_commit(catalog_cache.invalidate_listings)  # menus, breadcrumbs, listings
+
+    def delete_model(self, request: HttpRequest, obj: Category) -> None:
+        super().delete_model(request, obj)
+        transaction.on_commit(catalog_cache.invalidate_listings)
 
     @admin.display(description="name", ordering="name")
     def indented_name(self, category: Category) -> str:

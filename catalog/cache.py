@@ -76,8 +76,13 @@ def get_or_fill(key: str, fill, timeout: int):
 def invalidate_product(*, product_id: int, slugs: list[str]) -> None:
     """Forget a product's cached data (under every slug it had) and every cached listing."""
     cache.delete_many([card_key(product_id), *(product_key(slug) for slug in slugs)])
+    invalidate_listings()
+    logger.debug("catalog cache invalidated for product %s", product_id)
+
+
+def invalidate_listings() -> None:
+    """Start a new listing generation: listings, facets, the category tree and menus refill."""
     try:
         cache.incr(GENERATION_KEY)
     except ValueError:  # not set yet (or evicted): the next reader starts a new generation
         cache.add(GENERATION_KEY, 1, timeout=None)
-    logger.debug("catalog cache invalidated for product %s", product_id)

@@ -57,7 +57,7 @@ def category_view(request: HttpRequest, slug: str) -> HttpResponse:
             "category": category,
             "listing": listing,
             "cards": _with_availability(listing.cards),
-            "query": query,
+            "listing_query": query,
             "filter_errors": errors,
             "sorts": SORT_LABELS,
             "chosen_attributes": {name: set(values) for name, values in query.attributes},

@@ -372,3 +372,20 @@ def test_add_pages_fill_the_slug_from_the_name(superuser_client, model):
 
     assert "&quot;id&quot;: &quot;#id_slug&quot;" in html
     assert "&quot;dependency_list&quot;: [&quot;name&quot;]" in html
+
+
+def test_renaming_a_category_in_the_admin_shows_in_the_menu_at_once(client, django_capture_on_commit_callbacks):
+    from accounts.models import User
+    from catalog.models import Category
+
+    staff = User.objects.create_superuser(email="boss@example.com", password="x")
+    category = Category.objects.create(name="Shoes", slug="shoes")
+    assert ">Shoes</a>" in client.get("/").content.decode()  # the menu is now cached
+    client.force_login(staff)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"/admin/catalog/category/{category.pk}/change/",
+            {"name": "Footwear", "slug": "shoes", "position": 0, "description": ""},
+        )
+    assert response.status_code == 302
+    assert ">Footwear</a>" in client.get("/").content.decode()

@@ -201,3 +201,8 @@ def test_cache_hits_and_misses_are_counted(client, shoes):
     stats = catalog_cache.stats()
     assert stats["hits"] >= 1 and stats["misses"] >= 1
     assert 0 < stats["hit_rate"] < 1
+
+
+def test_the_header_search_box_stays_empty_on_a_category_page(client, shoes):
+    html = client.get("/c/shoes/").content.decode()
+    assert 'name="q" value=""' in html

@@ -71,7 +71,11 @@ def live_worker(broker_url):
     app.control.purge()  # start from empty queues: leftovers of earlier runs are not this test's
     try:
         with start_worker(
-            app, pool="solo", perform_ping_check=False, shutdown_timeout=30, queues=[q.name for q in app.conf.task_queues]
+            app,
+            pool="solo",
+            perform_ping_check=False,
+            shutdown_timeout=30,
+            queues=[q.name for q in app.conf.task_queues],
         ):
             yield
     finally:
