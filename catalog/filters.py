@@ -68,6 +68,11 @@ def parse_listing_params(params, *, strict_unknown: bool = False) -> tuple[dict,
     """Clean values for ListingQuery (without category_ids) and {parameter: [reason]} errors."""
     values: dict = {}
     errors: dict[str, list[str]] = {}
+    for key in list(params):
+        if "\x00" in key or any("\x00" in value for value in params.getlist(key)):
+            errors[key.replace("\x00", "")] = ["Contains a character that is not allowed (NUL)."]
+    if errors:  # a database cannot even compare such text: refuse before anything reads it
+        return values, errors
     brands = tuple(sorted({b.strip()[:140] for b in params.getlist("brand") if b.strip()}))[:20]
     if brands:
         values["brands"] = brands

@@ -81,7 +81,7 @@ def product_view(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def search_view(request: HttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "").strip()[:MAX_QUERY_LENGTH]
+    query = request.GET.get("q", "").replace("\x00", "").strip()[:MAX_QUERY_LENGTH]
     page, cards = None, []
     if query:
         page = Paginator(selectors.search_products(query=query).values_list("pk", flat=True), 24).get_page(

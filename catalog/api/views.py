@@ -18,6 +18,7 @@ from catalog.api.serializers import (
     ProductPageOutputSerializer,
 )
 from catalog.filters import SORTS, ListingQuery, parse_listing_params
+from shop.api.schema import error_response
 from shop.api.throttling import AnonRateThrottle, UserRateThrottle
 
 LISTING_PARAMETERS = [
@@ -50,7 +51,15 @@ def _plain(availability) -> dict | None:
 class ProductListApi(PublicCatalogApi):
     """Active products with the category page's filters and sorts, a page at a time."""
 
-    @extend_schema(operation_id="products_list", parameters=LISTING_PARAMETERS, responses=ProductPageOutputSerializer)
+    @extend_schema(
+        operation_id="products_list",
+        parameters=LISTING_PARAMETERS,
+        responses={
+            200: ProductPageOutputSerializer,
+            400: error_response("A parameter is not valid; `fields` names each one and why."),
+            404: error_response("The page number is past the last page."),
+        },
+    )
     def get(self, request: Request) -> Response:
         values, errors = parse_listing_params(request.query_params, strict_unknown=True)
         category_ids = None

@@ -206,3 +206,12 @@ def test_cache_hits_and_misses_are_counted(client, shoes):
 def test_the_header_search_box_stays_empty_on_a_category_page(client, shoes):
     html = client.get("/c/shoes/").content.decode()
     assert 'name="q" value=""' in html
+
+
+@pytest.mark.parametrize("params", [{"brand": "a\x00b"}, {"attr_colour": "\x00"}, {"category": "x\x00"}])
+def test_nul_characters_are_refused_not_sent_to_the_database(client, shoes, params):
+    response = APIClient().get("/api/v1/products", params)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid"
+    assert client.get("/c/shoes/", params).status_code == 200
+    assert client.get("/search/", {"q": "Red\x00 Acme"}).status_code == 200
