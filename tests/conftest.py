@@ -15,6 +15,8 @@ from django.db import connection
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
+from tests.cache_helpers import clear_cache
+
 # Property tests stay bounded so the suite fits its time budget on 2 cores; HYPOTHESIS_PROFILE=deep
 # explores further when asked.
 hypothesis_settings.register_profile(
@@ -64,10 +66,7 @@ def _clean_cache(settings, worker_id):
         }
     yield
     for cache in caches.all(initialized_only=True):
-        if hasattr(cache, "delete_pattern"):
-            cache.delete_pattern("*")
-        else:
-            cache.clear()
+        clear_cache(cache)
 
 
 @pytest.fixture(autouse=True)

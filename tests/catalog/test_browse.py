@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
@@ -13,6 +12,7 @@ from rest_framework.test import APIClient
 from catalog import cache as catalog_cache
 from catalog.models import Product
 from inventory import services as inventory_services
+from tests.cache_helpers import clear_cache
 from tests.catalog.factories import BrandFactory, CategoryFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
@@ -108,7 +108,7 @@ def test_product_page_costs_at_most_6_queries_cold_and_no_catalog_query_warm(cli
 
 
 def _queries_for(url: str, client, params=None) -> int:
-    cache.clear()
+    clear_cache()
     with CaptureQueriesContext(connection) as queries:
         assert client.get(url, params or {}).status_code == 200
     return len(queries)

@@ -1,10 +1,10 @@
 """POST /api/v1/stock-updates: seller systems set stock levels by SKU, applied once, in the background."""
 
 import pytest
-from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from inventory.models import StockItem, StockMovement
+from tests.cache_helpers import clear_cache
 from tests.catalog.factories import ProductFactory
 from tests.inventory.factories import StockItemFactory
 
@@ -228,7 +228,7 @@ def test_a_form_encoded_body_is_refused_as_unsupported(seller_api):
 
 def test_the_feed_is_throttled_per_key(seller_api, other_seller_api, settings, django_capture_on_commit_callbacks):
     settings.API_THROTTLE_RATES = {**settings.API_THROTTLE_RATES, "stock_feed": "2/minute"}
-    cache.clear()
+    clear_cache()
     ProductFactory(sku="KETTLE-1")
     body = {"updates": [_line(1)]}
 
