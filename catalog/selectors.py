@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db import connections
 from django.db.models import Count, Prefetch, Q, QuerySet
@@ -354,3 +355,8 @@ def search_products(*, query: str) -> QuerySet[Product]:
 def product_slugs(*, product_ids: list[int]) -> dict[int, str]:
     """Slugs by product id (for cache invalidation after a write)."""
     return dict(Product.objects.using(PRIMARY).filter(pk__in=product_ids).values_list("pk", "slug"))
+
+
+def get_sellable_prices(*, product_ids: list[int]) -> dict[int, Decimal]:
+    """{product_id: current price} for the active products among these (others are absent); primary."""
+    return dict(Product.objects.using(PRIMARY).filter(pk__in=product_ids, is_active=True).values_list("pk", "price"))

@@ -37,3 +37,8 @@ def guest_token_from_request(request: HttpRequest) -> str | None:
 def guest_scope(token: str) -> str:
     """An idempotency/rate scope for a guest that does not store the token itself."""
     return "guest:" + hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+def guest_key(token: str) -> str:
+    """What the database keeps for a guest (a cart's owner): the token's SHA-256, never the token."""
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -8,4 +8,5 @@ urlpatterns = [
     path("guest-tokens", GuestTokenCreateApi.as_view(), name="guest-token-create"),
     path("", include("accounts.api.urls")),
     path("", include("catalog.api.urls")),
+    path("", include("cart.api.urls")),
 ]

@@ -1,0 +1,45 @@
+from shop.exceptions import DomainError
+
+
+class CartError(DomainError):
+    code = "cart_error"
+
+
+class ProductNotAvailable(CartError):
+    code = "product_not_available"
+    default_message = "This product does not exist or is no longer sold."
+
+    def __init__(self, field: str = "product_id", message: str | None = None):
+        super().__init__(message, fields={field: [message or self.default_message]})
+
+
+class InvalidQuantity(CartError):
+    code = "invalid_quantity"
+    default_message = "Choose a quantity from 1 to 99."
+
+    def __init__(self, field: str = "quantity", message: str | None = None):
+        super().__init__(message, fields={field: [message or self.default_message]})
+
+
+class CartFull(CartError):
+    code = "cart_full"
+    status_code = 409
+    default_message = "Your cart holds at most 100 different products."
+
+
+class ResyncRequired(CartError):
+    """The device's log predates a compaction: it must fetch the cart and start again."""
+
+    code = "cart_resync_required"
+    status_code = 409
+    default_message = "The cart changed on another device: fetch it again, then resend your changes."
+
+    def __init__(self, *, epoch: int):
+        self.epoch = epoch
+        super().__init__(fields={"base_epoch": [f"The cart is at epoch {epoch}."]})
+
+
+class CartNotFound(CartError):
+    code = "cart_not_found"
+    status_code = 404
+    default_message = "There is no cart here."

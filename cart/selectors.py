@@ -1,0 +1,142 @@
+"""Every read of the cart: the live content (adds not tombstoned) and the page/API view of it."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef, QuerySet
+
+from cart.models import MAX_LINES, MAX_QUANTITY, Cart, CartAdd, CartStatus, CartTombstone
+from catalog import selectors as catalog_selectors
+from shop.guest import guest_key
+
+CENT = Decimal("0.01")
+
+
+def lock_cart(*, cart_id: int) -> Cart:
+    assert transaction.get_connection().in_atomic_block, "lock_cart() needs an open transaction"
+    return Cart.objects.select_for_update(of=("self",)).get(pk=cart_id)
+
+
+def lock_carts(*, cart_ids: list[int]) -> dict[int, Cart]:
+    """Lock several carts in id order (two merges never deadlock); returns them by id."""
+    assert transaction.get_connection().in_atomic_block, "lock_carts() needs an open transaction"
+    return {c.pk: c for c in Cart.objects.filter(pk__in=cart_ids).order_by("pk").select_for_update(of=("self",))}
+
+
+def _live(cart_id: int) -> QuerySet[CartAdd]:
+    removed = CartTombstone.objects.filter(cart_id=cart_id, tag=OuterRef("tag"))
+    return CartAdd.objects.filter(cart_id=cart_id).exclude(Exists(removed))
+
+
+def live_adds(*, cart_id: int) -> list[CartAdd]:
+    return list(_live(cart_id).order_by("created_at", "id"))
+
+
+def live_tags(*, cart_id: int, product_id: int | None = None) -> list[uuid.UUID]:
+    adds = _live(cart_id)
+    if product_id is not None:
+        adds = adds.filter(product_id=product_id)
+    return list(adds.values_list("tag", flat=True))
+
+
+def live_product_ids(*, cart_id: int) -> set[int]:
+    return set(_live(cart_id).values_list("product_id", flat=True).distinct())
+
+
+def count_rows(*, cart_id: int) -> int:
+    return CartAdd.objects.filter(cart_id=cart_id).count() + CartTombstone.objects.filter(cart_id=cart_id).count()
+
+
+def find_open_cart(*, user=None, guest_token: str | None = None) -> Cart | None:
+    """The open cart of the signed-in user, else of the guest token; None when there is none yet."""
+    if user is not None and user.is_authenticated:
+        return Cart.objects.filter(user=user, status=CartStatus.OPEN).first()
+    if guest_token:
+        return Cart.objects.filter(guest_key=guest_key(guest_token), status=CartStatus.OPEN).first()
+    return None
+
+
+@dataclass
+class CartLine:
+    product_id: int
+    quantity: int
+    tags: list[str]
+    product: dict | None  # the catalog card; None when the product is no longer sold
+    unit_price: Decimal | None
+    line_total: Decimal
+    availability: object | None
+    notices: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CartView:
+    cart_id: int | None
+    epoch: int
+    lines: list[CartLine]
+    item_count: int
+    subtotal: Decimal
+    notices: list[str]
+
+
+def get_cart_view(*, cart: Cart | None) -> CartView:
+    """The cart as a customer sees it: lines (sum of live tags per product, clamped to 1..99 and
+    at most 100 lines with a notice), current prices, availability, notices and totals.
+
+    A fixed number of queries whatever the number of lines: live adds, product cards (cached),
+    current prices, availability.
+    """
+    if cart is None:
+        return CartView(cart_id=None, epoch=0, lines=[], item_count=0, subtotal=Decimal("0.00"), notices=[])
+    adds = live_adds(cart_id=cart.pk)
+    grouped: dict[int, dict] = {}
+    for add in adds:
+        entry = grouped.setdefault(add.product_id, {"quantity": 0, "tags": [], "added_price": add.unit_price})
+        entry["quantity"] += add.quantity
+        entry["tags"].append(str(add.tag))
+        entry["added_price"] = add.unit_price  # the latest add's price
+    notices: list[str] = []
+    product_ids = list(grouped)
+    if len(product_ids) > MAX_LINES:
+        notices.append(f"Your cart can hold {MAX_LINES} different products; the oldest {MAX_LINES} are kept here.")
+        product_ids = product_ids[:MAX_LINES]
+    cards = {c["id"]: c for c in catalog_selectors.get_product_cards(product_ids=product_ids)}
+    prices = catalog_selectors.get_sellable_prices(product_ids=product_ids)
+    availability = catalog_selectors.get_availability(product_ids=product_ids)
+    lines = []
+    for product_id in product_ids:
+        entry = grouped[product_id]
+        line = CartLine(product_id=product_id, quantity=entry["quantity"], tags=entry["tags"], product=cards.get(product_id),
+                        unit_price=prices.get(product_id), line_total=Decimal("0.00"),
+                        availability=availability.get(product_id))  # fmt: skip
+        if line.quantity > MAX_QUANTITY:
+            line.notices.append(f"At most {MAX_QUANTITY} per product: the quantity was lowered to {MAX_QUANTITY}.")
+            line.quantity = MAX_QUANTITY
+        if line.unit_price is None or line.product is None:
+            line.notices.append("This product is no longer sold and will not be ordered.")
+        else:
+            if line.unit_price != entry["added_price"]:
+                line.notices.append(f"The price changed from {entry['added_price']} to {line.unit_price}.")
+            if line.availability is not None and line.availability.status == "out_of_stock":
+                line.notices.append("Out of stock at the moment.")
+            line.line_total = (line.unit_price * line.quantity).quantize(CENT)
+        lines.append(line)
+    sold = [line for line in lines if line.unit_price is not None and line.product is not None]
+    return CartView(
+        cart_id=cart.pk,
+        epoch=cart.epoch,
+        lines=lines,
+        item_count=sum(line.quantity for line in sold),
+        subtotal=sum((line.line_total for line in sold), Decimal("0.00")),
+        notices=notices,
+    )
+
+
+def count_items(*, cart: Cart | None) -> int:
+    """The header's count: units in the cart (live tags), in one query."""
+    if cart is None:
+        return 0
+    return sum(_live(cart.pk).values_list("quantity", flat=True))
