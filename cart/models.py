@@ -59,6 +59,9 @@ class CartAdd(models.Model):
         ]
         indexes = [models.Index(fields=["cart", "product"], name="cart_add_product_idx")]
 
+    def __str__(self) -> str:
+        return f"+{self.quantity} of product {self.product_id} ({self.tag})"
+
 
 class CartTombstone(models.Model):
     """A removed tag: the add with this tag (seen now or arriving later) is not in the cart."""
@@ -69,3 +72,6 @@ class CartTombstone(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["cart", "tag"], name="cart_tombstone_tag_once")]
+
+    def __str__(self) -> str:
+        return f"removed {self.tag}"
