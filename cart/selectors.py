@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet, Sum
 
 from cart.models import MAX_LINES, MAX_QUANTITY, Cart, CartAdd, CartStatus, CartTombstone
 from catalog import selectors as catalog_selectors
@@ -32,6 +32,17 @@ def _live(cart_id: int) -> QuerySet[CartAdd]:
     return CartAdd.objects.filter(cart_id=cart_id).exclude(Exists(removed))
 
 
+def _live_in_open_carts(**owner) -> QuerySet[CartAdd]:
+    removed = CartTombstone.objects.filter(cart_id=OuterRef("cart_id"), tag=OuterRef("tag"))
+    return CartAdd.objects.filter(cart__status=CartStatus.OPEN, **owner).exclude(Exists(removed))
+
+
+def _units(adds: QuerySet[CartAdd]) -> int:
+    """Units as the cart page counts them: products still sold, each line clamped to 99."""
+    per_line = adds.filter(product__is_active=True).values("product_id").annotate(units=Sum("quantity"))
+    return sum(min(row["units"], MAX_QUANTITY) for row in per_line)
+
+
 def live_adds(*, cart_id: int) -> list[CartAdd]:
     return list(_live(cart_id).order_by("created_at", "id"))
 
@@ -41,6 +52,15 @@ def live_tags(*, cart_id: int, product_id: int | None = None) -> list[uuid.UUID]
     if product_id is not None:
         adds = adds.filter(product_id=product_id)
     return list(adds.values_list("tag", flat=True))
+
+
+def known_tags(*, cart_id: int, tags: list[uuid.UUID]) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
+    """Which of these tags the cart holds as adds, and which as tombstones."""
+    if not tags:
+        return set(), set()
+    added = CartAdd.objects.filter(cart_id=cart_id, tag__in=tags).values_list("tag", flat=True)
+    removed = CartTombstone.objects.filter(cart_id=cart_id, tag__in=tags).values_list("tag", flat=True)
+    return set(added), set(removed)
 
 
 def live_product_ids(*, cart_id: int) -> set[int]:
@@ -136,7 +156,14 @@ def get_cart_view(*, cart: Cart | None) -> CartView:
 
 
 def count_items(*, cart: Cart | None) -> int:
-    """The header's count: units in the cart (live tags), in one query."""
-    if cart is None:
-        return 0
-    return sum(_live(cart.pk).values_list("quantity", flat=True))
+    """Units in the cart, as its page counts them (one query)."""
+    return 0 if cart is None else _units(_live(cart.pk))
+
+
+def count_items_for(*, user=None, guest_token: str | None = None) -> int:
+    """The header's count for a visitor, in one query (none without a user or a guest token)."""
+    if user is not None and user.is_authenticated:
+        return _units(_live_in_open_carts(cart__user=user))
+    if guest_token:
+        return _units(_live_in_open_carts(cart__guest_key=guest_key(guest_token)))
+    return 0

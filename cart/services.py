@@ -114,12 +114,24 @@ def apply_operations(*, cart_id: int, base_epoch: int, operations: list[Operatio
     cart = selectors.lock_cart(cart_id=cart_id)
     if base_epoch < cart.epoch:
         raise ResyncRequired(epoch=cart.epoch)
-    adds = [op for op in operations if isinstance(op, AddOperation)]
     for index, op in enumerate(operations):
         if isinstance(op, AddOperation) and not 1 <= op.quantity <= MAX_QUANTITY:
             raise InvalidQuantity(field=f"operations.{index}.quantity")
-    prices = _sellable_prices([op.product_id for op in adds], field="product_id", operations=operations)
+    # An add whose tag the cart already holds is a replay; one whose tag is already tombstoned
+    # (its remove arrived first) can never be live. Neither is a new line, so neither a product
+    # sold out since nor a full cart may refuse them.
+    added, removed = selectors.known_tags(
+        cart_id=cart.pk, tags=[op.tag for op in operations if isinstance(op, AddOperation)]
+    )
+    checked = [op if isinstance(op, AddOperation) and op.tag not in added | removed else None for op in operations]
+    adds = [op for op in checked if op is not None]
+    prices = _sellable_prices(
+        [op.product_id for op in adds], field="product_id", operations=[op or RemoveOperation(()) for op in checked]
+    )
     _check_room(cart, new_products={op.product_id for op in adds})
+    dead = [op for op in operations if isinstance(op, AddOperation) and op.tag in removed - added]
+    prices.update(catalog_selectors.get_sellable_prices(product_ids=[op.product_id for op in dead]))
+    adds += [op for op in dead if op.product_id in prices]  # kept for the record (and merges)
     _insert_adds(cart, adds, prices, device)
     _insert_tombstones(cart, [tag for op in operations if isinstance(op, RemoveOperation) for tag in op.tags])
     if selectors.count_rows(cart_id=cart.pk) > COMPACT_ABOVE_ROWS:

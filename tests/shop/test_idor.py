@@ -36,7 +36,7 @@ OWNED: dict[str, tuple[Callable, Callable]] = {
 PUBLIC = {
     "catalog:category", "catalog:product", "accounts:password_reset_confirm",
     "api:product-detail", "api:product-by-slug",  # the public catalog
-    "api:cart-line",  # a product id within the caller's own cart (no cart id in any URL)
+    "api:cart-line", "cart:line", "cart:remove",  # a product id in the caller's own cart (no cart id in URLs)
 }  # fmt: skip
 PUBLIC_NAMESPACES = {"admin"}  # staff screens, guarded by Django permissions instead
 
