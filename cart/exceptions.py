@@ -43,3 +43,9 @@ class CartNotFound(CartError):
     code = "cart_not_found"
     status_code = 404
     default_message = "There is no cart here."
+
+
+class CartClosed(CartError):
+    code = "cart_resync_required"
+    status_code = 409
+    default_message = "This cart was merged into your account's cart or checked out: fetch your cart again."

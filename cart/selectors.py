@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, QuerySet, Sum
+from django.db.models import Exists, IntegerField, Max, Min, OuterRef, QuerySet, Sum
+from django.db.models.functions import Cast
 
 from cart.models import MAX_LINES, MAX_QUANTITY, Cart, CartAdd, CartStatus, CartTombstone
 from catalog import selectors as catalog_selectors
@@ -38,13 +39,19 @@ def _live_in_open_carts(**owner) -> QuerySet[CartAdd]:
 
 
 def _units(adds: QuerySet[CartAdd]) -> int:
-    """Units as the cart page counts them: products still sold, each line clamped to 99."""
-    per_line = adds.filter(product__is_active=True).values("product_id").annotate(units=Sum("quantity"))
-    return sum(min(row["units"], MAX_QUANTITY) for row in per_line)
+    """Units as the cart page counts them: the first 100 lines (by their first live add), products
+    still sold, each line clamped to 99."""
+    per_line = (
+        adds.values("product_id")
+        .annotate(units=Sum("quantity"), first=Min("id"), sold=Max(Cast("product__is_active", IntegerField())))
+        .order_by("first")[:MAX_LINES]
+    )
+    return sum(min(row["units"], MAX_QUANTITY) for row in per_line if row["sold"])
 
 
 def live_adds(*, cart_id: int) -> list[CartAdd]:
-    return list(_live(cart_id).order_by("created_at", "id"))
+    """Live adds in insertion order (their ids): a line's place is its first live add's."""
+    return list(_live(cart_id).order_by("id"))
 
 
 def live_tags(*, cart_id: int, product_id: int | None = None) -> list[uuid.UUID]:

@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 
 from cart import selectors
-from cart.exceptions import CartFull, InvalidQuantity, ProductNotAvailable, ResyncRequired
+from cart.exceptions import CartClosed, CartFull, InvalidQuantity, ProductNotAvailable, ResyncRequired
 from cart.models import MAX_LINES, MAX_QUANTITY, Cart, CartAdd, CartStatus, CartTombstone
 from catalog import selectors as catalog_selectors
 from shop.guest import guest_key
@@ -44,8 +44,9 @@ Operation = AddOperation | RemoveOperation
 
 def get_or_create_cart(*, user=None, guest_token: str | None = None) -> Cart:
     """The open cart of the account (or of the guest token), created on first use. Race-safe."""
-    owner = {"user": user} if user is not None and user.is_authenticated else {"guest_key": guest_key(guest_token)}
-    assert owner.get("user") or guest_token, "a cart needs a user or a guest token"
+    signed_in = user is not None and user.is_authenticated
+    assert signed_in or guest_token, "a cart needs a user or a guest token"
+    owner = {"user": user} if signed_in else {"guest_key": guest_key(guest_token)}
     cart = Cart.objects.filter(status=CartStatus.OPEN, **owner).first()
     if cart is not None:
         return cart
@@ -62,9 +63,12 @@ def get_or_create_cart(*, user=None, guest_token: str | None = None) -> Cart:
 @transaction.atomic(durable=True)
 def add_item(*, cart_id: int, product_id: int, quantity: int, tag: uuid.UUID | None = None, device: str = "") -> Cart:
     """Add `quantity` of a product (one new tagged add). Raises ProductNotAvailable, InvalidQuantity, CartFull."""
-    cart = selectors.lock_cart(cart_id=cart_id)
+    cart = _lock_open_cart(cart_id)
     prices = _sellable_prices([product_id], field="product_id")
     _check_quantity(quantity)
+    in_cart = sum(a.quantity for a in selectors.live_adds(cart_id=cart.pk) if a.product_id == product_id)
+    if in_cart + quantity > MAX_QUANTITY:
+        raise InvalidQuantity(message=f"At most {MAX_QUANTITY} per product: you have {in_cart} in your cart.")
     _check_room(cart, new_products={product_id})
     _insert_adds(cart, [AddOperation(tag or uuid.uuid4(), product_id, quantity)], prices, device)
     return _touch(cart)
@@ -73,7 +77,7 @@ def add_item(*, cart_id: int, product_id: int, quantity: int, tag: uuid.UUID | N
 @transaction.atomic(durable=True)
 def set_quantity(*, cart_id: int, product_id: int, quantity: int, device: str = "") -> Cart:
     """Set a line: tombstone its observed tags, add one tag of `quantity` (0 removes the line)."""
-    cart = selectors.lock_cart(cart_id=cart_id)
+    cart = _lock_open_cart(cart_id)
     if quantity != 0:
         _check_quantity(quantity)
         prices = _sellable_prices([product_id], field="product_id")
@@ -87,7 +91,7 @@ def set_quantity(*, cart_id: int, product_id: int, quantity: int, device: str = 
 @transaction.atomic(durable=True)
 def remove_product(*, cart_id: int, product_id: int) -> Cart:
     """Remove a line: tombstone every tag of it this cart has observed."""
-    cart = selectors.lock_cart(cart_id=cart_id)
+    cart = _lock_open_cart(cart_id)
     _insert_tombstones(cart, selectors.live_tags(cart_id=cart.pk, product_id=product_id))
     return _touch(cart)
 
@@ -95,7 +99,7 @@ def remove_product(*, cart_id: int, product_id: int) -> Cart:
 @transaction.atomic(durable=True)
 def clear_cart(*, cart_id: int) -> Cart:
     """Empty the cart: tombstone every live tag."""
-    cart = selectors.lock_cart(cart_id=cart_id)
+    cart = _lock_open_cart(cart_id)
     _insert_tombstones(cart, selectors.live_tags(cart_id=cart.pk))
     return _touch(cart)
 
@@ -111,7 +115,7 @@ def apply_operations(*, cart_id: int, base_epoch: int, operations: list[Operatio
     since the device last synced), ProductNotAvailable / InvalidQuantity naming the operation
     ("operations.3.product_id"), CartFull when new products would pass 100 lines.
     """
-    cart = selectors.lock_cart(cart_id=cart_id)
+    cart = _lock_open_cart(cart_id)
     if base_epoch < cart.epoch:
         raise ResyncRequired(epoch=cart.epoch)
     for index, op in enumerate(operations):
@@ -142,7 +146,7 @@ def apply_operations(*, cart_id: int, base_epoch: int, operations: list[Operatio
 @transaction.atomic(durable=True)
 def compact_cart(*, cart_id: int) -> Cart:
     """Collapse each product's live tags into one and drop the tombstones; raises the epoch."""
-    cart = selectors.lock_cart(cart_id=cart_id)
+    cart = _lock_open_cart(cart_id)
     _compact(cart)
     return _touch(cart)
 
@@ -202,6 +206,15 @@ def _union_into(into: Cart, source: Cart) -> None:
 
 
 # --- Helpers -------------------------------------------------------------------------------------
+
+
+def _lock_open_cart(cart_id: int) -> Cart:
+    """Lock the cart; a cart merged or checked out since the caller found it takes no more writes
+    (the client fetches its cart again and resends: its tags make the resend harmless)."""
+    cart = selectors.lock_cart(cart_id=cart_id)
+    if cart.status != CartStatus.OPEN:
+        raise CartClosed()
+    return cart
 
 
 def _check_quantity(quantity: int) -> None:
