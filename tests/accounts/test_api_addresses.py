@@ -7,6 +7,7 @@ import pytest
 from accounts.models import Address
 from shop.models import IdempotencyKey
 from tests.accounts.factories import AddressFactory
+from tests.api_helpers import error_of
 
 LIST_URL = "/api/v1/addresses"
 ADDRESS = {
@@ -19,13 +20,6 @@ ADDRESS = {
 KEY = "6f1c1c3e-8a47-4b8e-9d55-0e2f3c9b7a10"
 
 pytestmark = pytest.mark.django_db
-
-
-def error_of(response) -> dict:
-    body = response.json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message", "fields"}
-    return body["error"]
 
 
 def detail_url(address_id: int) -> str:

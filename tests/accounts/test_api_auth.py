@@ -11,6 +11,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 from accounts import services
 from accounts.models import User
 from tests.accounts.factories import DEFAULT_PASSWORD
+from tests.api_helpers import error_of
 
 SIGNUP_URL = "/api/v1/auth/signup"
 TOKEN_URL = "/api/v1/auth/token"
@@ -20,13 +21,6 @@ ME_URL = "/api/v1/me"
 STRONG_PASSWORD = "tangerine-orbit-lantern-42"
 
 pytestmark = pytest.mark.django_db
-
-
-def error_of(response) -> dict:
-    body = response.json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message", "fields"}
-    return body["error"]
 
 
 def bearer(access: str) -> dict:

@@ -10,6 +10,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from tests.accounts.factories import DEFAULT_PASSWORD
+from tests.api_helpers import error_of
 
 RESET_URL = "/api/v1/auth/password-reset"
 CONFIRM_URL = "/api/v1/auth/password-reset/confirm"
@@ -19,13 +20,6 @@ NEW_PASSWORD = "violet-harbour-compass-77"
 LINK_PATTERN = re.compile(r"/accounts/password-reset/(?P<uid>[^/\s]+)/(?P<token>[^/\s]+)/")
 
 pytestmark = pytest.mark.django_db
-
-
-def error_of(response) -> dict:
-    body = response.json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message", "fields"}
-    return body["error"]
 
 
 def request_reset(api_client, email: str, django_capture_on_commit_callbacks):

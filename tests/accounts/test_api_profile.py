@@ -7,6 +7,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Address, User
 from tests.accounts.factories import DEFAULT_PASSWORD, AddressFactory
+from tests.api_helpers import error_of
 
 ME_URL = "/api/v1/me"
 TOKEN_URL = "/api/v1/auth/token"
@@ -14,13 +15,6 @@ REFRESH_URL = "/api/v1/auth/token/refresh"
 SIGNUP_URL = "/api/v1/auth/signup"
 
 pytestmark = pytest.mark.django_db
-
-
-def error_of(response) -> dict:
-    body = response.json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message", "fields"}
-    return body["error"]
 
 
 @pytest.fixture

@@ -1,14 +1,13 @@
-import threading
 from collections.abc import Callable
 
 import pytest
-from django.db import connection
 
 from accounts import selectors, services
 from accounts.exceptions import EmailAlreadyRegistered
 from accounts.models import Address, User
 from shop.idempotency import Created
 from tests.accounts.factories import UserFactory, address_data
+from tests.concurrency import run_concurrently as run_threads
 
 THREADS = 8
 
@@ -16,26 +15,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 def run_concurrently(target: Callable[[int], object], count: int = THREADS) -> list:
-    """Run target(0..count-1) in threads released together; return each result or exception."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def worker(index: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[index] = target(index)
-        except Exception as exc:
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not any(thread.is_alive() for thread in threads), "a thread is still running"
-    return results
+    return run_threads(target, count)
 
 
 def test_concurrent_signups_with_one_email_in_different_cases_create_one_account():

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Callable
 
 import pytest
-from django.db import connection
 
 from cart import selectors, services
 from cart.crdt import CartState
@@ -15,6 +13,7 @@ from cart.exceptions import ResyncRequired
 from cart.models import Cart, CartAdd, CartStatus, CartTombstone
 from tests.accounts.factories import UserFactory
 from tests.cart.factories import add, apply_to_model, clamp, remove, stocked_product, stored_state, view_lines
+from tests.concurrency import run_concurrently as run_threads
 
 THREADS = 8
 
@@ -22,26 +21,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 def run_concurrently(target: Callable[[int], object], count: int = THREADS) -> list:
-    """Run target(0..count-1) in threads released together; return each result or exception."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def worker(index: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[index] = target(index)
-        except Exception as exc:
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not any(thread.is_alive() for thread in threads), "a thread is still running"
-    return results
+    return run_threads(target, count)
 
 
 @pytest.fixture

@@ -4,13 +4,13 @@ import threading
 from collections.abc import Callable
 
 import pytest
-from django.db import connection
 from django.db.models import Sum
 
 from inventory import services
 from inventory.exceptions import StockBusy, StockWouldGoNegative
 from inventory.models import MovementKind, StockItem, StockMovement
 from inventory.services import StockChange, StockUpdate
+from tests.concurrency import run_concurrently as run_threads
 from tests.inventory.factories import StockItemFactory
 
 THREADS = 10
@@ -19,26 +19,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 def run_concurrently(target: Callable[[int], object], count: int = THREADS) -> list:
-    """Run target(0..count-1) in threads released together; return each result or exception."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def worker(index: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[index] = target(index)
-        except Exception as exc:
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not any(thread.is_alive() for thread in threads), "a thread is still running"
-    return results
+    return run_threads(target, count)
 
 
 def test_concurrent_restocks_with_different_causes_all_count():

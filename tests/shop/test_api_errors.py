@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from django.test import RequestFactory
 from rest_framework.test import APIClient
 
 from shop.views import server_error
 from tests.accounts.factories import UserFactory
+from tests.api_helpers import error_of
 
 
 @pytest.fixture
@@ -22,13 +21,6 @@ def signed_in_api(db) -> APIClient:
     client = APIClient()
     client.force_authenticate(UserFactory())
     return client
-
-
-def error_of(response) -> dict:
-    body = json.loads(response.content)
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message", "fields"}
-    return body["error"]
 
 
 @pytest.mark.django_db
