@@ -127,6 +127,7 @@ def apply_operations(*, cart_id: int, base_epoch: int, operations: list[Operatio
     added, removed = selectors.known_tags(
         cart_id=cart.pk, tags=[op.tag for op in operations if isinstance(op, AddOperation)]
     )
+    removed |= {tag for op in operations if isinstance(op, RemoveOperation) for tag in op.tags}
     checked = [op if isinstance(op, AddOperation) and op.tag not in added | removed else None for op in operations]
     adds = [op for op in checked if op is not None]
     prices = _sellable_prices(
@@ -179,6 +180,8 @@ def merge_carts(*, into_cart_id: int, from_cart_id: int) -> Cart:
     """
     carts = selectors.lock_carts(cart_ids=[into_cart_id, from_cart_id])
     into, source = carts[into_cart_id], carts[from_cart_id]
+    if into.status != CartStatus.OPEN:
+        raise CartClosed()
     if source.status == CartStatus.OPEN and into.pk != source.pk:
         _union_into(into, source)
         source.status = CartStatus.MERGED
@@ -191,8 +194,10 @@ def merge_guest_cart(*, user, guest_token: str) -> Cart | None:
     guest = Cart.objects.filter(status=CartStatus.OPEN, guest_key=guest_key(guest_token)).first()
     if guest is None:
         return None
-    into = get_or_create_cart(user=user)
-    return merge_carts(into_cart_id=into.pk, from_cart_id=guest.pk)
+    try:
+        return merge_carts(into_cart_id=get_or_create_cart(user=user).pk, from_cart_id=guest.pk)
+    except CartClosed:  # the account's cart was checked out meanwhile: merge into its new one
+        return merge_carts(into_cart_id=get_or_create_cart(user=user).pk, from_cart_id=guest.pk)
 
 
 def _union_into(into: Cart, source: Cart) -> None:

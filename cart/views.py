@@ -150,15 +150,23 @@ def remove_view(request: HttpRequest, product_id: int) -> HttpResponseRedirect:
     if cart is None:
         messages.error(request, NOTHING_TO_CHANGE)
     else:
-        services.remove_product(cart_id=cart.pk, product_id=product_id)
-        messages.success(request, "Removed from your cart.")
+        try:
+            services.remove_product(cart_id=cart.pk, product_id=product_id)
+        except CartError as exc:  # merged at sign-in or checked out meanwhile
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, "Removed from your cart.")
     return redirect("cart:cart")
 
 
 @require_POST
 def clear_view(request: HttpRequest) -> HttpResponseRedirect:
     cart = _open_cart(request)
-    if cart is not None:
-        services.clear_cart(cart_id=cart.pk)
-    messages.success(request, "Your cart is empty now.")
+    try:
+        if cart is not None:
+            services.clear_cart(cart_id=cart.pk)
+    except CartError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Your cart is empty now.")
     return redirect("cart:cart")

@@ -12,6 +12,7 @@ django-redis ignores the errors: every lookup is a miss and pages render from th
 from __future__ import annotations
 
 import logging
+import time
 
 from django.core.cache import cache
 
@@ -26,11 +27,44 @@ MISSES_KEY = f"catalog:{SCHEMA}:stats:misses"
 
 
 def product_key(slug: str) -> str:
-    return f"catalog:{SCHEMA}:product:{slug}"
+    """Where a product page's blob lives: the slug and the slug's current version."""
+    return f"catalog:{SCHEMA}:product:{slug}:{versions([_version_key('product', slug)])[_version_key('product', slug)]}"
+
+
+def card_keys(product_ids: list[int]) -> dict[int, str]:
+    """Where each product's card lives, under the product's current version (one round trip)."""
+    found = versions([_version_key("card", i) for i in product_ids])
+    return {i: f"catalog:{SCHEMA}:card:{i}:{found[_version_key('card', i)]}" for i in product_ids}
 
 
 def card_key(product_id: int) -> str:
-    return f"catalog:{SCHEMA}:card:{product_id}"
+    return card_keys([product_id])[product_id]
+
+
+def _version_key(kind: str, ident) -> str:
+    return f"catalog:{SCHEMA}:version:{kind}:{ident}"
+
+
+def _fresh_version() -> int:
+    # Versions start from the clock, so a version key that was evicted restarts above every
+    # version used before, and a blob stored under an old version can never be read again.
+    return time.time_ns() // 1000
+
+
+def versions(keys: list[str]) -> dict[str, int]:
+    found = cache.get_many(keys)
+    for key in keys:
+        if key not in found:
+            cache.add(key, _fresh_version(), timeout=None)
+            found[key] = cache.get(key) or 0
+    return found
+
+
+def _bump(key: str) -> None:
+    try:
+        cache.incr(key)
+    except ValueError:  # never read, or evicted: any new version is above the old ones
+        cache.add(key, _fresh_version(), timeout=None)
 
 
 def listing_key(name: str, digest: str) -> str:
@@ -38,11 +72,7 @@ def listing_key(name: str, digest: str) -> str:
 
 
 def listing_generation() -> int:
-    generation = cache.get(GENERATION_KEY)
-    if generation is None:
-        cache.add(GENERATION_KEY, 1, timeout=None)
-        generation = cache.get(GENERATION_KEY) or 1
-    return generation
+    return versions([GENERATION_KEY])[GENERATION_KEY]
 
 
 def count(*, hits: int = 0, misses: int = 0) -> None:
@@ -74,15 +104,15 @@ def get_or_fill(key: str, fill, timeout: int):
 
 
 def invalidate_product(*, product_id: int, slugs: list[str]) -> None:
-    """Forget a product's cached data (under every slug it had) and every cached listing."""
-    cache.delete_many([card_key(product_id), *(product_key(slug) for slug in slugs)])
+    """Move a product's card and pages (under every slug it had) to new versions, and start a new
+    listing generation. A reader that loaded the old row before the change and stores it after
+    this stores it under the old version, which nobody reads any more."""
+    for key in [_version_key("card", product_id), *(_version_key("product", slug) for slug in slugs)]:
+        _bump(key)
     invalidate_listings()
     logger.debug("catalog cache invalidated for product %s", product_id)
 
 
 def invalidate_listings() -> None:
     """Start a new listing generation: listings, facets, the category tree and menus refill."""
-    try:
-        cache.incr(GENERATION_KEY)
-    except ValueError:  # not set yet (or evicted): the next reader starts a new generation
-        cache.add(GENERATION_KEY, 1, timeout=None)
+    _bump(GENERATION_KEY)

@@ -58,7 +58,7 @@ def _price(raw: str, name: str, errors: dict) -> Decimal | None:
 
 
 def _positive_int(raw: str, name: str, errors: dict, *, maximum: int) -> int | None:
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9) or not 1 <= int(raw) <= maximum:
         errors[name] = [f"Enter a whole number from 1 to {maximum}."]
         return None
     return int(raw)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
@@ -81,6 +82,14 @@ class Product(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("catalog:product", kwargs={"slug": self.slug})
+
+    def clean(self) -> None:
+        # Attribute filters compare text: store every value as text ({"size": 42} -> "42").
+        if not isinstance(self.attributes, dict):
+            raise ValidationError({"attributes": 'Enter an object such as {"colour": "Red"}.'})
+        if any(isinstance(v, (dict, list)) for v in self.attributes.values()):
+            raise ValidationError({"attributes": "Each attribute holds one value (text or a number)."})
+        self.attributes = {str(k).strip().lower().replace(" ", "_"): str(v) for k, v in self.attributes.items()}
 
     @property
     def is_discounted(self) -> bool:

@@ -142,9 +142,10 @@ def get_product_cards(*, product_ids: list[int]) -> list[dict]:
 
     Misses are read from the primary in one query plus one for images, whatever their number.
     """
-    cached = catalog_cache.cache.get_many([catalog_cache.card_key(i) for i in product_ids])
+    keys = catalog_cache.card_keys(product_ids)
+    cached = catalog_cache.cache.get_many(list(keys.values()))
     catalog_cache.count(hits=len(cached), misses=len(product_ids) - len(cached))
-    missing = [i for i in product_ids if catalog_cache.card_key(i) not in cached]
+    missing = [i for i in product_ids if keys[i] not in cached]
     if missing:
         fresh = {
             p.pk: _card(p)
@@ -153,10 +154,9 @@ def get_product_cards(*, product_ids: list[int]) -> list[dict]:
             .select_related("brand", "category")
             .prefetch_related(_images_prefetch())
         }
-        catalog_cache.cache.set_many({catalog_cache.card_key(i): card for i, card in fresh.items()},
-                                     catalog_cache.PRODUCT_TTL)  # fmt: skip
-        cached.update({catalog_cache.card_key(i): card for i, card in fresh.items()})
-    return [cached[key] for i in product_ids if (key := catalog_cache.card_key(i)) in cached]
+        catalog_cache.cache.set_many({keys[i]: card for i, card in fresh.items()}, catalog_cache.PRODUCT_TTL)
+        cached.update({keys[i]: card for i, card in fresh.items()})
+    return [cached[keys[i]] for i in product_ids if keys[i] in cached]
 
 
 def get_product_page(*, slug: str) -> dict:

@@ -176,6 +176,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "shop.api.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "shop.api.schema.ShopAutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Throttles identify anonymous clients by address. 0 trusts only REMOTE_ADDR; behind N trusted
+    # proxies set NUM_PROXIES=N so X-Forwarded-For is read from the right, never as the client wrote it.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 API_THROTTLE_RATES = {
     "user": env.str("THROTTLE_RATE_USER", default="100/minute"),  # signed in: per user; anonymous: per IP

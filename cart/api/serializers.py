@@ -6,12 +6,14 @@ from cart.models import MAX_QUANTITY
 from cart.services import AddOperation, RemoveOperation
 
 MAX_OPERATIONS = 200
+MAX_TAGS_PER_BATCH = 1000  # removes name tags; bound the rows one request can write
+MAX_ID = 2**63 - 1
 
 
 class OperationInputSerializer(serializers.Serializer):
     op = serializers.ChoiceField(choices=["add", "remove"])
     tag = serializers.UUIDField(required=False, help_text="add: the client-generated UUID of this add.")
-    product_id = serializers.IntegerField(required=False, min_value=1)
+    product_id = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     quantity = serializers.IntegerField(required=False, min_value=1, max_value=MAX_QUANTITY)
     tags = serializers.ListField(child=serializers.UUIDField(), required=False, max_length=500,
                                  help_text="remove: the add tags this device observed.")  # fmt: skip
@@ -32,9 +34,15 @@ class OperationsInputSerializer(serializers.Serializer):
     device = serializers.CharField(max_length=64, required=False, default="")
     operations = OperationInputSerializer(many=True, max_length=MAX_OPERATIONS, allow_empty=True)
 
+    def validate_operations(self, operations: list):
+        tags = sum(len(getattr(op, "tags", ())) + (1 if hasattr(op, "tag") else 0) for op in operations)
+        if tags > MAX_TAGS_PER_BATCH:
+            raise serializers.ValidationError(f"At most {MAX_TAGS_PER_BATCH} tags in one batch; send the rest next.")
+        return operations
+
 
 class LineAddInputSerializer(serializers.Serializer):
-    product_id = serializers.IntegerField(min_value=1)
+    product_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY, default=1)
 
 

@@ -408,3 +408,39 @@ def test_reading_the_cart_takes_as_many_queries_with_50_lines_as_with_1(customer
     assert with_fifty == with_one
     assert with_one <= 7  # user, cart, live adds, product cards and their images, prices, stock
     assert CartAdd.objects.filter(cart=cart).count() == 50
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body"),
+    [
+        ("post", "/api/v1/cart/lines", {"product_id": 2**70}),
+        ("post", "/api/v1/cart/operations", {"base_epoch": 0, "operations": [
+            {"op": "add", "tag": "3f1c1c3e-8a47-4b8e-9d55-0e2f3c9b7a10", "product_id": 2**70, "quantity": 1}]}),
+    ],
+)  # fmt: skip
+def test_a_product_id_past_64_bits_is_a_400_not_a_500(customer, method, url, body):
+    response = getattr(bearer_client(customer), method)(url, body, format="json")
+    assert response.status_code == 400
+    assert (
+        bearer_client(customer)
+        .put("/api/v1/cart/lines/99999999999999999999999", {"quantity": 1}, format="json")
+        .status_code
+        == 404
+    )
+
+
+def test_a_batch_naming_more_than_1000_tags_is_refused(customer):
+    removes = [{"op": "remove", "tags": [str(uuid.uuid4()) for _ in range(500)]} for _ in range(3)]
+    response = bearer_client(customer).post(OPERATIONS, {"base_epoch": 0, "operations": removes}, format="json")
+    assert response.status_code == 400
+    assert "operations" in response.json()["error"]["fields"]
+
+
+def test_an_offline_add_and_remove_of_a_product_no_longer_sold_syncs(customer, shoe):
+    Product.objects.filter(pk=shoe.pk).update(is_active=False)
+    tag = str(uuid.uuid4())
+    response = bearer_client(customer).post(
+        OPERATIONS, batch(an_add(shoe.pk, 1, tag), {"op": "remove", "tags": [tag]}), format="json"
+    )
+    assert response.status_code == 200
+    assert response.json()["lines"] == []

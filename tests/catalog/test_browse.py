@@ -215,3 +215,35 @@ def test_nul_characters_are_refused_not_sent_to_the_database(client, shoes, para
     assert response.json()["error"]["code"] == "invalid"
     assert client.get("/c/shoes/", params).status_code == 200
     assert client.get("/search/", {"q": "Red\x00 Acme"}).status_code == 200
+
+
+def test_unicode_digits_in_page_numbers_are_refused_not_a_500(client, shoes):
+    assert APIClient().get("/api/v1/products", {"page": "\u00b2"}).status_code == 400
+    assert APIClient().get("/api/v1/products", {"page_size": "\u0663"}).status_code == 400
+    assert client.get("/c/shoes/", {"page": "\u00b2"}).status_code == 200
+
+
+def test_numeric_attribute_values_are_stored_as_text_so_filters_find_them(client):
+    category = CategoryFactory(slug="numbers")
+    product = ProductFactory(category=category, attributes={"Size": 42})
+    product.full_clean()
+    product.save()
+    assert Product.objects.get(pk=product.pk).attributes == {"size": "42"}
+    body = APIClient().get("/api/v1/products", {"category": "numbers", "attr_size": "42"}).json()
+    assert [r["id"] for r in body["results"]] == [product.pk]
+
+
+def test_a_page_filled_from_an_old_read_after_a_change_is_never_served(
+    client, shoes, django_capture_on_commit_callbacks
+):
+    from catalog.services import update_product_price
+
+    # given: a reader computed the cache key and read the old row before the price change...
+    product = shoes["Red Acme 42"]
+    stale_key = catalog_cache.product_key(product.slug)
+    with django_capture_on_commit_callbacks(execute=True):
+        update_product_price(product_id=product.pk, price=Decimal("41.00"))
+    # ...and stores its stale copy after the change committed
+    catalog_cache.cache.set(stale_key, {"stale": True}, 3600)
+    # then: the page shows the new price
+    assert "41.00 EUR" in client.get(product.get_absolute_url()).content.decode()

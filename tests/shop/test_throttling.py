@@ -90,3 +90,15 @@ def test_the_storefront_password_reset_form_is_throttled_without_sending_more_ma
         refused = client.post("/accounts/password-reset/", {"email": "ada@example.com"})
     assert (accepted.status_code, refused.status_code) == (302, 429)
     assert len(mailoutbox) == 1
+
+
+@pytest.mark.django_db
+def test_a_forged_x_forwarded_for_does_not_buy_more_log_in_attempts(rates):
+    rates(login="3/minute")
+    client = APIClient()
+    statuses = [
+        client.post("/api/v1/auth/token", {"email": "a@example.com", "password": "x"}, format="json",
+                    HTTP_X_FORWARDED_FOR=f"10.0.0.{n}").status_code
+        for n in range(5)
+    ]  # fmt: skip
+    assert statuses == [401, 401, 401, 429, 429]
