@@ -13,17 +13,15 @@ connection, plus GET /api/v1/cart for reference. ops/s counts operations (a batc
 from __future__ import annotations
 
 import argparse
+import functools
 import http.client
 import json
 import os
-import statistics
 import sys
 import tempfile
-import threading
-import time
 import uuid
 
-from harness import bench_environment, gunicorn, manage
+from harness import bench_environment, gunicorn, manage, run_load
 
 SETUP = """
 import json
@@ -75,43 +73,12 @@ class Client:
         return self.request("GET", "/api/v1/cart")[0] == 200
 
 
-def percentile(values: list[float], q: int) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] * 1000 if len(values) > 1 else 0.0
-
-
 def run(clients: list[Client], action: str, batch: int, total: int, time_limit: float) -> dict:
     """`total` requests shared by the clients (one thread each), within `time_limit` seconds."""
-    latencies: list[float] = []
-    errors = 0
-    lock = threading.Lock()
-    remaining = [total]
-    deadline = time.monotonic() + time_limit
-
-    def worker(client: Client) -> None:
-        nonlocal errors
-        while time.monotonic() < deadline:
-            with lock:
-                if remaining[0] == 0:
-                    break
-                remaining[0] -= 1
-            started = time.perf_counter()
-            ok = getattr(client, action)(batch)
-            elapsed = time.perf_counter() - started
-            with lock:
-                latencies.append(elapsed)
-                errors += not ok
-
-    threads = [threading.Thread(target=worker, args=(client,)) for client in clients]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
-    done = len(latencies) - errors
-    return {"requests": len(latencies), "ops": done * batch, "ops/s": done * batch / elapsed,
-            "rps": len(latencies) / elapsed, "p50": percentile(latencies, 50), "p95": percentile(latencies, 95),
-            "p99": percentile(latencies, 99), "errors": errors}  # fmt: skip
+    result = run_load([functools.partial(getattr(client, action), batch) for client in clients], total, time_limit)
+    done = result["requests"] - result["errors"]
+    elapsed = result["requests"] / result["rps"] if result["rps"] else 1
+    return {**result, "ops": done * batch, "ops/s": done * batch / elapsed}
 
 
 def print_table(rows: list[tuple[str, dict]]) -> None:

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -66,39 +67,30 @@ def gunicorn(env: dict, *, workers: int = 2, threads: int = 4):
         server.wait(timeout=10)
 
 
-def hammer(port: int, path: str, total: int, concurrency: int, time_limit: float) -> dict:
-    """`total` GETs of `path` over `concurrency` keep-alive connections, within `time_limit` seconds."""
+def run_load(senders: list[Callable[[], bool]], total: int, time_limit: float) -> dict:
+    """`total` calls shared by the senders (one thread each, each answering ok or not), within
+    `time_limit` seconds; requests/s, errors and p50/p95/p99 latency in ms."""
     latencies: list[float] = []
     errors = 0
     lock = threading.Lock()
     remaining = [total]
     deadline = time.monotonic() + time_limit
 
-    def worker() -> None:
+    def worker(send: Callable[[], bool]) -> None:
         nonlocal errors
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         while time.monotonic() < deadline:
             with lock:
                 if remaining[0] == 0:
                     break
                 remaining[0] -= 1
             started = time.perf_counter()
-            try:
-                conn.request("GET", path)
-                response = conn.getresponse()
-                response.read()
-                ok = response.status == 200
-            except (OSError, http.client.HTTPException):
-                ok = False
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            ok = send()
             elapsed = time.perf_counter() - started
             with lock:
                 latencies.append(elapsed)
                 errors += not ok
-        conn.close()
 
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    threads = [threading.Thread(target=worker, args=(send,)) for send in senders]
     started = time.perf_counter()
     for t in threads:
         t.start()
@@ -106,10 +98,39 @@ def hammer(port: int, path: str, total: int, concurrency: int, time_limit: float
         t.join()
     elapsed = time.perf_counter() - started
     return {"requests": len(latencies), "rps": len(latencies) / elapsed, "errors": errors,
-            "p50": _percentile(latencies, 50), "p95": _percentile(latencies, 95), "p99": _percentile(latencies, 99)}  # fmt: skip
+            "p50": percentile(latencies, 50), "p95": percentile(latencies, 95), "p99": percentile(latencies, 99)}  # fmt: skip
 
 
-def _percentile(values: list[float], q: int) -> float:
+class KeepAliveGetter:
+    """GETs one path over one keep-alive connection to 127.0.0.1, reconnecting after an error."""
+
+    def __init__(self, port: int, path: str) -> None:
+        self.port, self.path = port, path
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+
+    def __call__(self) -> bool:
+        try:
+            self.conn.request("GET", self.path)
+            response = self.conn.getresponse()
+            response.read()
+            return response.status == 200
+        except (OSError, http.client.HTTPException):
+            self.conn.close()
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+            return False
+
+
+def hammer(port: int, path: str, total: int, concurrency: int, time_limit: float) -> dict:
+    """`total` GETs of `path` over `concurrency` keep-alive connections, within `time_limit` seconds."""
+    getters = [KeepAliveGetter(port, path) for _ in range(concurrency)]
+    try:
+        return run_load(getters, total, time_limit)
+    finally:
+        for getter in getters:
+            getter.conn.close()
+
+
+def percentile(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] * 1000 if len(values) > 1 else 0.0
 
 
