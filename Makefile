@@ -5,8 +5,9 @@ PY := $(VENV)/bin/python
 DEMO_PRODUCTS ?= 2000
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# Two workers fit the 2-core machines; PYTEST_ARGS="-n0 -k name" for one test in one process.
-PYTEST_ARGS ?= -n 2
+# Two workers fit the 2-core machines (loadgroup keeps the live-broker tests in one of them);
+# PYTEST_ARGS="-n0 -k name" for one test in one process.
+PYTEST_ARGS ?= -n 2 --dist loadgroup
 
 .PHONY: run test lint check migrate demo worker beat clean
 

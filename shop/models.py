@@ -47,3 +47,26 @@ class ClientAPIKey(AbstractAPIKey):
         unknown = [s for s in self.scopes if s not in API_KEY_SCOPES] if isinstance(self.scopes, list) else ["?"]
         if unknown:
             raise ValidationError({"scopes": f"Unknown scopes: {', '.join(map(str, unknown))}."})
+
+
+class OutboxMessage(models.Model):
+    """A message between apps that must not be lost, written in the same transaction as the change
+    it announces; sent after commit, and re-sent by the relay until the broker has taken it."""
+
+    topic = models.CharField(max_length=100)
+    key = models.CharField(max_length=100, help_text="What it is about (an order number ...).")
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["created_at"], name="outbox_pending_idx", condition=models.Q(dispatched_at__isnull=True)
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.topic} {self.key}"

@@ -154,6 +154,7 @@ CELERY_TASK_ROUTES = {
 CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "shop.purge_idempotency_keys", "schedule": 60 * 60},
     "requeue-pending-thumbnails": {"task": "catalog.requeue_pending_thumbnails", "schedule": 10 * 60},
+    "relay-outbox": {"task": "shop.relay_outbox", "schedule": 5},
 }
 CELERY_TIMEZONE = "UTC"
 
@@ -209,6 +210,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+# --- Outbox --------------------------------------------------------------------------------
+# topic -> the Celery task (by name) that consumes it; the checkout and payment issues add theirs.
+OUTBOX_ROUTES: dict[str, str] = {}
 
 # --- Search --------------------------------------------------------------------------------
 ELASTICSEARCH_URL = env.str("ELASTICSEARCH_URL", default="")

@@ -9,3 +9,11 @@ from shop import idempotency
 def purge_idempotency_keys_task() -> int:
     """Hourly (beat): forget idempotency keys older than a day. Idempotent."""
     return idempotency.purge_expired()
+
+
+@shared_task(name="shop.relay_outbox")
+def relay_outbox_task() -> int:
+    """Every few seconds (beat): re-send outbox messages the broker never took."""
+    from shop import outbox  # local import: outbox imports the Celery app
+
+    return outbox.relay()

@@ -38,6 +38,14 @@ def _missing_service(marker: str) -> str | None:
     return None
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Tests with a live worker share the broker's queues (and purge them): with pytest-xdist
+    # (--dist loadgroup) they all run in one process, one after another.
+    for item in items:
+        if item.get_closest_marker("rabbitmq"):
+            item.add_marker(pytest.mark.xdist_group("rabbitmq"))
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     for marker in ("postgres", "redis", "rabbitmq", "replica"):
         if item.get_closest_marker(marker) and (reason := _missing_service(marker)):

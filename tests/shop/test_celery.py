@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 import pytest
-from kombu import pools
 
 from accounts.tasks import send_account_email_task
 from shop.celery import app, queue_for_task
+from tests.celery_helpers import real_broker
 
 
 @app.task(name="inventory.probe_for_tests")
@@ -58,18 +58,8 @@ def live_worker(broker_url):
     """A real worker thread on RabbitMQ consuming every queue of the shop (not eager mode)."""
     from celery.contrib.testing.worker import start_worker
 
-    def reset_connections() -> None:
-        # kombu keeps one global pool per broker URL; reset() closes and forgets all of them,
-        # so the next publish opens a fresh connection to the URL now configured.
-        pools.reset()
-        app._pool = None
-        app.amqp._producer_pool = None
-
-    saved = {key: app.conf[key] for key in ("task_always_eager", "broker_url")}
-    app.conf.update(task_always_eager=False, broker_url=broker_url)
-    reset_connections()
-    app.control.purge()  # start from empty queues: leftovers of earlier runs are not this test's
-    try:
+    with real_broker(broker_url):
+        app.control.purge()  # start from empty queues: leftovers of earlier runs are not this test's
         with start_worker(
             app,
             pool="solo",
@@ -78,9 +68,6 @@ def live_worker(broker_url):
             queues=[q.name for q in app.conf.task_queues],
         ):
             yield
-    finally:
-        app.conf.update(saved)
-        reset_connections()
 
 
 @pytest.mark.rabbitmq

@@ -1,0 +1,86 @@
+"""The transactional outbox (ARCHITECTURE.md, failure rules).
+
+`publish(topic=..., key=..., payload=...)` writes an OutboxMessage inside the caller's
+transaction and, on commit, hands it to the Celery task that OUTBOX_ROUTES names for the topic.
+If the broker does not take it (down, timing out), the row stays pending and the relay
+(`shop.relay_outbox`, every few seconds on beat) sends it again. Consumers get
+`message_id=` plus the payload and must be idempotent: a message can arrive twice (sent, then
+the process died before it was marked dispatched).
+
+shop/ knows no app: a topic is routed to a task *name*, looked up in Celery's registry.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
+
+from shop.celery import app
+from shop.models import OutboxMessage
+
+logger = logging.getLogger(__name__)
+
+RELAY_BATCH = 100
+RELAY_GRACE = timedelta(seconds=5)  # leave the on-commit send its chance before the relay steps in
+
+
+class UnroutedTopic(LookupError):
+    pass
+
+
+def publish(*, topic: str, key: str, payload: dict) -> OutboxMessage:
+    """Write the message in the caller's open transaction; it is sent after commit."""
+    assert transaction.get_connection().in_atomic_block, "publish() belongs inside the change's transaction"
+    if topic not in settings.OUTBOX_ROUTES:
+        raise UnroutedTopic(f"No OUTBOX_ROUTES entry for topic {topic!r}")
+    message = OutboxMessage.objects.create(topic=topic, key=key, payload=payload)
+    transaction.on_commit(lambda: dispatch(message_id=message.pk))
+    return message
+
+
+def dispatch(*, message_id: int) -> bool:
+    """Hand one pending message to its task; mark it dispatched. False if the broker refused."""
+    message = OutboxMessage.objects.filter(pk=message_id, dispatched_at__isnull=True).first()
+    if message is None:
+        return True  # dispatched already (by the relay or an earlier call)
+    task_name = settings.OUTBOX_ROUTES[message.topic]
+    try:
+        task = app.tasks.get(task_name)
+        kwargs = {"message_id": message.pk, **message.payload}
+        if task is not None:
+            task.apply_async(kwargs=kwargs, retry=False)  # honours eager mode in the embedded shop
+        else:
+            app.send_task(task_name, kwargs=kwargs, retry=False)
+    except (BrokerError, OSError) as exc:
+        OutboxMessage.objects.filter(pk=message.pk).update(
+            attempts=message.attempts + 1, last_error=f"{exc.__class__.__name__}: {exc}"[:300]
+        )
+        logger.warning("outbox message %s (%s) not sent: %s", message.pk, message.topic, exc)
+        return False
+    OutboxMessage.objects.filter(pk=message.pk, dispatched_at__isnull=True).update(
+        dispatched_at=timezone.now(), attempts=message.attempts + 1, last_error=""
+    )
+    return True
+
+
+def relay(*, limit: int = RELAY_BATCH) -> int:
+    """Send what the on-commit hand-off never got through; returns how many were sent.
+
+    Claims the oldest pending rows with SKIP LOCKED, so two relays never send the same batch.
+    """
+    sent = 0
+    with transaction.atomic():
+        pending = list(
+            OutboxMessage.objects.filter(dispatched_at__isnull=True, created_at__lte=timezone.now() - RELAY_GRACE)
+            .order_by("created_at", "pk")
+            .select_for_update(skip_locked=True)[:limit]
+            .values_list("pk", flat=True)
+        )
+        for message_id in pending:
+            sent += dispatch(message_id=message_id)
+    return sent

@@ -1,0 +1,103 @@
+"""The outbox: a message commits with its change, is sent after commit, and is never lost."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from shop import outbox
+from shop.celery import app
+from shop.models import OutboxMessage
+from shop.tasks import relay_outbox_task
+from tests.celery_helpers import real_broker
+from tests.shop.test_celery import live_worker  # noqa: F401  (fixture)
+
+RECEIVED: list[dict] = []
+DEAD_BROKER = "amqp://guest:guest@127.0.0.1:1//"
+
+
+@app.task(name="tests.outbox_probe")
+def outbox_probe(**kwargs) -> None:
+    """Stands in for a consumer (allocation, payment result ...)."""
+    RECEIVED.append(kwargs)
+
+
+@pytest.fixture(autouse=True)
+def routes(settings):
+    RECEIVED.clear()
+    settings.OUTBOX_ROUTES = {"test.happened": "tests.outbox_probe"}
+
+
+def age(message: OutboxMessage) -> None:
+    OutboxMessage.objects.filter(pk=message.pk).update(created_at=timezone.now() - timedelta(minutes=1))
+
+
+@pytest.mark.django_db
+def test_a_published_message_reaches_its_consumer_after_commit(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        message = outbox.publish(topic="test.happened", key="SO1", payload={"order_id": 7})
+        assert RECEIVED == []  # nothing leaves before the commit
+    assert [{"message_id": message.pk, "order_id": 7}] == RECEIVED
+    assert OutboxMessage.objects.get().dispatched_at is not None
+
+
+@pytest.mark.django_db
+def test_a_rolled_back_change_publishes_nothing(django_capture_on_commit_callbacks):
+    with pytest.raises(RuntimeError), django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        outbox.publish(topic="test.happened", key="SO1", payload={})
+        raise RuntimeError("the change failed")
+    assert (OutboxMessage.objects.count(), RECEIVED) == (0, [])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_publishing_needs_the_changes_transaction_and_a_route():
+    with pytest.raises(AssertionError):
+        outbox.publish(topic="test.happened", key="x", payload={})
+    with pytest.raises(outbox.UnroutedTopic), transaction.atomic():
+        outbox.publish(topic="nobody.listens", key="x", payload={})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_the_broker_refused_is_sent_by_the_relay_later():
+    # given: the broker is down when the change commits
+    with real_broker(DEAD_BROKER), transaction.atomic():
+        message = outbox.publish(topic="test.happened", key="SO2", payload={"order_id": 8})
+    message.refresh_from_db()
+    assert message.dispatched_at is None
+    assert message.attempts == 1
+    assert message.last_error
+    assert RECEIVED == []
+    # when: the broker is back and the relay runs
+    age(message)
+    sent = relay_outbox_task.delay().get()
+    # then
+    assert sent == 1
+    assert [{"message_id": message.pk, "order_id": 8}] == RECEIVED
+    assert OutboxMessage.objects.get().dispatched_at is not None
+    assert relay_outbox_task.delay().get() == 0  # nothing is sent twice by the relay
+
+
+@pytest.mark.django_db
+def test_the_relay_leaves_fresh_messages_to_their_on_commit_send():
+    with transaction.atomic():
+        outbox.publish(topic="test.happened", key="SO3", payload={})
+    # the on-commit hook never ran (no capture): the row is pending but younger than the grace
+    assert outbox.relay() == 0
+    assert RECEIVED == []
+
+
+@pytest.mark.rabbitmq
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_consumes_a_published_message(live_worker):  # noqa: F811
+    with transaction.atomic():
+        message = outbox.publish(topic="test.happened", key="SO4", payload={"order_id": 9})
+    deadline = time.monotonic() + 20
+    while not RECEIVED and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [{"message_id": message.pk, "order_id": 9}] == RECEIVED
+    message.refresh_from_db()
+    assert message.dispatched_at is not None
