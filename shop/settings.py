@@ -211,6 +211,16 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# --- Orders: delivery and tax -------------------------------------------------------------
+# Flat-rate delivery options (code -> label, price in the shop currency) and one tax rate;
+# prices are shown tax-inclusive unless ORDERS_PRICES_INCLUDE_TAX is off.
+ORDERS_DELIVERY_OPTIONS = {
+    "standard": ("Standard delivery (3-5 working days)", env.str("ORDERS_STANDARD_DELIVERY_PRICE", default="4.95")),
+    "express": ("Express delivery (next working day)", env.str("ORDERS_EXPRESS_DELIVERY_PRICE", default="9.95")),
+}
+ORDERS_TAX_RATE = env.str("ORDERS_TAX_RATE", default="0.19")
+ORDERS_PRICES_INCLUDE_TAX = env.bool("ORDERS_PRICES_INCLUDE_TAX", default=True)
+
 # --- Outbox --------------------------------------------------------------------------------
 # topic -> the Celery task (by name) that consumes it; the checkout and payment issues add theirs.
 OUTBOX_ROUTES: dict[str, str] = {}
