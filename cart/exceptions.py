@@ -5,20 +5,25 @@ class CartError(DomainError):
     code = "cart_error"
 
 
-class ProductNotAvailable(CartError):
+class FieldRefused(CartError):
+    """A refusal that names the field at fault (`operations.3.product_id` in a sync batch)."""
+
+    default_field = ""
+
+    def __init__(self, field: str | None = None, message: str | None = None):
+        super().__init__(message, fields={field or self.default_field: [message or self.default_message]})
+
+
+class ProductNotAvailable(FieldRefused):
     code = "product_not_available"
     default_message = "This product does not exist or is no longer sold."
-
-    def __init__(self, field: str = "product_id", message: str | None = None):
-        super().__init__(message, fields={field: [message or self.default_message]})
+    default_field = "product_id"
 
 
-class InvalidQuantity(CartError):
+class InvalidQuantity(FieldRefused):
     code = "invalid_quantity"
     default_message = "Choose a quantity from 1 to 99."
-
-    def __init__(self, field: str = "quantity", message: str | None = None):
-        super().__init__(message, fields={field: [message or self.default_message]})
+    default_field = "quantity"
 
 
 class CartFull(CartError):

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 
 from cart import selectors
+from cart.crdt import Add
 from cart.exceptions import CartClosed, CartFull, InvalidQuantity, ProductNotAvailable, ResyncRequired
 from cart.models import MAX_LINES, MAX_QUANTITY, Cart, CartAdd, CartStatus, CartTombstone
 from catalog import selectors as catalog_selectors
@@ -24,11 +25,8 @@ from shop.guest import guest_key
 COMPACT_ABOVE_ROWS = 400  # adds + tombstones of one cart; past this, compaction collapses them
 
 
-@dataclass(frozen=True)
-class AddOperation:
-    tag: uuid.UUID
-    product_id: int
-    quantity: int
+# A device's add is exactly an element of the observe-remove set of cart/crdt.py.
+AddOperation = Add
 
 
 @dataclass(frozen=True)

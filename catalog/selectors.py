@@ -209,6 +209,12 @@ def get_availability(*, product_ids: list[int]) -> dict:
     return inventory_selectors.get_availability(product_ids=product_ids)
 
 
+def with_availability(cards: list[dict]) -> list[dict]:
+    """The cards with each product's Availability under "availability" (one query)."""
+    availability = get_availability(product_ids=[c["id"] for c in cards])
+    return [{**card, "availability": availability.get(card["id"])} for card in cards]
+
+
 # --- Listings ---------------------------------------------------------------------------------
 
 

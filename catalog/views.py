@@ -16,11 +16,6 @@ from shop.exceptions import NotFound
 MAX_QUERY_LENGTH = 200
 
 
-def _with_availability(cards: list[dict]) -> list[dict]:
-    availability = selectors.get_availability(product_ids=[c["id"] for c in cards])
-    return [{**card, "availability": availability.get(card["id"])} for card in cards]
-
-
 def home_view(request: HttpRequest) -> HttpResponse:
     tree = selectors.category_tree()
     return render(
@@ -56,7 +51,7 @@ def category_view(request: HttpRequest, slug: str) -> HttpResponse:
         {
             "category": category,
             "listing": listing,
-            "cards": _with_availability(listing.cards),
+            "cards": selectors.with_availability(listing.cards),
             "listing_query": query,
             "filter_errors": errors,
             "sorts": SORT_LABELS,
@@ -87,7 +82,7 @@ def search_view(request: HttpRequest) -> HttpResponse:
         page = Paginator(selectors.search_products(query=query).values_list("pk", flat=True), 24).get_page(
             request.GET.get("page")
         )
-        cards = _with_availability(selectors.get_product_cards(product_ids=list(page.object_list)))
+        cards = selectors.with_availability(selectors.get_product_cards(product_ids=list(page.object_list)))
     return render(
         request,
         "catalog/search.html",

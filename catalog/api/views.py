@@ -38,8 +38,7 @@ class PublicCatalogApi(APIView):
 
 
 def _with_availability(cards: list[dict]) -> list[dict]:
-    availability = selectors.get_availability(product_ids=[c["id"] for c in cards])
-    return [{**card, "availability": _plain(availability.get(card["id"]))} for card in cards]
+    return [{**card, "availability": _plain(card["availability"])} for card in selectors.with_availability(cards)]
 
 
 def _plain(availability) -> dict | None:

@@ -22,3 +22,13 @@ def address_form_data(**overrides) -> dict:
     }
     data.update(overrides)
     return {key: value for key, value in data.items() if value is not None}
+
+
+# A valid body for POST /api/v1/addresses.
+API_ADDRESS = {
+    "full_name": "Ada Lovelace",
+    "line1": "221B Baker Street",
+    "city": "London",
+    "postal_code": "NW1 6XE",
+    "country": "GB",
+}

@@ -7,16 +7,11 @@ import pytest
 from accounts.models import Address
 from shop.models import IdempotencyKey
 from tests.accounts.factories import AddressFactory
+from tests.accounts.helpers import API_ADDRESS
 from tests.api_helpers import error_of
 
 LIST_URL = "/api/v1/addresses"
-ADDRESS = {
-    "full_name": "Ada Lovelace",
-    "line1": "221B Baker Street",
-    "city": "London",
-    "postal_code": "NW1 6XE",
-    "country": "GB",
-}
+ADDRESS = API_ADDRESS
 KEY = "6f1c1c3e-8a47-4b8e-9d55-0e2f3c9b7a10"
 
 pytestmark = pytest.mark.django_db

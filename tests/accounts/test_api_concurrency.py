@@ -11,17 +11,12 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from accounts.models import Address
 from shop.models import IdempotencyKey
 from tests.accounts.factories import UserFactory
+from tests.accounts.helpers import API_ADDRESS
 from tests.concurrency import run_concurrently as run_threads
 
 THREADS = 8
 LIST_URL = "/api/v1/addresses"
-ADDRESS = {
-    "full_name": "Ada Lovelace",
-    "line1": "221B Baker Street",
-    "city": "London",
-    "postal_code": "NW1 6XE",
-    "country": "GB",
-}
+ADDRESS = API_ADDRESS
 KEY = "0b6c4f9e-2d1a-4e57-8f3b-93a1c6d2e7f4"
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
