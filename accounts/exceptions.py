@@ -18,3 +18,11 @@ class EmailAlreadyRegistered(DomainError):
 class AccountLimitReached(DomainError):
     code = "address_limit"
     default_message = "You can save at most 20 addresses."
+
+
+class InvalidAddress(DomainError):
+    code = "invalid_address"
+    default_message = "The address is not complete."
+
+    def __init__(self, fields: dict[str, list[str]], *, prefix: str = "address"):
+        super().__init__(fields={f"{prefix}.{name}": messages for name, messages in fields.items()})

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from accounts import selectors
-from accounts.exceptions import AccountLimitReached, EmailAlreadyRegistered
+from accounts.exceptions import AccountLimitReached, EmailAlreadyRegistered, InvalidAddress
 from accounts.models import Address, User
 from shop.idempotency import Created, IdempotencyRequest, referenced_pk
 from shop.idempotency import claim as idempotency_claim
@@ -39,6 +40,18 @@ class AddressData:
     country: str
     line2: str = ""
     phone: str = ""
+
+
+def clean_address(data: AddressData) -> AddressData:
+    """The address with surrounding spaces trimmed, checked by the Address model's own rules
+    (required fields, lengths, a known country). Raises InvalidAddress naming each field
+    as "address.<field>". Writes nothing; checkout calls it for an address it only copies."""
+    trimmed = AddressData(**{name: value.strip() for name, value in data.__dict__.items()})
+    try:
+        Address(**trimmed.__dict__).full_clean(exclude=["user"], validate_unique=False, validate_constraints=False)
+    except ValidationError as exc:
+        raise InvalidAddress(exc.message_dict) from exc
+    return trimmed
 
 
 @transaction.atomic(durable=True)

@@ -109,6 +109,35 @@ class CartView:
     notices: list[str]
 
 
+def _group(adds: list[CartAdd]) -> dict[int, dict]:
+    """Live adds by product, in line order: the quantity rule (sum of live tags), the tags, the
+    price of the latest add."""
+    grouped: dict[int, dict] = {}
+    for add in adds:
+        entry = grouped.setdefault(add.product_id, {"quantity": 0, "tags": [], "added_price": add.unit_price})
+        entry["quantity"] += add.quantity
+        entry["tags"].append(str(add.tag))
+        entry["added_price"] = add.unit_price
+    return grouped
+
+
+@dataclass(frozen=True)
+class CheckoutLine:
+    product_id: int
+    quantity: int
+    added_price: Decimal
+
+
+def get_checkout_lines(*, cart_id: int) -> list[CheckoutLine]:
+    """What checkout orders from this cart, in one query: the lines the cart page shows (the
+    first 100, each clamped to 99), with the price each had when it was last added."""
+    grouped = _group(live_adds(cart_id=cart_id))
+    return [
+        CheckoutLine(product_id=product_id, quantity=min(entry["quantity"], MAX_QUANTITY), added_price=entry["added_price"])
+        for product_id, entry in list(grouped.items())[:MAX_LINES]
+    ]
+
+
 def get_cart_view(*, cart: Cart | None) -> CartView:
     """The cart as a customer sees it: lines (sum of live tags per product, clamped to 1..99 and
     at most 100 lines with a notice), current prices, availability, notices and totals.
@@ -118,13 +147,7 @@ def get_cart_view(*, cart: Cart | None) -> CartView:
     """
     if cart is None:
         return CartView(cart_id=None, epoch=0, lines=[], item_count=0, subtotal=Decimal("0.00"), notices=[])
-    adds = live_adds(cart_id=cart.pk)
-    grouped: dict[int, dict] = {}
-    for add in adds:
-        entry = grouped.setdefault(add.product_id, {"quantity": 0, "tags": [], "added_price": add.unit_price})
-        entry["quantity"] += add.quantity
-        entry["tags"].append(str(add.tag))
-        entry["added_price"] = add.unit_price  # the latest add's price
+    grouped = _group(live_adds(cart_id=cart.pk))
     notices: list[str] = []
     product_ids = list(grouped)
     if len(product_ids) > MAX_LINES:

@@ -102,6 +102,19 @@ def clear_cart(*, cart_id: int) -> Cart:
     return _touch(cart)
 
 
+def close_cart(*, cart_id: int) -> Cart:
+    """Mark the cart checked out: it takes no more edits, and the owner's next add opens a new one.
+
+    Runs inside the caller's transaction (orders.services.place_order; asserted, not durable).
+    Raises CartClosed when it was merged or checked out already (a second submit of one cart).
+    """
+    assert transaction.get_connection().in_atomic_block, "close_cart() runs inside the checkout's transaction"
+    cart = _lock_open_cart(cart_id)
+    cart.status = CartStatus.CHECKED_OUT
+    cart.save(update_fields=["status", "updated_at"])
+    return cart
+
+
 # --- Device sync ---------------------------------------------------------------------------------
 
 

@@ -363,6 +363,22 @@ def product_slugs(*, product_ids: list[int]) -> dict[int, str]:
     return dict(Product.objects.using(PRIMARY).filter(pk__in=product_ids).values_list("pk", "slug"))
 
 
+@dataclass(frozen=True)
+class SellableProduct:
+    """What an order line copies from the catalog when it is placed."""
+
+    id: int
+    title: str
+    sku: str
+    price: Decimal
+
+
+def get_sellable_products(*, product_ids: list[int]) -> dict[int, SellableProduct]:
+    """{product_id: title, SKU and current price} for the active products among these; primary, one query."""
+    rows = Product.objects.using(PRIMARY).filter(pk__in=product_ids, is_active=True).values_list("pk", "title", "sku", "price")
+    return {pk: SellableProduct(pk, title, sku, price) for pk, title, sku, price in rows}
+
+
 def get_sellable_prices(*, product_ids: list[int]) -> dict[int, Decimal]:
     """{product_id: current price} for the active products among these (others are absent); primary."""
     return dict(Product.objects.using(PRIMARY).filter(pk__in=product_ids, is_active=True).values_list("pk", "price"))

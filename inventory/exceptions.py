@@ -50,3 +50,18 @@ class StockBusy(DomainError):
     code = "stock_busy"
     status_code = 503
     default_message = "Stock is being changed by someone else right now. Try again in a moment."
+
+
+class OutOfStock(DomainError):
+    """A product has fewer units than an order asks for; nothing was taken."""
+
+    code = "out_of_stock"
+    status_code = 409
+    default_message = "Not enough stock."
+
+    def __init__(self, *, product_id: int, requested: int, available: int):
+        message = f"Only {available} left of product {product_id}; {requested} were asked for."
+        super().__init__(message, fields={"product_id": [message]})
+        self.product_id = product_id
+        self.requested = requested
+        self.available = available

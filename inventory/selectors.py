@@ -47,10 +47,16 @@ def get_availability(*, product_ids: list[int]) -> dict[int, Availability]:
 
     A product without a stock row is out of stock. Every id asked for is in the result.
     """
+    levels = get_levels(product_ids=product_ids)
+    return {product_id: availability_for(quantity=levels[product_id]) for product_id in product_ids}
+
+
+def get_levels(*, product_ids: list[int]) -> dict[int, int]:
+    """Units available of each product id, in one query (none for an empty list); 0 when never stocked."""
     if not product_ids:
         return {}
     levels = dict(StockItem.objects.filter(product_id__in=set(product_ids)).values_list("product_id", "available"))
-    return {product_id: availability_for(quantity=levels.get(product_id, 0)) for product_id in product_ids}
+    return {product_id: levels.get(product_id, 0) for product_id in product_ids}
 
 
 def get_level(*, product_id: int) -> int:

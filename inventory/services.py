@@ -32,7 +32,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from inventory import selectors
-from inventory.exceptions import InvalidStockChange, StockBusy, StockWouldGoNegative, UnknownProduct
+from inventory.exceptions import InvalidStockChange, OutOfStock, StockBusy, StockWouldGoNegative, UnknownProduct
 from inventory.models import MovementKind, StockItem, StockMovement
 
 if TYPE_CHECKING:
@@ -244,6 +244,63 @@ def set_initial_levels(*, levels: dict[int, int], cause: str) -> int:
     return stocked
 
 
+def order_cause(*, order_id: int) -> str:
+    """The ledger cause of an order's allocation and of its release."""
+    return f"order:{order_id}"
+
+
+def allocate(*, order_id: int, lines: list[tuple[int, int]]) -> list[StockChange]:
+    """Take stock for every (product_id, quantity) line of an order: all lines, or none.
+
+    Runs inside the caller's transaction (the orders worker's; asserted, not durable), in a
+    savepoint of its own, so an OutOfStock leaves nothing taken and the caller's transaction
+    usable. One conditional UPDATE per product (available >= n), in product-id order, so two
+    allocations never deadlock; one ledger row per line keyed by ("order:<id>", allocation,
+    product), so a retry of an allocation that committed returns its changes with applied=False
+    and takes nothing. Lock waits are bounded (LOCK_TIMEOUT) for the rest of the caller's
+    transaction. Raises OutOfStock (the first short product), StockBusy, InvalidStockChange.
+    """
+    assert transaction.get_connection().in_atomic_block, "allocate() runs inside the caller's transaction"
+    quantities = _merge_lines(lines)
+    cause = order_cause(order_id=order_id)
+    changes = []
+    with _bounded_atomic(durable=False):
+        for product_id, quantity in quantities:
+            movement, claimed = _claim_cause(
+                product_id=product_id, kind=MovementKind.ALLOCATION, cause=cause, reason="", actor=None
+            )
+            if not claimed:  # the lines commit together: one found means the whole allocation happened
+                return [_change_from(m, applied=False) for m in _movements(cause, MovementKind.ALLOCATION)]
+            level = _add_units(product_id=product_id, delta=-quantity)
+            if level is None:
+                available = selectors.get_level(product_id=product_id)
+                raise OutOfStock(product_id=product_id, requested=quantity, available=available)
+            changes.append(_complete(movement, delta=-quantity, level_after=level))
+    return changes
+
+
+def release(*, order_id: int) -> list[StockChange]:
+    """Give back exactly what the order's allocation took (a cancelled order).
+
+    Runs inside the caller's transaction (asserted, not durable). One ledger row per product
+    keyed by ("order:<id>", release, product): a second release gives nothing back twice, and
+    an order that was never allocated releases nothing. Returns the changes made now.
+    """
+    assert transaction.get_connection().in_atomic_block, "release() runs inside the caller's transaction"
+    cause = order_cause(order_id=order_id)
+    changes = []
+    with _bounded_atomic(durable=False):
+        for taken in _movements(cause, MovementKind.ALLOCATION):  # product-id order
+            movement, claimed = _claim_cause(
+                product_id=taken.product_id, kind=MovementKind.RELEASE, cause=cause, reason="", actor=None
+            )
+            if claimed:
+                level = _add_units(product_id=taken.product_id, delta=-taken.quantity)
+                assert level is not None, "giving units back is never refused"
+                changes.append(_complete(movement, delta=-taken.quantity, level_after=level))
+    return changes
+
+
 # --- Helpers: they run inside the service's transaction and open none of their own -----------
 
 
@@ -251,17 +308,41 @@ def set_initial_levels(*, levels: dict[int, int], cause: str) -> int:
 def _stock_transaction(*, product_id: int) -> Iterator[None]:
     """The service's durable transaction, with a bounded lock wait and its failures as domain errors."""
     try:
-        with transaction.atomic(durable=True):
+        with _bounded_atomic(durable=True):
+            yield
+    except IntegrityError as exc:  # raised at commit: the foreign keys are deferred
+        if _is_foreign_key_violation(exc):
+            raise UnknownProduct(product_id=product_id) from exc
+        raise
+
+
+@contextmanager
+def _bounded_atomic(*, durable: bool) -> Iterator[None]:
+    """A transaction (or, not durable, a savepoint) whose lock waits end after LOCK_TIMEOUT as StockBusy."""
+    try:
+        with transaction.atomic(durable=durable):
             _bound_lock_wait()
             yield
     except OperationalError as exc:
         if _sqlstate(exc) in (LOCK_NOT_AVAILABLE, DEADLOCK_DETECTED):
             raise StockBusy() from exc
         raise
-    except IntegrityError as exc:  # raised at commit: the foreign keys are deferred
-        if _is_foreign_key_violation(exc):
-            raise UnknownProduct(product_id=product_id) from exc
-        raise
+
+
+def _merge_lines(lines: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Lines summed per product, in product-id order; every quantity at least one unit."""
+    merged: dict[int, int] = {}
+    for product_id, quantity in lines:
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
+            raise InvalidStockChange(field="lines", message="Every line takes at least one unit.")
+        merged[product_id] = merged.get(product_id, 0) + quantity
+    if not merged:
+        raise InvalidStockChange(field="lines", message="An allocation has at least one line.")
+    return sorted(merged.items())
+
+
+def _movements(cause: str, kind: str) -> list[StockMovement]:
+    return list(StockMovement.objects.filter(cause=cause, kind=kind).order_by("product_id"))
 
 
 def _bound_lock_wait() -> None:

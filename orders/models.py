@@ -1,15 +1,30 @@
-"""Orders as far as the foundation needs them: a row that keeps its customer's e-mail.
+"""Orders: the snapshot of what a customer bought, its lines, its history and its e-mails.
 
-The checkout issue adds lines, totals, the state machine and the outbox. What is fixed here is
-the rule account deletion relies on: an order snapshots the customer's e-mail when it is placed
-and refers to the account with PROTECT, so deleting (anonymising) an account never takes an
-order with it.
+An order copies everything it needs when it is placed (titles, SKUs, prices, totals, the address,
+the customer's e-mail), so history never reads the catalog's or the account's current data.
+It refers to the account with PROTECT: deleting (anonymising) an account never takes an order
+with it. The state changes only through orders.services (orders/states.py holds the machine).
 """
 
 from __future__ import annotations
 
+import secrets
+
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+from orders.states import OrderState
+
+NUMBER_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # Crockford-like base32: no 0/O, 1/I
+NUMBER_LENGTH = 10  # 32**10 = 10**15 numbers: unguessable, and short enough to read out on the phone
+
+
+def new_order_number() -> str:
+    """A random order number (SO-XXXXX-XXXXX); unique by the column's index, retried on collision."""
+    body = "".join(secrets.choice(NUMBER_ALPHABET) for _ in range(NUMBER_LENGTH))
+    return f"SO-{body[:5]}-{body[5:]}"
 
 
 class Order(models.Model):
@@ -17,8 +32,37 @@ class Order(models.Model):
     customer = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="orders"
     )
+    guest_key = models.CharField(
+        max_length=64, blank=True, db_index=True, help_text="SHA-256 of the guest token that placed it (guests)."
+    )
     email = models.EmailField(help_text="The customer's e-mail address when the order was placed.")
-    created_at = models.DateTimeField(auto_now_add=True)
+    state = models.CharField(max_length=20, choices=OrderState.choices, default=OrderState.PLACED, db_index=True)
+    # The delivery address, copied from the form or the saved address.
+    full_name = models.CharField(max_length=150, blank=True)
+    line1 = models.CharField("address line 1", max_length=200, blank=True)
+    line2 = models.CharField("address line 2", max_length=200, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    postal_code = models.CharField(max_length=20, blank=True)
+    country = models.CharField(max_length=2, blank=True)
+    phone = models.CharField(max_length=30, blank=True)
+    # Totals in the shop currency, snapshotted.
+    currency = models.CharField(max_length=3, default="EUR")
+    delivery_option = models.CharField(max_length=20, blank=True)
+    delivery_label = models.CharField(max_length=100, blank=True)
+    subtotal = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    shipping = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    tax = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    total = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    tax_rate = models.DecimalField(max_digits=5, decimal_places=4, default=0)
+    prices_include_tax = models.BooleanField(default=True)
+    payment_method = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="The gateway's token for the customer's payment method (never a card number).",
+    )
+    rejection_reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -26,7 +70,97 @@ class Order(models.Model):
             ("cancel_order", "Can cancel orders"),
             ("refund_order", "Can refund orders"),
             ("mark_shipped", "Can mark orders shipped"),
+            ("resend_order_email", "Can resend order e-mails"),
+        ]
+        indexes = [models.Index(fields=["customer", "-created_at"], name="order_customer_recent_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(subtotal__gte=0, shipping__gte=0, tax__gte=0, total__gte=0),
+                name="order_amounts_not_negative",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.number
+
+    def get_absolute_url(self) -> str:
+        return reverse("orders:detail", args=[self.number])
+
+    def address_lines(self) -> list[str]:
+        lines = [self.full_name, self.line1, self.line2, f"{self.postal_code} {self.city}".strip(), self.country]
+        return [line for line in lines if line]
+
+    @property
+    def state_label(self) -> str:
+        return OrderState(self.state).label
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey("catalog.Product", on_delete=models.PROTECT, related_name="+")
+    title = models.CharField(max_length=200)
+    sku = models.CharField("SKU", max_length=64)
+    unit_price = models.DecimalField(max_digits=12, decimal_places=2)
+    quantity = models.PositiveIntegerField()
+    subtotal = models.DecimalField(max_digits=12, decimal_places=2)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "product"], name="order_line_product_once"),
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="order_line_quantity_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.title}"
+
+
+class OrderEventKind(models.TextChoices):
+    PLACED = "placed", "Placed"
+    STATE_CHANGED = "state_changed", "State changed"
+    EMAIL_SENT = "email_sent", "E-mail sent"
+    EMAIL_RESENT = "email_resent", "E-mail resend requested"
+    NOTE = "note", "Note"
+
+
+class OrderEvent(models.Model):
+    """The order's history, written by the services: what staff read in admin and tests assert."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=OrderEventKind.choices)
+    from_state = models.CharField(max_length=20, choices=OrderState.choices, blank=True)
+    to_state = models.CharField(max_length=20, choices=OrderState.choices, blank=True)
+    message = models.CharField(max_length=300, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.kind} {self.to_state}".strip()
+
+
+class EmailKind(models.TextChoices):
+    RECEIVED = "received", "Order received"
+    ALLOCATED = "allocated", "Order confirmed"
+    REJECTED = "rejected", "Order could not be fulfilled"
+    CANCELLED = "cancelled", "Order cancelled"
+
+
+class EmailLog(models.Model):
+    """One e-mail per order and kind, claimed before it is sent, so a retry never sends twice."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="emails")
+    kind = models.CharField(max_length=20, choices=EmailKind.choices)
+    claimed_at = models.DateTimeField(help_text="When a worker took it; an old claim may be taken again.")
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["order", "kind"], name="order_email_once_per_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.kind}"

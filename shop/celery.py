@@ -10,12 +10,23 @@ from __future__ import annotations
 import os
 from fnmatch import fnmatch
 
-from celery import Celery
+from celery import Celery, Task
 from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shop.settings")
 
-app = Celery("shop")
+
+class DeadLetteringTask(Task):
+    """Every shop task: one that fails for good (past its retries, or on an error it does not
+    retry) is recorded as a shop.DeadLetter that staff can retry from admin."""
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
+        from shop.deadletters import record  # local import: the models load after the Celery app
+
+        record(task_name=self.name, task_id=task_id, args=args, kwargs=kwargs, exc=exc, traceback=str(einfo))
+
+
+app = Celery("shop", task_cls=DeadLetteringTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
 

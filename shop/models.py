@@ -70,3 +70,28 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.topic} {self.key}"
+
+
+class DeadLetter(models.Model):
+    """A task that failed past its retries: what it was asked to do and why it failed.
+
+    Staff retry it from admin once the cause is fixed (tasks are idempotent, so a retry of
+    something that half-happened is safe).
+    """
+
+    task_name = models.CharField(max_length=200)
+    task_id = models.CharField(max_length=255, blank=True)
+    args = models.JSONField(default=list, blank=True)
+    kwargs = models.JSONField(default=dict, blank=True)
+    error = models.CharField(max_length=500)
+    traceback = models.TextField(blank=True)
+    failed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    retried_at = models.DateTimeField(null=True, blank=True)
+    retried_task_id = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-failed_at", "-id"]
+        permissions = [("retry_deadletter", "Can retry failed tasks")]
+
+    def __str__(self) -> str:
+        return f"{self.task_name} failed at {self.failed_at:%Y-%m-%d %H:%M:%S}"

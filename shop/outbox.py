@@ -39,7 +39,9 @@ def publish(*, topic: str, key: str, payload: dict) -> OutboxMessage:
     if topic not in settings.OUTBOX_ROUTES:
         raise UnroutedTopic(f"No OUTBOX_ROUTES entry for topic {topic!r}")
     message = OutboxMessage.objects.create(topic=topic, key=key, payload=payload)
-    transaction.on_commit(lambda: dispatch(message_id=message.pk))
+    # robust: a failed hand-off (or, in eager mode, a failing consumer) never breaks the committed request;
+    # the row stays pending and the relay sends it again.
+    transaction.on_commit(lambda: dispatch(message_id=message.pk), robust=True)
     return message
 
 

@@ -36,6 +36,8 @@ else:
         raise ImproperlyConfigured("With DEBUG off, ALLOWED_HOSTS must name at least one host")
 
 SHOP_NAME = env.str("SHOP_NAME", default="Shop")
+# Where customers reach the storefront: links in e-mails (order pages) start with it.
+SHOP_BASE_URL = env.str("SHOP_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 SHOP_CURRENCY = env.str("SHOP_CURRENCY", default="EUR")
 
 INSTALLED_APPS = [
@@ -147,6 +149,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = celery_queues()
 # Task names are "<app>.<action>"; routing is by name so a worker group serves a queue.
 CELERY_TASK_ROUTES = {
+    "orders.allocate_order": {"queue": "inventory"},  # the order worker's stock transaction
     "inventory.*": {"queue": "inventory"},
     "*.send_*email*": {"queue": "email"},
     "*thumbnail*": {"queue": "images"},
@@ -223,7 +226,10 @@ ORDERS_PRICES_INCLUDE_TAX = env.bool("ORDERS_PRICES_INCLUDE_TAX", default=True)
 
 # --- Outbox --------------------------------------------------------------------------------
 # topic -> the Celery task (by name) that consumes it; the checkout and payment issues add theirs.
-OUTBOX_ROUTES: dict[str, str] = {}
+OUTBOX_ROUTES: dict[str, str] = {
+    "order.placed": "orders.allocate_order",  # allocate a new order's stock (inventory queue)
+    "order.email": "orders.send_order_email",  # one order e-mail (email queue)
+}
 
 # --- Search --------------------------------------------------------------------------------
 ELASTICSEARCH_URL = env.str("ELASTICSEARCH_URL", default="")

@@ -14,6 +14,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("accounts/", include("accounts.urls")),
     path("cart/", include("cart.urls")),
+    path("", include("orders.urls")),
     path("", include("catalog.urls")),
     path("api/v1/", include(("shop.api.urls", "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("accounts.api.urls")),
     path("", include("catalog.api.urls")),
     path("", include("cart.api.urls")),
+    path("", include("orders.api.urls")),
 ]

@@ -1,0 +1,81 @@
+"""The refusals of checkout and of order changes: each with its code, status and the field at fault."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from shop.exceptions import DomainError, NotFound
+
+
+class OrderNotFound(NotFound):
+    code = "order_not_found"
+    default_message = "There is no such order."
+
+
+class CheckoutRefused(DomainError):
+    """Base of checkout's refusals; nothing was written."""
+
+    code = "checkout_refused"
+
+
+class EmptyCart(CheckoutRefused):
+    code = "cart_empty"
+    status_code = 409
+    default_message = "Your cart is empty: add something before checking out."
+
+    def __init__(self) -> None:
+        super().__init__(fields={"cart": [self.default_message]})
+
+
+class ProductNoLongerSold(CheckoutRefused):
+    code = "product_not_available"
+    status_code = 409
+
+    def __init__(self, *, product_id: int):
+        message = f"Product {product_id} is no longer sold: remove it from your cart."
+        super().__init__(message, fields={"product_id": [message]})
+        self.product_id = product_id
+
+
+class NotEnoughStock(CheckoutRefused):
+    """The pre-check: a line asks for plainly more than is in stock (allocation decides the rest)."""
+
+    code = "out_of_stock"
+    status_code = 409
+
+    def __init__(self, *, product_id: int, title: str, requested: int, available: int):
+        if available:
+            message = f"Only {available} of {title} left; your cart has {requested}."
+        else:
+            message = f"{title} is out of stock: remove it from your cart."
+        super().__init__(message, fields={"product_id": [message]})
+        self.product_id = product_id
+        self.available = available
+
+
+class PriceChanged(CheckoutRefused):
+    """The total the customer reviewed is not what the order would cost now."""
+
+    code = "price_changed"
+    status_code = 409
+
+    def __init__(self, *, expected: Decimal, total: Decimal):
+        message = f"The total changed from {expected} to {total} since you reviewed it: please review it again."
+        super().__init__(message, fields={"expected_total": [message]})
+        self.total = total
+
+
+class InvalidDeliveryOption(CheckoutRefused):
+    code = "invalid_delivery_option"
+
+    def __init__(self, *, choices: list[str]):
+        message = f"Choose one of: {', '.join(choices)}."
+        super().__init__(message, fields={"delivery_option": [message]})
+
+
+class InvalidEmail(CheckoutRefused):
+    code = "invalid_email"
+    default_message = "Enter the e-mail address we send the order confirmation to."
+
+    def __init__(self) -> None:
+        super().__init__(fields={"email": [self.default_message]})

@@ -1,0 +1,345 @@
+"""Every write of orders: placing an order, allocating it, cancelling, shipping, and its e-mails.
+
+ARCHITECTURE.md flows 4 and 5, STYLE.md sections 5 to 9:
+
+- `place_order` is one short durable transaction on the primary. It locks only the cart row:
+  stock is pre-checked without a lock (a plainly short line is refused with a 409 naming the
+  product), and allocation, later, is the authority. The order, its lines, its first event,
+  the idempotency key, the cart's closing and the outbox rows (allocation, the "received"
+  e-mail) commit together, so an accepted order is never lost and never placed twice.
+- `allocate_order` runs in the inventory-queue worker: it locks the order, asks
+  inventory.services.allocate for every line at once, and moves the order to allocated or
+  rejected. A second delivery finds the order no longer placed and changes nothing.
+- Every state change goes through `_transition`, which checks orders/states.py and writes the
+  order's history; nothing else assigns `Order.state`.
+- E-mails are claimed in an EmailLog row per order and kind before they are sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMultiAlternatives
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from accounts import services as accounts_services
+from accounts.services import AddressData
+from cart import selectors as cart_selectors
+from cart import services as cart_services
+from cart.exceptions import CartClosed
+from catalog import selectors as catalog_selectors
+from inventory import selectors as inventory_selectors
+from inventory import services as inventory_services
+from inventory.exceptions import OutOfStock
+from orders import pricing, selectors
+from orders.access import signed_order_url
+from orders.exceptions import (
+    EmptyCart,
+    InvalidDeliveryOption,
+    InvalidEmail,
+    NotEnoughStock,
+    PriceChanged,
+    ProductNoLongerSold,
+)
+from orders.models import EmailKind, EmailLog, Order, OrderEvent, OrderEventKind, OrderLine, new_order_number
+from orders.states import OrderState, check_transition
+from payments import methods as payment_methods
+from shop import money, outbox
+from shop.idempotency import Created, IdempotencyRequest, referenced_pk
+from shop.idempotency import claim as idempotency_claim
+from shop.idempotency import complete as idempotency_complete
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+logger = logging.getLogger(__name__)
+
+ORDER_PLACED = "order.placed"  # outbox topic: allocate this order (orders.allocate_order)
+ORDER_EMAIL = "order.email"  # outbox topic: send this order e-mail (orders.send_order_email)
+EMAIL_CLAIM_TIMEOUT = timedelta(minutes=5)  # a claim older than this was abandoned by a dead worker
+NEVER_CLAIMED = datetime(2000, 1, 1, tzinfo=UTC)  # a new log row's claimed_at: the first claim succeeds
+NUMBER_ATTEMPTS = 5  # random order numbers tried before giving up (a collision is a 1 in 10**15 event)
+
+
+@dataclass(frozen=True)
+class CheckoutInput:
+    """What the customer chose at checkout; the cart is found from who they are."""
+
+    address: AddressData
+    delivery_option: str
+    payment_method: str
+    email: str = ""  # guests give one; a signed-in customer's account e-mail is used when blank
+    expected_total: Decimal | None = None  # the total the customer reviewed; a different one is refused
+
+
+# --- Checkout -------------------------------------------------------------------------------------
+
+
+def place_order(
+    *,
+    checkout: CheckoutInput,
+    customer: User | None = None,
+    guest_token: str | None = None,
+    idempotency: IdempotencyRequest | None = None,
+) -> Created[Order]:
+    """Turn the customer's open cart into an order (state placed); allocation follows after commit.
+
+    Durable transaction on the primary. A replay of the same idempotency key returns the first
+    order with created=False. Refusals change nothing: InvalidAddress, InvalidEmail,
+    InvalidDeliveryOption, InvalidPaymentMethod (400); EmptyCart, ProductNoLongerSold,
+    NotEnoughStock, PriceChanged (409); IdempotencyKeyReused (422).
+    """
+    signed_in = customer is not None and customer.is_authenticated
+    assert signed_in or guest_token, "an order is placed by a customer or a guest token"
+    address = accounts_services.clean_address(checkout.address)
+    email = _clean_email(checkout.email or (customer.email if signed_in else ""))
+    payment_method = payment_methods.check_payment_method(checkout.payment_method)
+    delivery = _delivery_option(checkout.delivery_option)
+    with transaction.atomic(durable=True):
+        if (ref := idempotency_claim(idempotency)) is not None:
+            return Created(Order.objects.get(pk=referenced_pk(ref)), created=False)
+        cart = cart_selectors.find_open_cart(user=customer if signed_in else None, guest_token=guest_token)
+        if cart is None:
+            raise EmptyCart()
+        try:
+            cart_services.close_cart(cart_id=cart.pk)  # locks the cart: a concurrent submit waits here
+        except CartClosed as exc:  # the other submit checked it out first
+            raise EmptyCart() from exc
+        lines = cart_selectors.get_checkout_lines(cart_id=cart.pk)
+        if not lines:
+            raise EmptyCart()
+        products = _sellable(lines)
+        _precheck_stock(lines, products)
+        totals = pricing.compute_totals(
+            lines=[(line.product_id, line.quantity, products[line.product_id].price) for line in lines],
+            delivery=delivery.code,
+        )
+        expected = None if checkout.expected_total is None else money.quantize(checkout.expected_total)
+        if expected is not None and expected != totals.total:
+            raise PriceChanged(expected=expected, total=totals.total)
+        order = _create_order(
+            customer=customer if signed_in else None,
+            guest_key=cart.guest_key or "",
+            email=email,
+            address=address,
+            delivery=delivery,
+            payment_method=payment_method,
+            totals=totals,
+        )
+        OrderLine.objects.bulk_create(
+            [
+                OrderLine(
+                    order=order,
+                    product_id=line.product_id,
+                    title=products[line.product_id].title,
+                    sku=products[line.product_id].sku,
+                    unit_price=line.unit_price,
+                    quantity=line.quantity,
+                    subtotal=line.subtotal,
+                )
+                for line in totals.lines
+            ]
+        )
+        OrderEvent.objects.create(
+            order=order, kind=OrderEventKind.PLACED, to_state=OrderState.PLACED, actor=customer if signed_in else None,
+            data={"cart_id": cart.pk, "total": str(order.total)},
+        )  # fmt: skip
+        idempotency_complete(idempotency, order)
+        outbox.publish(topic=ORDER_PLACED, key=order.number, payload={"order_id": order.pk})
+        _queue_email(order, EmailKind.RECEIVED)
+    return Created(order, created=True)
+
+
+# --- Allocation (the inventory-queue worker) ------------------------------------------------------
+
+
+def allocate_order(*, order_id: int) -> Order:
+    """Take the stock of a placed order: allocated, or rejected as out of stock with nothing taken.
+
+    Durable transaction: locks the order, then (inside inventory.services.allocate) each stock
+    row in product-id order. Safe to run twice: an order no longer placed (allocated, rejected,
+    cancelled meanwhile) is returned unchanged. Raises StockBusy when a stock row stays locked
+    past the lock timeout (the task retries it).
+    """
+    with transaction.atomic(durable=True):
+        order = selectors.lock_order(order_id=order_id)
+        if order.state != OrderState.PLACED:
+            return order
+        lines = list(order.lines.values_list("product_id", "quantity"))
+        try:
+            changes = inventory_services.allocate(order_id=order.pk, lines=lines)
+        except OutOfStock as exc:
+            title = next(line.title for line in order.lines.all() if line.product_id == exc.product_id)
+            order.rejection_reason = (
+                f"{title}: {exc.requested} ordered, only {exc.available} left." if exc.available
+                else f"{title} sold out before your order could be confirmed."
+            )  # fmt: skip
+            _transition(order, OrderState.REJECTED, message=order.rejection_reason,
+                        data={"product_id": exc.product_id, "requested": exc.requested, "available": exc.available})  # fmt: skip
+            _queue_email(order, EmailKind.REJECTED)
+            return order
+        _transition(order, OrderState.ALLOCATED, data={"units": -sum(change.quantity for change in changes)})
+        _queue_email(order, EmailKind.ALLOCATED)
+    return order
+
+
+# --- Changes by customers and staff ----------------------------------------------------------------
+
+
+def cancel_order(*, order_id: int, actor: User | None = None, reason: str = "") -> Order:
+    """Cancel an order that has not shipped; stock it holds goes back through inventory.release.
+
+    Durable transaction, order row locked. Raises InvalidTransition (409) for an order already
+    cancelled, rejected, shipped or beyond. The payments issue voids an authorization here.
+    """
+    with transaction.atomic(durable=True):
+        order = selectors.lock_order(order_id=order_id)
+        check_transition(order.state, OrderState.CANCELLED)
+        released = inventory_services.release(order_id=order.pk)  # nothing when it was never allocated
+        _transition(
+            order, OrderState.CANCELLED, actor=actor, message=reason[:300],
+            data={"released_units": sum(change.quantity for change in released)},
+        )  # fmt: skip
+        _queue_email(order, EmailKind.CANCELLED)
+    return order
+
+
+def mark_shipped(*, order_id: int, actor: User | None = None) -> Order:
+    """Staff: the parcel left the warehouse (an authorized order; the payments issue captures here)."""
+    with transaction.atomic(durable=True):
+        order = selectors.lock_order(order_id=order_id)
+        _transition(order, OrderState.SHIPPED, actor=actor)
+    return order
+
+
+def resend_email(*, order_id: int, kind: str, actor: User | None = None) -> None:
+    """Staff: send an order e-mail again (the customer lost it). Only kinds this order was sent."""
+    with transaction.atomic(durable=True):
+        order = selectors.lock_order(order_id=order_id)
+        if not EmailLog.objects.filter(order=order, kind=kind).update(sent_at=None, claimed_at=NEVER_CLAIMED):
+            raise ValidationError({"kind": f"This order was never sent a {EmailKind(kind).label!r} e-mail."})
+        OrderEvent.objects.create(order=order, kind=OrderEventKind.EMAIL_RESENT, actor=actor, data={"kind": kind})
+        outbox.publish(topic=ORDER_EMAIL, key=order.number, payload={"order_id": order.pk, "kind": kind})
+
+
+# --- E-mails -----------------------------------------------------------------------------------------
+
+
+def send_order_email(*, order_id: int, kind: str) -> bool:
+    """Send one order e-mail if nobody has: claim the log row, send, mark it sent. True when sent now.
+
+    No transaction around the SMTP call (it must hold no lock). A worker that dies between the
+    claim and `sent_at` leaves a claim that times out (EMAIL_CLAIM_TIMEOUT), and a later retry
+    sends: at least once, never two concurrent sends. A failed send gives its claim back at once,
+    so the task's retry can send.
+    """
+    now = timezone.now()
+    claimed = EmailLog.objects.filter(
+        order_id=order_id, kind=kind, sent_at=None, claimed_at__lt=now - EMAIL_CLAIM_TIMEOUT
+    ).update(claimed_at=now)
+    if not claimed:
+        return False  # sent already, or another worker is sending it right now
+    order = selectors.get_order_for_email(order_id=order_id)
+    try:
+        _message(order, kind).send()
+    except Exception:
+        EmailLog.objects.filter(order_id=order_id, kind=kind, sent_at=None).update(claimed_at=NEVER_CLAIMED)
+        raise
+    EmailLog.objects.filter(order_id=order_id, kind=kind).update(sent_at=timezone.now())
+    OrderEvent.objects.create(order_id=order_id, kind=OrderEventKind.EMAIL_SENT, data={"kind": kind})
+    return True
+
+
+# --- Helpers: they run inside the caller's transaction -----------------------------------------------
+
+
+def _transition(
+    order: Order, target: str, *, actor: User | None = None, message: str = "", data: dict | None = None
+) -> None:
+    """The one place a state changes: checked against the machine, saved, written to the history."""
+    check_transition(order.state, target)
+    previous, order.state = order.state, target
+    order.save(update_fields=["state", "rejection_reason", "updated_at"])
+    OrderEvent.objects.create(
+        order=order, kind=OrderEventKind.STATE_CHANGED, from_state=previous, to_state=target,
+        message=message, actor=actor, data=data or {},
+    )  # fmt: skip
+
+
+def _queue_email(order: Order, kind: str) -> None:
+    """Log the e-mail as due and hand it to the e-mail worker through the outbox (never lost)."""
+    EmailLog.objects.get_or_create(order=order, kind=kind, defaults={"claimed_at": NEVER_CLAIMED})
+    outbox.publish(topic=ORDER_EMAIL, key=order.number, payload={"order_id": order.pk, "kind": kind})
+
+
+def _create_order(*, customer, guest_key, email, address, delivery, payment_method, totals) -> Order:
+    fields = dict(
+        customer=customer, guest_key=guest_key, email=email, **address.__dict__,
+        currency=totals.currency, delivery_option=delivery.code, delivery_label=delivery.label,
+        subtotal=totals.subtotal, shipping=totals.shipping, tax=totals.tax, total=totals.total,
+        tax_rate=Decimal(str(settings.ORDERS_TAX_RATE)), prices_include_tax=settings.ORDERS_PRICES_INCLUDE_TAX,
+        payment_method=payment_method,
+    )  # fmt: skip
+    for attempt in range(NUMBER_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                return Order.objects.create(number=new_order_number(), **fields)
+        except IntegrityError:
+            if attempt == NUMBER_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _sellable(lines: list[cart_selectors.CheckoutLine]) -> dict[int, catalog_selectors.SellableProduct]:
+    products = catalog_selectors.get_sellable_products(product_ids=[line.product_id for line in lines])
+    for line in lines:
+        if line.product_id not in products:
+            raise ProductNoLongerSold(product_id=line.product_id)
+    return products
+
+
+def _precheck_stock(lines: list[cart_selectors.CheckoutLine], products: dict) -> None:
+    """Refuse a line plainly above stock, reading without a lock (allocation is the authority)."""
+    levels = inventory_selectors.get_levels(product_ids=[line.product_id for line in lines])
+    for line in lines:
+        if line.quantity > levels[line.product_id]:
+            raise NotEnoughStock(
+                product_id=line.product_id, title=products[line.product_id].title,
+                requested=line.quantity, available=levels[line.product_id],
+            )  # fmt: skip
+
+
+def _delivery_option(code: str) -> pricing.DeliveryOption:
+    try:
+        return pricing.delivery_option(code)
+    except pricing.UnknownDeliveryOption as exc:
+        raise InvalidDeliveryOption(choices=[option.code for option in pricing.delivery_options()]) from exc
+
+
+def _clean_email(email: str) -> str:
+    email = (email or "").strip()
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise InvalidEmail() from exc
+    return email
+
+
+def _message(order: Order, kind: str) -> EmailMultiAlternatives:
+    context = {"order": order, "lines": list(order.lines.all()), "order_url": signed_order_url(order),
+               "shop_name": settings.SHOP_NAME}  # fmt: skip
+    subject = render_to_string(f"orders/email/{kind}_subject.txt", context).strip()
+    text = render_to_string(f"orders/email/{kind}.txt", context)
+    html = render_to_string(f"orders/email/{kind}.html", context)
+    message = EmailMultiAlternatives(subject=subject, body=text, to=[order.email])
+    message.attach_alternative(html, "text/html")
+    return message

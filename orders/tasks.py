@@ -1,0 +1,33 @@
+"""Order tasks: thin doors onto orders.services. Arguments are ids; each task is safe to run twice."""
+
+from __future__ import annotations
+
+import smtplib
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+from inventory.exceptions import StockBusy
+
+# Allocation waits out busy stock rows and database blips: 1, 2, 4 ... 60 s, 10 times.
+ALLOCATION_RETRY = {"autoretry_for": (StockBusy, OperationalError, InterfaceError), "retry_backoff": True,
+                    "retry_backoff_max": 60, "retry_jitter": True, "max_retries": 10}  # fmt: skip
+# E-mail waits out an SMTP server that is down: 10 s, 20 s ... 10 min, 8 times.
+EMAIL_RETRY = {"autoretry_for": (smtplib.SMTPException, OSError), "retry_backoff": 10, "retry_backoff_max": 600,
+               "retry_jitter": True, "max_retries": 8}  # fmt: skip
+
+
+@shared_task(name="orders.allocate_order", **ALLOCATION_RETRY)
+def allocate_order_task(*, order_id: int, message_id: int | None = None) -> str:
+    """Outbox consumer of "order.placed", on the inventory queue (late ack, requeued if the worker dies)."""
+    from orders.services import allocate_order  # local import breaks services <-> tasks cycles
+
+    return allocate_order(order_id=order_id).state
+
+
+@shared_task(name="orders.send_order_email", **EMAIL_RETRY)
+def send_order_email_task(*, order_id: int, kind: str, message_id: int | None = None) -> bool:
+    """Outbox consumer of "order.email", on the email queue; the log row makes a redelivery send nothing."""
+    from orders.services import send_order_email
+
+    return send_order_email(order_id=order_id, kind=kind)
