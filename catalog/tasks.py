@@ -9,6 +9,8 @@ from botocore.exceptions import ConnectionError as BotocoreConnectionError
 from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
 
+from catalog.search.base import SearchUnavailable
+
 logger = logging.getLogger(__name__)
 
 # Storage hiccups worth another try: local disk and socket errors (OSError), and S3 endpoints
@@ -54,3 +56,20 @@ def requeue_pending_thumbnails_task() -> int:
     from catalog.services.images import requeue_pending_thumbnails  # breaks services <-> tasks
 
     return requeue_pending_thumbnails()
+
+
+@shared_task(
+    name="catalog.index_products",
+    acks_late=True,
+    autoretry_for=(SearchUnavailable,),
+    retry_backoff=True,
+    retry_backoff_max=RETRY_BACKOFF_MAX_SECONDS,
+    retry_jitter=True,
+    max_retries=8,
+)
+def index_products_task(*, product_ids: list[int]) -> None:
+    """Bring these products' search entries up to date (sent on commit of every product change).
+    Idempotent: it writes what the rows say now; retries an unreachable search engine with backoff."""
+    from catalog import search  # breaks search <-> tasks
+
+    search.index(product_ids=product_ids)

@@ -7,6 +7,7 @@ app_name = "catalog"
 urlpatterns = [
     path("", views.home_view, name="home"),
     path("search/", views.search_view, name="search"),
+    path("search/suggest/", views.search_suggest_view, name="search-suggest"),
     path("c/<slug:slug>/", views.category_view, name="category"),
     path("p/<slug:slug>/", views.product_view, name="product"),
 ]

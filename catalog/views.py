@@ -5,15 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 from urllib.parse import urlencode
 
-from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from catalog import selectors
+from catalog import search, selectors
 from catalog.filters import SORT_LABELS, ListingQuery, parse_listing_params
+from catalog.search.params import parse_search_params
 from shop.exceptions import NotFound
-
-MAX_QUERY_LENGTH = 200
 
 
 def home_view(request: HttpRequest) -> HttpResponse:
@@ -76,15 +74,69 @@ def product_view(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def search_view(request: HttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "").replace("\x00", "").strip()[:MAX_QUERY_LENGTH]
-    page, cards = None, []
-    if query:
-        page = Paginator(selectors.search_products(query=query).values_list("pk", flat=True), 24).get_page(
-            request.GET.get("page")
-        )
-        cards = selectors.with_availability(selectors.get_product_cards(product_ids=list(page.object_list)))
-    return render(
-        request,
-        "catalog/search.html",
-        {"query": query, "page": page, "cards": cards, "params": urlencode({"q": query})},
-    )
+    """Search results with facets as filters, sorts, pages, "did you mean" and a helpful empty
+    state. Bad parameters are dropped (never a 500); an unreachable engine is a 503 page."""
+    wanted, errors = parse_search_params(request.GET)
+    status, result = 200, None
+    try:
+        result = search.search(query=wanted.query, filters=wanted.filters, sort=wanted.sort, page=wanted.page,
+                               page_size=wanted.page_size)  # fmt: skip
+        if wanted.page > result.num_pages:  # past the last page: show the last one
+            wanted = replace(wanted, page=result.num_pages)
+            result = search.search(query=wanted.query, filters=wanted.filters, sort=wanted.sort, page=wanted.page,
+                                   page_size=wanted.page_size)  # fmt: skip
+    except search.SearchUnavailable:
+        status = 503
+    cards = selectors.with_availability(search.result_cards(result)) if result and result.ids else []
+    filtered = wanted.filters != search.SearchFilters()
+    context = {
+        "query": wanted.query,
+        "wanted": wanted,
+        "result": result,
+        "cards": cards,
+        "filter_errors": errors,
+        "filtered": filtered,
+        "sorts": search.SORTS,
+        "chosen_attributes": {name: set(values) for name, values in wanted.filters.attributes},
+        "params": _params_without(request, "page"),
+        "unavailable": status == 503,
+        "popular": selectors.list_popular_products(limit=8) if result is not None and not result.total else [],
+        "max_query_length": search.MAX_QUERY_LENGTH,
+    }
+    if result is not None:
+        context["facet_links"] = _facet_links(request, result.facets)
+    return render(request, "catalog/search.html", context, status=status)
+
+
+def search_suggest_view(request: HttpRequest) -> JsonResponse:
+    """The header search box's suggestions as you type (JSON; plain JS in static/js/search.js)."""
+    try:
+        return JsonResponse(search.suggest(query=request.GET.get("q", "")))
+    except search.SearchUnavailable:
+        return JsonResponse({"query": "", "suggestion": None, "products": []}, status=503)
+
+
+def _params_without(request: HttpRequest, *names: str, **replacements: str) -> str:
+    params = request.GET.copy()
+    for name in (*names, *replacements):
+        params.pop(name, None)
+    for name, value in replacements.items():
+        if value:
+            params[name] = value
+    return params.urlencode()
+
+
+def _facet_links(request: HttpRequest, facets: dict) -> dict:
+    """Links that narrow the results to one category or one price band (and drop the page)."""
+    return {
+        "categories": [
+            {**c, "href": "?" + _params_without(request, "page", category=c["slug"])} for c in facets["categories"]
+        ],
+        "price_bands": [
+            {**b, "href": "?" + _params_without(request, "page", price_min=b["min"], price_max=b["max"] or "")}
+            for b in facets["price_bands"]
+        ],
+        "any_category": "?" + _params_without(request, "page", "category"),
+        "any_price": "?" + _params_without(request, "page", "price_min", "price_max"),
+        "clear": "?" + urlencode({"q": request.GET.get("q", "")}),
+    }

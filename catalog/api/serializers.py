@@ -57,3 +57,69 @@ class CategoryNodeOutputSerializer(serializers.Serializer):
     name = serializers.CharField()
     slug = serializers.CharField()
     children = serializers.ListField(child=serializers.DictField())
+
+
+# --- Search -----------------------------------------------------------------------------------
+
+
+class CategoryFacetOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    slug = serializers.CharField(help_text="Send as `category` to keep only this category (and its subcategories).")
+    name = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class BrandFacetOutputSerializer(serializers.Serializer):
+    slug = serializers.CharField(help_text="Send as `brand` (repeatable).")
+    name = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class PriceBandFacetOutputSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()
+    min = serializers.CharField(help_text="Send as `price_min`.")
+    max = serializers.CharField(allow_null=True, help_text="Send as `price_max` (inclusive); null: no upper bound.")
+    count = serializers.IntegerField()
+
+
+class AttributeValueFacetOutputSerializer(serializers.Serializer):
+    value = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class AttributeFacetOutputSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="Filter with `attr_<name>=<value>` (repeatable).")
+    label = serializers.CharField()
+    values = AttributeValueFacetOutputSerializer(many=True)
+
+
+class SearchFacetsOutputSerializer(serializers.Serializer):
+    categories = CategoryFacetOutputSerializer(many=True)
+    brands = BrandFacetOutputSerializer(many=True)
+    price_bands = PriceBandFacetOutputSerializer(many=True)
+    attributes = AttributeFacetOutputSerializer(many=True)
+
+
+class SearchPageOutputSerializer(serializers.Serializer):
+    query = serializers.CharField(allow_blank=True, help_text="The query as searched (trimmed, cut to 200 characters).")
+    suggestion = serializers.CharField(
+        allow_null=True, help_text='"Did you mean": the query with misspelled words corrected, when any were.'
+    )
+    count = serializers.IntegerField()
+    next = serializers.CharField(allow_null=True)
+    previous = serializers.CharField(allow_null=True)
+    results = ProductCardOutputSerializer(many=True)
+    facets = SearchFacetsOutputSerializer(help_text="Counts over all the results (not just this page).")
+
+
+class SearchSuggestionOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    url = serializers.CharField()
+
+
+class SearchSuggestOutputSerializer(serializers.Serializer):
+    query = serializers.CharField(allow_blank=True)
+    suggestion = serializers.CharField(allow_null=True)
+    products = SearchSuggestionOutputSerializer(many=True)

@@ -1,12 +1,15 @@
 from django.urls import path
 
 from catalog.api import views
+from catalog.api.search import SearchApi, SearchSuggestApi
 from catalog.api.stock_updates import StockUpdatesApi
 
 urlpatterns = [
     path("products", views.ProductListApi.as_view(), name="product-list"),
     path("products/<int:product_id>", views.ProductDetailApi.as_view(), name="product-detail"),
     path("products/by-slug/<slug:slug>", views.ProductBySlugApi.as_view(), name="product-by-slug"),
+    path("search", SearchApi.as_view(), name="search"),
+    path("search/suggest", SearchSuggestApi.as_view(), name="search-suggest"),
     path("categories", views.CategoryTreeApi.as_view(), name="category-tree"),
     path("stock-updates", StockUpdatesApi.as_view(), name="stock-updates"),
 ]

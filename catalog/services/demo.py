@@ -20,6 +20,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils.text import slugify
 
+from catalog import search
 from catalog.models import Brand, Category, ImageStatus, Product, ProductImage
 from inventory import services as inventory_services
 
@@ -198,6 +199,7 @@ def load_demo_catalog(
                 inventory_services.set_initial_levels(levels=levels, cause="demo")
                 if images:
                     _attach_images(saved)
+                search.schedule_index(product_ids=[pk for pk, *_ in saved])  # after the batch commits
         created += len(batch)
         if progress:
             progress(len(numbers))

@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from catalog import cache as catalog_cache
+from catalog import search
 from catalog.models import Product
 from catalog.selectors import ProductNotFound
 
@@ -24,4 +25,5 @@ def update_product_price(*, product_id: int, price: Decimal, compare_at_price: D
     product.full_clean(validate_unique=False)
     product.save(update_fields=["price", "compare_at_price", "updated_at"])
     transaction.on_commit(lambda: catalog_cache.invalidate_product(product_id=product.pk, slugs=[product.slug]))
+    search.schedule_index(product_ids=[product.pk])  # the search index carries the price too
     return product

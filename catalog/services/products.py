@@ -8,19 +8,22 @@ from functools import partial
 from django.db import transaction
 from django.utils import timezone
 
+from catalog import search
 from catalog.cache import invalidate_product
 from catalog.models import Category, Product
 from catalog.selectors import CategoryNotFound
 
 
 def schedule_product_invalidation(*, product_id: int, slugs: Iterable[str]) -> None:
-    """On commit of the caller's transaction, forget the product's cached data under each slug.
+    """On commit of the caller's transaction, forget the product's cached data under each slug
+    and send its search index update to a worker.
 
     Not durable: the admin's save hooks call it inside the change form's transaction, services
     inside their own. Outside any transaction it runs at once (Django's on_commit rule).
     """
     unique_slugs = sorted({slug for slug in slugs if slug})
     transaction.on_commit(partial(invalidate_product, product_id=product_id, slugs=unique_slugs))
+    search.schedule_index(product_ids=[product_id])  # after the invalidation: the index reads fresh cards
 
 
 @transaction.atomic(durable=True)

@@ -1,0 +1,327 @@
+"""Each search backend's own parts: the embedded fallback, PostgreSQL's index upkeep, and the
+Elasticsearch backend's requests (checked without a server: no Elasticsearch runs here), plus
+the API schema. The shared behaviour is in test_search_contract.py."""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from rest_framework.test import APIClient
+
+from catalog import search, selectors, services
+from catalog.models import Product
+from catalog.search import SearchFilters
+from catalog.search.elastic import (
+    ElasticsearchBackend,
+    alias_swap_actions,
+    result_from_response,
+    routing_for,
+    search_body,
+    stale_copies_query,
+)
+from catalog.search.simple import SimpleBackend
+from tests.catalog.factories import BrandFactory, CategoryFactory, ProductFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def shoes():
+    fashion = CategoryFactory(name="Fashion", slug="fashion")
+    shoes = CategoryFactory(name="Shoes", slug="fashion-shoes", parent=fashion)
+    acme = BrandFactory(name="Acme", slug="acme")
+    return {
+        "category": shoes,
+        "trail": ProductFactory(title="Acme Trail Running Shoe", category=shoes, brand=acme, price=Decimal("89.00"),
+                                attributes={"colour": "Red"}, popularity=3),
+        "road": ProductFactory(title="Road Running Shoe", category=shoes, price=Decimal("30.00"),
+                               attributes={"colour": "Blue"}, popularity=9),
+        "hidden": ProductFactory(title="Hidden Running Shoe", category=shoes, is_active=False, popularity=99),
+    }  # fmt: skip
+
+
+# --- The embedded fallback (SQLite) ---------------------------------------------------------------
+
+
+def test_the_fallback_finds_titles_containing_every_word_with_the_same_result_shape(shoes):
+    result = SimpleBackend().search(query="shoe RUNNING", filters=SearchFilters(), sort="relevance", page=1,
+                                    page_size=24, with_facets=True)  # fmt: skip
+    assert result.ids == [shoes["road"].pk, shoes["trail"].pk]  # the more popular first; never the hidden one
+    assert result.total == 2 and result.suggestion is None and result.cards is None
+    assert set(result.facets) == {"categories", "brands", "price_bands", "attributes"}
+    assert result.facets["brands"] == [{"slug": "acme", "name": "Acme", "count": 1}]
+    assert [(b["key"], b["count"]) for b in result.facets["price_bands"]] == [("25-50", 1), ("50-100", 1)]
+    assert result.facets["categories"][0]["count"] == 2
+
+
+def test_the_fallback_puts_the_exact_title_first_and_applies_filters(shoes):
+    backend = SimpleBackend()
+    exact = backend.search(query="acme trail running shoe", filters=SearchFilters(), sort="relevance", page=1,
+                           page_size=24, with_facets=False)  # fmt: skip
+    assert exact.ids == [shoes["trail"].pk]
+    blue = backend.search(query="shoe", filters=SearchFilters(attributes=(("colour", ("Blue",)),)), sort="relevance",
+                          page=1, page_size=24, with_facets=False)  # fmt: skip
+    assert blue.ids == [shoes["road"].pk]
+
+
+@pytest.mark.skipif(connection.vendor == "postgresql", reason="the embedded default is SQLite")
+def test_sqlite_searches_with_the_fallback_and_has_no_search_column(client, shoes):
+    assert isinstance(search.get_backend(), SimpleBackend)
+    columns = [c.name for c in connection.introspection.get_table_description(connection.cursor(), "catalog_product")]
+    assert "search_vector" not in columns  # the migration is PostgreSQL only
+    html = client.get("/search/", {"q": "trail shoe"}).content.decode()
+    assert "Acme Trail Running Shoe" in html and "Road Running Shoe" not in html
+    body = APIClient().get("/api/v1/search", {"q": "running"}).json()
+    assert {r["id"] for r in body["results"]} == {shoes["trail"].pk, shoes["road"].pk}
+
+
+def test_the_search_page_and_api_work_on_whatever_database_is_configured(client, shoes):
+    search.get_backend().rebuild(batch_size=100)  # PostgreSQL: the vectors of the factory-made rows
+    assert "Acme Trail Running Shoe" in client.get("/search/", {"q": "acme trail"}).content.decode()
+    body = APIClient().get("/api/v1/search", {"q": "acme trail", "category": "fashion"}).json()
+    assert [r["id"] for r in body["results"]] == [shoes["trail"].pk]
+    assert client.get("/search/suggest/", {"q": "acme tr"}).json()["products"][0]["title"] == "Acme Trail Running Shoe"
+
+
+# --- PostgreSQL: keeping the index current ------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_search_reindex_gives_products_written_without_the_hooks_their_vectors(shoes, settings):
+    settings.SEARCH_BACKEND = "database"
+    # Factory rows skip the services: no vector yet, so they are found by their title meanwhile,
+    # but no word of theirs is in the "did you mean" lexicon.
+    assert search.search(query="trail").ids == [shoes["trail"].pk]
+    assert search.search(query="runnign").ids == [] and search.search(query="runnign").suggestion is None
+    out = io.StringIO()
+    call_command("search_reindex", "--batch-size", "2", stdout=out)
+    assert "rebuilt: 3 products" in out.getvalue()
+    assert search.search(query="trail").ids == [shoes["trail"].pk]
+    typo = search.search(query="runnign")
+    assert typo.suggestion == "running" and set(typo.ids) == {shoes["trail"].pk, shoes["road"].pk}
+
+
+@pytest.mark.postgres
+def test_demo_products_are_searchable_as_soon_as_their_batch_commits(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.load_demo_catalog(products=30, images=False)
+    product = Product.objects.order_by("pk").first()
+    assert product.pk in search.search(query=product.title, page_size=5).ids[:1]
+
+
+@pytest.mark.postgres
+def test_a_new_price_needs_no_new_words_and_is_filtered_at_once(shoes, django_capture_on_commit_callbacks):
+    search.get_backend().rebuild(batch_size=100)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        services.update_product_price(product_id=shoes["trail"].pk, price=Decimal("10.00"))
+    assert len(callbacks) == 2  # the cache invalidation and the index task
+    assert search.search(query="shoe", filters=SearchFilters(price_max=Decimal("15"))).ids == [shoes["trail"].pk]
+
+
+@pytest.mark.postgres
+def test_a_broken_index_task_never_breaks_the_save(shoes, monkeypatch, django_capture_on_commit_callbacks):
+    from catalog import tasks
+
+    def broker_down(**kwargs):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(tasks.index_products_task, "delay", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.set_products_active(product_ids=[shoes["road"].pk], active=False)
+    assert Product.objects.get(pk=shoes["road"].pk).is_active is False
+
+
+# --- Elasticsearch: the requests, checked without a server --------------------------------------
+
+
+def test_the_elasticsearch_query_forgives_typos_matches_prefixes_and_filters():
+    filters = SearchFilters(category_ids=(3, 4), brands=("acme",), price_min=Decimal("10"),
+                            price_max=Decimal("99.99"), in_stock=True, attributes=(("colour", ("Red", "Blue")),))  # fmt: skip
+    body = search_body(query="Trail  runnign sh", filters=filters, sort="relevance", page=2, page_size=10,
+                       with_facets=True)  # fmt: skip
+    boolean = body["query"]["function_score"]["query"]["bool"]
+    assert len(boolean["must"]) == 3  # every word must match
+    first_word = boolean["must"][0]["bool"]["should"]
+    assert first_word[0]["multi_match"]["query"] == "trail"
+    assert first_word[0]["multi_match"]["fuzziness"] == "AUTO"
+    assert first_word[0]["multi_match"]["fields"][0] == "title^3"
+    assert {"match": {"title.autocomplete": {"query": "sh"}}} in boolean["must"][2]["bool"]["should"]
+    assert {"term": {"title.exact": {"value": "trail runnign sh", "boost": 50}}} in boolean["should"]
+    assert boolean["filter"] == [
+        {"terms": {"category_id": [3, 4]}},
+        {"terms": {"brand_slug": ["acme"]}},
+        {"range": {"price": {"gte": 10.0, "lte": 99.99}}},
+        {"term": {"in_stock": True}},
+        {"terms": {"attributes": ["colour=Red", "colour=Blue"]}},
+    ]
+    assert body["from"] == 10 and body["size"] == 10 and body["track_total_hits"] is True
+    assert set(body["aggs"]) == {"categories", "brands", "price_bands", "attributes"}
+    assert body["suggest"]["did_you_mean"]["term"]["field"] == "title.plain"
+    assert body["_source"] == ["card"]  # results render from the mini description
+
+
+def test_the_elasticsearch_query_for_no_words_lists_the_most_popular():
+    body = search_body(query="  &&& ", filters=SearchFilters(), sort="relevance", page=1, page_size=24,
+                       with_facets=False)  # fmt: skip
+    assert body["query"] == {"bool": {"filter": []}}
+    assert body["sort"][0] == {"popularity": "desc"}
+    assert "aggs" not in body and "suggest" not in body
+
+
+def test_a_search_inside_one_top_level_category_asks_one_shard():
+    tree = {"nodes": {1: {"parent_id": None}, 2: {"parent_id": 1}, 3: {"parent_id": 1}, 9: {"parent_id": None}}}
+    assert routing_for(SearchFilters(category_ids=(1, 2, 3)), tree) == "1"
+    assert routing_for(SearchFilters(category_ids=(3,)), tree) == "1"
+    assert routing_for(SearchFilters(category_ids=(2, 9)), tree) is None
+    assert routing_for(SearchFilters(), tree) is None
+
+
+def test_an_elasticsearch_answer_becomes_the_common_result():
+    tree = {"nodes": {7: {"id": 7, "slug": "shoes", "name": "Shoes", "parent_id": None}}}
+    card = {"id": 5, "title": "Acme Trail Running Shoe", "url": "/p/acme/"}
+    response = {
+        "hits": {"total": {"value": 41}, "hits": [{"_id": "5", "_source": {"card": card}}]},
+        "aggregations": {
+            "categories": {"buckets": [{"key": 7, "doc_count": 41}]},
+            "brands": {"buckets": [{"key": "acme", "doc_count": 41, "name": {"buckets": [{"key": "Acme"}]}}]},
+            "price_bands": {"buckets": [{"key": "0", "doc_count": 0}, {"key": "3", "doc_count": 41}]},
+            "attributes": {"buckets": [{"key": "colour=Red", "doc_count": 40}, {"key": "colour=Blue", "doc_count": 1}]},
+        },
+        "suggest": {"did_you_mean": [{"text": "acme", "options": []},
+                                     {"text": "runnign", "options": [{"text": "running"}]}]},
+    }  # fmt: skip
+    result = result_from_response(response, page=1, page_size=24, tree=tree)
+    assert result.ids == [5] and result.total == 41 and result.cards == [card]
+    assert result.suggestion == "acme running"
+    assert result.facets["categories"] == [{"id": 7, "slug": "shoes", "name": "Shoes", "count": 41}]
+    assert result.facets["brands"] == [{"slug": "acme", "name": "Acme", "count": 41}]
+    assert [(b["min"], b["max"], b["count"]) for b in result.facets["price_bands"]] == [("100.00", "249.99", 41)]
+    assert result.facets["attributes"][0]["values"] == [{"value": "Blue", "count": 1}, {"value": "Red", "count": 40}]
+
+
+def test_indexing_deletes_copies_left_under_an_old_routing_and_removed_products():
+    query = stale_copies_query({1: "10", 2: "20"}, [1, 2, 3])
+    assert query["bool"]["filter"] == [{"ids": {"values": ["1", "2", "3"]}}]
+    assert {"bool": {"filter": [{"ids": {"values": ["1"]}}, {"term": {"_routing": "10"}}]}} in query["bool"]["must_not"]
+    assert len(query["bool"]["must_not"]) == 2  # product 3 is kept nowhere: deleted everywhere
+
+
+def test_the_alias_moves_to_the_new_index_in_one_atomic_update():
+    assert alias_swap_actions(alias="p", new_index="p-2", old_indices=["p-1"], alias_is_index=False) == [
+        {"remove": {"index": "p-1", "alias": "p"}},
+        {"add": {"index": "p-2", "alias": "p"}},
+    ]
+    assert alias_swap_actions(alias="p", new_index="p-2", old_indices=[], alias_is_index=True)[0] == {
+        "remove_index": {"index": "p"}
+    }
+
+
+def test_the_document_carries_a_mini_description_and_is_routed_by_its_top_category(shoes, settings):
+    from catalog.search.documents import ProductDocument
+
+    mapping = ProductDocument._index.to_dict()
+    assert mapping["mappings"]["_routing"] == {"required": True}
+    assert mapping["mappings"]["properties"]["title"]["analyzer"] == "english"
+    assert "shop_autocomplete" in mapping["settings"]["analysis"]["analyzer"]
+    product = ProductDocument().get_queryset().get(pk=shoes["trail"].pk)
+    product.search_card = selectors.get_product_cards(product_ids=[product.pk])[0]
+    document = ProductDocument().prepare(product)
+    assert document["card"]["title"] == "Acme Trail Running Shoe" and document["card"]["price"] == "89.00"
+    assert document["card"]["url"] == product.get_absolute_url() and document["card"]["brand"] == "Acme"
+    assert document["category_path"] == "Fashion > Shoes"
+    assert document["attributes"] == ["colour=Red"] and document["popularity"] == 3.0
+    assert ProductDocument.routing(product) == str(shoes["category"].parent_id)
+
+
+class FakeIndices:
+    def __init__(self, log):
+        self.log = log
+
+    def __getattr__(self, name):
+        def call(**kwargs):
+            self.log.append((f"indices.{name}", kwargs))
+            return {"p-old": {}} if name == "get_alias" else name == "exists_alias"
+
+        return call
+
+
+class FakeClient:
+    """Records every call the backend makes; answers like a server with one old index behind the alias."""
+
+    def __init__(self):
+        self.log: list = []
+        self.indices = FakeIndices(self.log)
+
+    def delete_by_query(self, **kwargs):
+        self.log.append(("delete_by_query", kwargs))
+
+
+def test_reindex_swaps_the_alias_only_after_every_product_is_written(shoes, settings, monkeypatch):
+    settings.ELASTICSEARCH_INDEX = "p"
+    client, written = FakeClient(), []
+
+    def bulk(_client, actions, **kwargs):
+        written.extend(actions)
+        client.log.append(("bulk", kwargs))
+
+    monkeypatch.setattr("elasticsearch.helpers.bulk", bulk)
+    assert ElasticsearchBackend(client=client).rebuild(batch_size=1) == 2
+    calls = [name for name, _ in client.log]
+    assert calls[0] == "indices.create" and calls.index("indices.update_aliases") > calls.index("indices.refresh")
+    assert calls.count("bulk") >= 2 and max(i for i, c in enumerate(calls) if c == "bulk") < calls.index(
+        "indices.refresh"
+    )
+    new_index = client.log[0][1]["index"]
+    assert {a["_index"] for a in written} == {new_index} and {a["_id"] for a in written} == {
+        shoes["trail"].pk,
+        shoes["road"].pk,
+    }
+    assert {a["_routing"] for a in written} == {str(shoes["category"].parent_id)}
+    swap = dict(client.log)["indices.update_aliases"]["body"]["actions"]
+    assert swap == [{"remove": {"index": "p-old", "alias": "p"}}, {"add": {"index": new_index, "alias": "p"}}]
+    assert ("indices.delete", {"index": "p-old", "ignore_unavailable": True}) in client.log
+
+
+def test_a_failed_reindex_deletes_its_new_index_and_leaves_the_alias_alone(shoes, settings, monkeypatch):
+    settings.ELASTICSEARCH_INDEX = "p"
+    client = FakeClient()
+
+    def bulk(_client, actions, **kwargs):
+        raise ConnectionError("the cluster went away")
+
+    monkeypatch.setattr("elasticsearch.helpers.bulk", bulk)
+    with pytest.raises(ConnectionError):
+        ElasticsearchBackend(client=client).rebuild(batch_size=1)
+    calls = [name for name, _ in client.log]
+    assert "indices.update_aliases" not in calls
+    assert calls[-1] == "indices.delete" and client.log[-1][1]["index"] == client.log[0][1]["index"]
+
+
+def test_indexing_writes_active_products_through_the_alias_and_drops_the_rest(shoes, settings, monkeypatch):
+    settings.ELASTICSEARCH_INDEX = "p"
+    client, written = FakeClient(), []
+    monkeypatch.setattr("elasticsearch.helpers.bulk", lambda _c, actions, **kw: written.append((actions, kw)))
+    ids = [shoes["trail"].pk, shoes["hidden"].pk]
+    ElasticsearchBackend(client=client).index(product_ids=ids)
+    ((actions, options),) = written
+    assert [a["_id"] for a in actions] == [shoes["trail"].pk] and actions[0]["_index"] == "p"
+    assert options["require_alias"] is True  # never a stray index with a guessed mapping
+    deleted = dict(client.log)["delete_by_query"]["body"]["query"]
+    assert deleted["bool"]["filter"] == [{"ids": {"values": sorted(str(i) for i in ids)}}]
+
+
+# --- The API schema -----------------------------------------------------------------------------
+
+
+def test_the_schema_documents_search_with_its_parameters_and_errors(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    operation = schema["paths"]["/api/v1/search"]["get"]
+    assert {"q", "category", "brand", "price_min", "sort", "page", "page_size"} <= {
+        p["name"] for p in operation["parameters"]
+    }
+    assert {"200", "400", "404", "503"} <= set(operation["responses"])
+    assert "/api/v1/search/suggest" in schema["paths"]
