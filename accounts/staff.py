@@ -13,9 +13,10 @@ STAFF_GROUPS: dict[str, list[str]] = {
     "Fulfilment": [
         "orders.view_order", "orders.cancel_order", "orders.mark_shipped",
         "inventory.view_stockitem", "inventory.adjust_stock",
+        "shop.view_deadletter", "shop.retry_deadletter",
     ],
     "Support": [
         "accounts.view_user", "accounts.view_address", "accounts.change_address",
-        "orders.view_order", "orders.cancel_order", "orders.refund_order",
+        "orders.view_order", "orders.cancel_order", "orders.refund_order", "orders.resend_order_email",
     ],
 }  # fmt: skip

@@ -79,3 +79,12 @@ class InvalidEmail(CheckoutRefused):
 
     def __init__(self) -> None:
         super().__init__(fields={"email": [self.default_message]})
+
+
+class EmailNeverQueued(DomainError):
+    code = "email_never_queued"
+    status_code = 409
+
+    def __init__(self, *, kind: str):
+        message = f"This order was never sent a {kind!r} e-mail."
+        super().__init__(message, fields={"kind": [message]})

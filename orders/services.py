@@ -43,6 +43,7 @@ from inventory.exceptions import OutOfStock
 from orders import pricing, selectors
 from orders.access import signed_order_url
 from orders.exceptions import (
+    EmailNeverQueued,
     EmptyCart,
     InvalidDeliveryOption,
     InvalidEmail,
@@ -222,11 +223,18 @@ def mark_shipped(*, order_id: int, actor: User | None = None) -> Order:
 
 
 def resend_email(*, order_id: int, kind: str, actor: User | None = None) -> None:
-    """Staff: send an order e-mail again (the customer lost it). Only kinds this order was sent."""
+    """Staff: send an order e-mail again (the customer lost it). Only a kind this order was due.
+
+    An e-mail already sent is made due again; one still pending or being sent right now is left
+    as it is (it is going out anyway, and its claim keeps it from going out twice).
+    Raises EmailNeverQueued (409).
+    """
     with transaction.atomic(durable=True):
         order = selectors.lock_order(order_id=order_id)
-        if not EmailLog.objects.filter(order=order, kind=kind).update(sent_at=None, claimed_at=NEVER_CLAIMED):
-            raise ValidationError({"kind": f"This order was never sent a {EmailKind(kind).label!r} e-mail."})
+        logs = EmailLog.objects.filter(order=order, kind=kind)
+        if not logs.exists():
+            raise EmailNeverQueued(kind=kind)
+        logs.filter(sent_at__isnull=False).update(sent_at=None, claimed_at=NEVER_CLAIMED)
         OrderEvent.objects.create(order=order, kind=OrderEventKind.EMAIL_RESENT, actor=actor, data={"kind": kind})
         outbox.publish(topic=ORDER_EMAIL, key=order.number, payload={"order_id": order.pk, "kind": kind})
 

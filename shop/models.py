@@ -60,6 +60,9 @@ class OutboxMessage(models.Model):
     dispatched_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.CharField(max_length=300, blank=True)
+    claimed_until = models.DateTimeField(
+        null=True, blank=True, help_text="A relay is sending it until then; past it, another relay may."
+    )
 
     class Meta:
         indexes = [

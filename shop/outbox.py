@@ -17,6 +17,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
@@ -27,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 RELAY_BATCH = 100
 RELAY_GRACE = timedelta(seconds=5)  # leave the on-commit send its chance before the relay steps in
+RELAY_LEASE = timedelta(seconds=60)  # how long a relay's claim on a batch keeps other relays off it
 
 
 class UnroutedTopic(LookupError):
@@ -73,16 +75,19 @@ def dispatch(*, message_id: int) -> bool:
 def relay(*, limit: int = RELAY_BATCH) -> int:
     """Send what the on-commit hand-off never got through; returns how many were sent.
 
-    Claims the oldest pending rows with SKIP LOCKED, so two relays never send the same batch.
+    Claims the oldest pending rows (SKIP LOCKED, so two relays never take the same batch) with a
+    lease, commits, then sends them outside any transaction (in the embedded shop the consumer
+    runs right here, with its own durable transaction). A relay that dies mid-batch leaves
+    leases that expire, and the next relay sends those messages: at least once, never lost.
     """
-    sent = 0
+    now = timezone.now()
     with transaction.atomic():
         pending = list(
-            OutboxMessage.objects.filter(dispatched_at__isnull=True, created_at__lte=timezone.now() - RELAY_GRACE)
+            OutboxMessage.objects.filter(dispatched_at__isnull=True, created_at__lte=now - RELAY_GRACE)
+            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
             .order_by("created_at", "pk")
             .select_for_update(skip_locked=True)[:limit]
             .values_list("pk", flat=True)
         )
-        for message_id in pending:
-            sent += dispatch(message_id=message_id)
-    return sent
+        OutboxMessage.objects.filter(pk__in=pending).update(claimed_until=now + RELAY_LEASE)
+    return sum(dispatch(message_id=message_id) for message_id in pending)

@@ -140,6 +140,10 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
+# A publish to a broker that is down fails at once instead of retrying for seconds inside the
+# request: what must arrive goes through the outbox, whose relay sends it again (workers keep
+# their own reconnect loop, broker_connection_retry).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 0}
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -191,6 +195,7 @@ API_THROTTLE_RATES = {
     "password_reset": env.str("THROTTLE_RATE_PASSWORD_RESET", default="5/hour"),
     "signup": env.str("THROTTLE_RATE_SIGNUP", default="20/hour"),
     "stock_feed": env.str("THROTTLE_RATE_STOCK_FEED", default="120/minute"),  # per API key
+    "order_lookup": env.str("THROTTLE_RATE_ORDER_LOOKUP", default="10/minute"),  # find an order by number + e-mail
 }
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
@@ -209,6 +214,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name for the order states wherever they appear (state, from_state, to_state).
+    "ENUM_NAME_OVERRIDES": {"OrderStateEnum": "orders.states.OrderState"},
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -234,6 +241,13 @@ OUTBOX_ROUTES: dict[str, str] = {
 # --- Search --------------------------------------------------------------------------------
 ELASTICSEARCH_URL = env.str("ELASTICSEARCH_URL", default="")
 SEARCH_BACKEND = "elasticsearch" if ELASTICSEARCH_URL else "database"
+# ELASTICSEARCH_INDEX: the alias searches and index writes use (`search_reindex` swaps it).
+ELASTICSEARCH_INDEX = env.str("ELASTICSEARCH_INDEX", default="shop-products")
+if ELASTICSEARCH_URL:
+    INSTALLED_APPS.append("django_elasticsearch_dsl")
+    ELASTICSEARCH_DSL = {"default": {"hosts": ELASTICSEARCH_URL, "request_timeout": 5}}
+    ELASTICSEARCH_DSL_AUTOSYNC = False  # catalog's own task indexes after commit
+    ELASTICSEARCH_DSL_AUTO_REFRESH = False
 
 # --- Media and static files ----------------------------------------------------------------
 # AWS_STORAGE_BUCKET_NAME present: media on S3 (django-storages), served from the CDN host

@@ -38,12 +38,12 @@ def _missing_service(marker: str) -> str | None:
     return None
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def pytest_itemcollected(item: pytest.Item) -> None:
     # Tests with a live worker share the broker's queues (and purge them): with pytest-xdist
-    # (--dist loadgroup) they all run in one process, one after another.
-    for item in items:
-        if item.get_closest_marker("rabbitmq"):
-            item.add_marker(pytest.mark.xdist_group("rabbitmq"))
+    # (--dist loadgroup) they all run in one process, one after another. Marked as each test is
+    # collected, before xdist's collection hook reads the group into the node id.
+    if item.get_closest_marker("rabbitmq"):
+        item.add_marker(pytest.mark.xdist_group("rabbitmq"))
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -81,8 +81,13 @@ def _clean_cache(settings, worker_id):
 def _eager_celery():
     # Tests run tasks in-process and see their errors; tests about workers (a real worker on
     # RabbitMQ, routing) switch this off through their own fixture.
+    from celery.result import _set_task_join_will_block
+
     from shop.celery import app
 
+    # A live worker thread of an earlier test may have marked this process as a worker, which
+    # forbids .get() on results ("never call result.get() within a task").
+    _set_task_join_will_block(False)
     saved = (app.conf.task_always_eager, app.conf.task_eager_propagates)
     app.conf.update(task_always_eager=True, task_eager_propagates=True)
     yield

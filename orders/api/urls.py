@@ -1,1 +1,11 @@
-urlpatterns: list = []
+from django.urls import path
+
+from orders.api import views
+
+urlpatterns = [
+    path("checkout", views.CheckoutApi.as_view(), name="checkout"),
+    path("checkout/options", views.CheckoutOptionsApi.as_view(), name="checkout-options"),
+    path("orders", views.OrderListApi.as_view(), name="order-list"),
+    path("orders/<str:number>", views.OrderDetailApi.as_view(), name="order-detail"),
+    path("orders/<str:number>/cancel", views.OrderCancelApi.as_view(), name="order-cancel"),
+]

@@ -22,14 +22,18 @@ def error_response(description: str) -> OpenApiResponse:
     return OpenApiResponse(response=ErrorSerializer, description=description)
 
 
-IDEMPOTENCY_KEY_HEADER = OpenApiParameter(
-    name="Idempotency-Key",
-    type=OpenApiTypes.STR,
-    location=OpenApiParameter.HEADER,
-    required=False,
-    description="A unique key per intended creation (e.g. a UUID). A retry with the same key and body returns "
-    "the first result with 200; the same key with another body is a 422.",
-)
+def idempotency_key_header(*, required: bool) -> OpenApiParameter:
+    return OpenApiParameter(
+        name="Idempotency-Key",
+        type=OpenApiTypes.STR,
+        location=OpenApiParameter.HEADER,
+        required=required,
+        description="A unique key per intended creation (e.g. a UUID). A retry with the same key and body returns "
+        "the first result with 200; the same key with another body is a 422.",
+    )
+
+
+IDEMPOTENCY_KEY_HEADER = idempotency_key_header(required=False)
 
 
 RETRY_AFTER_HEADER = OpenApiParameter(

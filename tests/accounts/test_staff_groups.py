@@ -41,6 +41,27 @@ def test_a_group_member_holds_the_groups_permissions():
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("group", "permission", "held"),
+    [
+        ("Support", "orders.cancel_order", True),
+        ("Support", "orders.resend_order_email", True),
+        ("Support", "orders.mark_shipped", False),
+        ("Support", "shop.retry_deadletter", False),
+        ("Fulfilment", "orders.mark_shipped", True),
+        ("Fulfilment", "shop.view_deadletter", True),
+        ("Fulfilment", "shop.retry_deadletter", True),
+        ("Fulfilment", "orders.resend_order_email", False),
+        ("Catalog managers", "orders.cancel_order", False),
+    ],
+)
+def test_order_and_dead_letter_actions_go_to_the_groups_that_do_that_work(group, permission, held):
+    user = UserFactory(staff=True)
+    user.groups.add(Group.objects.get(name=group))
+    assert user.has_perm(permission) is held
+
+
+@pytest.mark.django_db
 def test_support_may_view_customers_but_not_run_the_anonymise_action(client):
     # given: a support agent (view_user only) and a customer
     agent = UserFactory(staff=True)

@@ -370,11 +370,10 @@ def test_an_empty_cart_invites_to_shop(client):
     assert ">Checkout<" not in html
 
 
-def test_checkout_is_shown_but_not_open_yet(shopper):
+def test_a_cart_with_lines_leads_to_checkout(shopper):
     client, _ = shopper
     full = client.get(CART_URL).content.decode()
-    assert re.search(r"<button [^>]*disabled[^>]*>Checkout</button>", full)
-    assert "Checkout opens soon." in full
+    assert '<a class="button cart-checkout" href="/checkout/">Checkout</a>' in full
 
 
 def test_the_page_shows_a_price_change_and_a_product_no_longer_sold(client):

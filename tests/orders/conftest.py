@@ -9,6 +9,7 @@ import pytest
 from cart import services as cart_services
 from orders.services import CheckoutInput
 from tests.accounts.factories import UserFactory, address_data
+from tests.cart.conftest import guest_api  # noqa: F401  (fixture)
 from tests.cart.factories import add, stocked_product
 
 

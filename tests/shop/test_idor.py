@@ -15,7 +15,9 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
 from accounts.models import Address
+from orders.models import Order
 from tests.accounts.factories import AddressFactory, UserFactory
+from tests.orders.factories import OrderFactory
 
 # name -> (make an object owned by `owner`, return the URL kwargs; read the object back for comparison)
 OWNED: dict[str, tuple[Callable, Callable]] = {
@@ -32,6 +34,12 @@ OWNED: dict[str, tuple[Callable, Callable]] = {
         lambda kwargs: Address.objects.filter(pk=kwargs["address_id"]).values().first(),
     ),
 }
+_order = (
+    lambda owner: {"number": OrderFactory(customer=owner).number},
+    lambda kwargs: Order.objects.filter(number=kwargs["number"]).values().first(),
+)
+OWNED.update({name: _order for name in ["api:order-detail", "api:order-cancel", "orders:detail", "orders:status",
+                                        "orders:cancel"]})  # fmt: skip
 # Patterns with arguments that name no customer's object.
 PUBLIC = {
     "catalog:category", "catalog:product", "accounts:password_reset_confirm",
@@ -95,5 +103,5 @@ def test_the_owner_reaches_the_same_url(name):
     client = APIClient()
     client.force_login(owner)
     client.force_authenticate(owner)
-    method = "post" if name.endswith("delete") else "get"
+    method = "post" if name.endswith(("delete", "cancel")) else "get"
     assert getattr(client, method)(reverse(name, kwargs=kwargs)).status_code in (200, 204, 302)

@@ -1,0 +1,148 @@
+"""The orders API: checkout, the customer's orders, one order, cancelling it.
+
+The customer is the signed-in user, or the guest named by X-Guest-Token; another customer's
+order number answers 404, exactly like a number that does not exist.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema
+from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import selectors as accounts_selectors
+from accounts.services import AddressData
+from cart.api.views import GUEST_TOKEN_PARAMETER
+from orders import pricing, selectors, services
+from orders.api.serializers import (
+    CheckoutInputSerializer,
+    CheckoutOptionsSerializer,
+    OrderSerializer,
+    OrderSummarySerializer,
+)
+from orders.exceptions import OrderNotFound
+from payments import methods as payment_methods
+from shop.api.idempotency import idempotency_from_request
+from shop.api.pagination import PageNumberWithSize
+from shop.api.schema import error_response, idempotency_key_header
+from shop.api.throttling import AnonRateThrottle, UserRateThrottle
+from shop.guest import guest_key, guest_token_from_request
+
+
+class OrdersBaseApi(APIView):
+    permission_classes = [AllowAny]
+    throttle_classes = [UserRateThrottle, AnonRateThrottle]
+
+    def viewer(self, request: Request) -> dict:
+        """Who is asking: {"customer": user} or {"guest_key": ...}; neither is a 404 for orders."""
+        if request.user.is_authenticated:
+            return {"customer": request.user}
+        if token := guest_token_from_request(request._request):
+            return {"guest_key": guest_key(token)}
+        raise OrderNotFound("Sign in, or send the X-Guest-Token that placed the order.")
+
+    def order(self, request: Request, number: str):
+        return selectors.get_order(number=number, **self.viewer(request))
+
+
+class CheckoutOptionsApi(APIView):
+    """What checkout offers: the delivery options with their prices, and the test gateway's cards."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses=CheckoutOptionsSerializer)
+    def get(self, request: Request) -> Response:
+        return Response(
+            CheckoutOptionsSerializer(
+                {"currency": settings.SHOP_CURRENCY, "delivery_options": pricing.delivery_options(),
+                 "test_cards": payment_methods.test_cards()}
+            ).data
+        )  # fmt: skip
+
+
+class CheckoutApi(OrdersBaseApi):
+    """Place an order from the customer's open cart. Idempotency-Key is required: a retry with the
+    same key and body returns the same order with 200. Stock is allocated right after (the
+    order's state moves from placed to allocated or rejected: poll GET /orders/{number})."""
+
+    @extend_schema(
+        parameters=[GUEST_TOKEN_PARAMETER, idempotency_key_header(required=True)],
+        request=CheckoutInputSerializer,
+        responses={
+            201: OrderSerializer, 200: OrderSerializer,
+            404: error_response("address_id is not one of yours, or no guest token and not signed in."),
+            409: error_response("Empty cart, a product no longer sold, plainly out of stock, or the total changed."),
+            422: error_response("The Idempotency-Key was used with another body."),
+        },
+    )  # fmt: skip
+    def post(self, request: Request) -> Response:
+        idempotency = idempotency_from_request(request, required=True)
+        data = CheckoutInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        token = guest_token_from_request(request._request)
+        if not request.user.is_authenticated and not token:
+            raise OrderNotFound("Sign in, or send X-Guest-Token (POST /api/v1/guest-tokens gives one).")
+        if "address_id" in values:
+            if not request.user.is_authenticated:
+                raise OrderNotFound("Guests send the address itself, not an address_id.")
+            saved = accounts_selectors.get_address_for_user(user=request.user, address_id=values["address_id"])
+            address = AddressData(**{name: getattr(saved, name) for name in AddressData.__dataclass_fields__})
+        else:
+            address = AddressData(**values["address"])
+        outcome = services.place_order(
+            checkout=services.CheckoutInput(
+                address=address,
+                delivery_option=values["delivery_option"],
+                payment_method=values["payment_method"],
+                email=values.get("email", ""),
+                expected_total=values.get("expected_total"),
+            ),
+            customer=request.user,
+            guest_token=token,
+            idempotency=idempotency,
+        )
+        order = selectors.get_order(number=outcome.value.number, granted_numbers=frozenset({outcome.value.number}))
+        return Response(OrderSerializer(order).data, status=201 if outcome.created else 200)
+
+
+class OrderListApi(OrdersBaseApi, GenericAPIView):
+    """The customer's orders (or the guest token's), newest first."""
+
+    pagination_class = PageNumberWithSize
+    serializer_class = OrderSummarySerializer
+
+    @extend_schema(parameters=[GUEST_TOKEN_PARAMETER], responses=OrderSummarySerializer(many=True))
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(selectors.list_orders(**self.viewer(request)))
+        return self.get_paginated_response(OrderSummarySerializer(page, many=True).data)
+
+
+class OrderDetailApi(OrdersBaseApi):
+    """One order with its lines, totals, address and state history."""
+
+    @extend_schema(
+        parameters=[GUEST_TOKEN_PARAMETER],
+        responses={200: OrderSerializer, 404: error_response("No such order of yours.")},
+    )
+    def get(self, request: Request, number: str) -> Response:
+        return Response(OrderSerializer(self.order(request, number)).data)
+
+
+class OrderCancelApi(OrdersBaseApi):
+    """Cancel the order while nothing has shipped; its stock goes back. 409 when it cannot be cancelled."""
+
+    @extend_schema(
+        parameters=[GUEST_TOKEN_PARAMETER], request=None,
+        responses={200: OrderSerializer, 404: error_response("No such order of yours."),
+                   409: error_response("The order cannot be cancelled in its state (order_state_conflict).")},
+    )  # fmt: skip
+    def post(self, request: Request, number: str) -> Response:
+        order = self.order(request, number)
+        services.cancel_order(order_id=order.pk, actor=request.user if request.user.is_authenticated else None,
+                              reason="Cancelled by the customer")  # fmt: skip
+        return Response(OrderSerializer(self.order(request, number)).data)
