@@ -71,6 +71,12 @@ def listing_key(name: str, digest: str) -> str:
     return f"catalog:{SCHEMA}:{name}:{listing_generation()}:{digest}"
 
 
+def search_key(digest: str) -> str:
+    """Where the result of one search (its query, filters, sort and page, hashed) lives: under
+    the listing generation, so any catalog change or search index write drops every result."""
+    return listing_key("search", digest)
+
+
 def listing_generation() -> int:
     return versions([GENERATION_KEY])[GENERATION_KEY]
 

@@ -155,8 +155,9 @@ def place_order(
             data={"cart_id": cart.pk, "total": str(order.total)},
         )  # fmt: skip
         idempotency_complete(idempotency, order)
-        outbox.publish(topic=ORDER_PLACED, key=order.number, payload={"order_id": order.pk})
-        _queue_email(order, EmailKind.RECEIVED)
+        outbox.publish_all(
+            [outbox.Message(ORDER_PLACED, order.number, {"order_id": order.pk}), _email_due(order, EmailKind.RECEIVED)]
+        )
     return Created(order, created=True)
 
 
@@ -186,10 +187,10 @@ def allocate_order(*, order_id: int) -> Order:
             )  # fmt: skip
             _transition(order, OrderState.REJECTED, message=order.rejection_reason,
                         data={"product_id": exc.product_id, "requested": exc.requested, "available": exc.available})  # fmt: skip
-            _queue_email(order, EmailKind.REJECTED)
+            outbox.publish_all([_email_due(order, EmailKind.REJECTED)])
             return order
         _transition(order, OrderState.ALLOCATED, data={"units": -sum(change.quantity for change in changes)})
-        _queue_email(order, EmailKind.ALLOCATED)
+        outbox.publish_all([_email_due(order, EmailKind.ALLOCATED)])
     return order
 
 
@@ -210,7 +211,7 @@ def cancel_order(*, order_id: int, actor: User | None = None, reason: str = "") 
             order, OrderState.CANCELLED, actor=actor, message=reason[:300],
             data={"released_units": sum(change.quantity for change in released)},
         )  # fmt: skip
-        _queue_email(order, EmailKind.CANCELLED)
+        outbox.publish_all([_email_due(order, EmailKind.CANCELLED)])
     return order
 
 
@@ -236,7 +237,7 @@ def resend_email(*, order_id: int, kind: str, actor: User | None = None) -> None
             raise EmailNeverQueued(kind=kind)
         logs.filter(sent_at__isnull=False).update(sent_at=None, claimed_at=NEVER_CLAIMED)
         OrderEvent.objects.create(order=order, kind=OrderEventKind.EMAIL_RESENT, actor=actor, data={"kind": kind})
-        outbox.publish(topic=ORDER_EMAIL, key=order.number, payload={"order_id": order.pk, "kind": kind})
+        outbox.publish_all([outbox.Message(ORDER_EMAIL, order.number, {"order_id": order.pk, "kind": kind})])
 
 
 # --- E-mails -----------------------------------------------------------------------------------------
@@ -283,10 +284,10 @@ def _transition(
     )  # fmt: skip
 
 
-def _queue_email(order: Order, kind: str) -> None:
-    """Log the e-mail as due and hand it to the e-mail worker through the outbox (never lost)."""
-    EmailLog.objects.get_or_create(order=order, kind=kind, defaults={"claimed_at": NEVER_CLAIMED})
-    outbox.publish(topic=ORDER_EMAIL, key=order.number, payload={"order_id": order.pk, "kind": kind})
+def _email_due(order: Order, kind: str) -> outbox.Message:
+    """Log the e-mail as due (once per order and kind); the outbox message hands it to the e-mail worker."""
+    EmailLog.objects.bulk_create([EmailLog(order=order, kind=kind, claimed_at=NEVER_CLAIMED)], ignore_conflicts=True)
+    return outbox.Message(ORDER_EMAIL, order.number, {"order_id": order.pk, "kind": kind})
 
 
 def _create_order(*, customer, guest_key, email, address, delivery, payment_method, totals) -> Order:

@@ -13,11 +13,12 @@ shop/ knows no app: a topic is routed to a task *name*, looked up in Celery's re
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
@@ -35,23 +36,50 @@ class UnroutedTopic(LookupError):
     pass
 
 
+@dataclass(frozen=True)
+class Message:
+    topic: str
+    key: str
+    payload: dict
+
+
 def publish(*, topic: str, key: str, payload: dict) -> OutboxMessage:
     """Write the message in the caller's open transaction; it is sent after commit."""
+    return publish_all([Message(topic, key, payload)])[0]
+
+
+def publish_all(messages: list[Message]) -> list[OutboxMessage]:
+    """Write several messages of one change in one INSERT; after commit they are sent together
+    and marked dispatched in one UPDATE (one commit, not one per message)."""
     assert transaction.get_connection().in_atomic_block, "publish() belongs inside the change's transaction"
-    if topic not in settings.OUTBOX_ROUTES:
-        raise UnroutedTopic(f"No OUTBOX_ROUTES entry for topic {topic!r}")
-    message = OutboxMessage.objects.create(topic=topic, key=key, payload=payload)
-    # robust: a failed hand-off (or, in eager mode, a failing consumer) never breaks the committed request;
-    # the row stays pending and the relay sends it again.
-    transaction.on_commit(lambda: dispatch(message_id=message.pk), robust=True)
-    return message
+    for message in messages:
+        if message.topic not in settings.OUTBOX_ROUTES:
+            raise UnroutedTopic(f"No OUTBOX_ROUTES entry for topic {message.topic!r}")
+    rows = OutboxMessage.objects.bulk_create(
+        [OutboxMessage(topic=m.topic, key=m.key, payload=m.payload) for m in messages]
+    )
+    ids = [row.pk for row in rows]
+    # robust: a failed hand-off (or, in eager mode, a failing consumer) never breaks the committed
+    # request; the rows stay pending and the relay sends them again.
+    transaction.on_commit(lambda: dispatch(message_ids=ids), robust=True)
+    return rows
 
 
-def dispatch(*, message_id: int) -> bool:
-    """Hand one pending message to its task; mark it dispatched. False if the broker refused."""
-    message = OutboxMessage.objects.filter(pk=message_id, dispatched_at__isnull=True).first()
-    if message is None:
-        return True  # dispatched already (by the relay or an earlier call)
+def dispatch(*, message_ids: list[int]) -> int:
+    """Hand pending messages to their tasks, in order; mark the sent ones dispatched. Returns how
+    many were sent (a message dispatched already counts as sent and is not sent again)."""
+    pending = {m.pk: m for m in OutboxMessage.objects.filter(pk__in=message_ids, dispatched_at__isnull=True)}
+    sent = [pk for pk in message_ids if pk not in pending]
+    for pk in message_ids:
+        if pk in pending and _send(pending[pk]):
+            sent.append(pk)
+    OutboxMessage.objects.filter(pk__in=[pk for pk in sent if pk in pending]).update(
+        dispatched_at=timezone.now(), attempts=F("attempts") + 1, last_error=""
+    )
+    return len(sent)
+
+
+def _send(message: OutboxMessage) -> bool:
     task_name = settings.OUTBOX_ROUTES[message.topic]
     try:
         task = app.tasks.get(task_name)
@@ -62,13 +90,10 @@ def dispatch(*, message_id: int) -> bool:
             app.send_task(task_name, kwargs=kwargs, retry=False)
     except (BrokerError, OSError) as exc:
         OutboxMessage.objects.filter(pk=message.pk).update(
-            attempts=message.attempts + 1, last_error=f"{exc.__class__.__name__}: {exc}"[:300]
+            attempts=F("attempts") + 1, last_error=f"{exc.__class__.__name__}: {exc}"[:300]
         )
         logger.warning("outbox message %s (%s) not sent: %s", message.pk, message.topic, exc)
         return False
-    OutboxMessage.objects.filter(pk=message.pk, dispatched_at__isnull=True).update(
-        dispatched_at=timezone.now(), attempts=message.attempts + 1, last_error=""
-    )
     return True
 
 
@@ -90,4 +115,4 @@ def relay(*, limit: int = RELAY_BATCH) -> int:
             .values_list("pk", flat=True)
         )
         OutboxMessage.objects.filter(pk__in=pending).update(claimed_until=now + RELAY_LEASE)
-    return sum(dispatch(message_id=message_id) for message_id in pending)
+    return dispatch(message_ids=pending)

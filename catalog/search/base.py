@@ -54,7 +54,9 @@ class SearchFilters:
 @dataclass(frozen=True)
 class SearchResult:
     """One page of results. `cards` holds ready-to-render product cards when the backend's index
-    carries them (Elasticsearch's mini descriptions); otherwise None and the caller reads cards."""
+    carries them (Elasticsearch's mini descriptions); otherwise None and the caller reads cards.
+    A backend that bounds its work on very large result sets says so: `total_is_estimate` and
+    `facets_sampled` (the counts are then scaled from a sample; below the bound they are exact)."""
 
     ids: list[int]
     total: int
@@ -63,6 +65,8 @@ class SearchResult:
     page: int
     page_size: int
     cards: list[dict] | None = None
+    total_is_estimate: bool = False  # `total` was estimated from a sample (more matches than are counted)
+    facets_sampled: bool = False  # facet counts were scaled up from a sample of the matches
 
     @property
     def num_pages(self) -> int:

@@ -22,6 +22,8 @@ product being found by new words, and an inactive product is never shown.
 from __future__ import annotations
 
 import hashlib
+import json
+from collections import Counter
 from collections.abc import Callable
 
 from django.contrib.postgres.search import (
@@ -42,7 +44,6 @@ from catalog.models import Brand, Category, Product
 from catalog.search.base import (
     DEFAULT_PAGE_SIZE,
     MIN_SUGGESTION_SIMILARITY,
-    PRICE_BAND_EDGES,
     SearchFilters,
     SearchResult,
     attribute_facets,
@@ -50,6 +51,7 @@ from catalog.search.base import (
     category_facets,
     clean_query,
     empty_facets,
+    price_band_index,
     price_bands,
     query_words,
 )
@@ -124,6 +126,79 @@ def text_query(words: list[str], corrections: dict[str, str]) -> SearchQuery:
     return SearchQuery(" & ".join(term(w) for w in rest), search_type="raw", config=CONFIG) & last_query
 
 
+CACHED_FIELDS = ("ids", "total", "facets", "suggestion", "total_is_estimate", "facets_sampled")
+SAMPLE_LIMIT = 1000  # matches read per search: up to this many, total and facets are exact
+RANKED_CANDIDATES = 200  # beyond SAMPLE_LIMIT matches, the most popular this many are ranked by relevance
+# The block number of a row (its ctid's first half): how far into the table a sample reached.
+BLOCK = RawSQL('("catalog_product"."ctid"::text::point)[0]::int', [])
+# Only bitmap scans for the sample query (restored right after); returns the previous values.
+BITMAP_ONLY_SQL = (
+    "SELECT current_setting('enable_seqscan'), current_setting('enable_indexscan'),"
+    " set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true)"
+)
+RESTORE_SCANS_SQL = "SELECT set_config('enable_seqscan', %s, true), set_config('enable_indexscan', %s, true)"
+TABLE_SIZE_SQL = (
+    "SELECT pg_relation_size(%s::regclass) / current_setting('block_size')::int,"
+    " greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = %s::regclass"
+)
+POPULARITY_AT_SQL = (  # the index product_search_popularity answers it (an index-only scan)
+    "SELECT popularity FROM catalog_product WHERE is_active ORDER BY popularity DESC OFFSET %s LIMIT 1"
+)
+
+
+def _popularity_at(rank: int, *, alias: str) -> float | None:
+    """The popularity of the active product at this rank (0 = the most popular); None past the end."""
+    with connections[alias].cursor() as cursor:
+        cursor.execute(POPULARITY_AT_SQL, [rank])
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _round_estimate(value: float) -> int:
+    """An estimate to two significant figures: 41,873 -> 42,000 (it is not a count)."""
+    digits = max(0, len(str(int(value))) - 2)
+    return int(round(value, -digits))
+
+
+_SORT_KEYS = {
+    "relevance": lambda r: (-r["score"], -r["popularity"], -r["id"]),
+    "popularity": lambda r: (-r["popularity"], -r["id"]),
+    "price_asc": lambda r: (r["price"], r["id"]),
+    "price_desc": lambda r: (-r["price"], -r["id"]),
+    "newest": lambda r: (-r["created_at"].timestamp(), -r["id"]),
+}
+
+
+def _facets_of(rows: list[dict], *, scale: float) -> dict:
+    """Facets counted over these rows, each count multiplied by `scale` (1: exact counts)."""
+    categories: Counter = Counter(row["category_id"] for row in rows)
+    brands: Counter = Counter((row["brand__slug"], row["brand__name"]) for row in rows if row["brand__slug"])
+    bands: Counter = Counter(price_band_index(row["price"]) for row in rows)
+    attributes: Counter = Counter()
+    for row in rows:
+        values = row["attributes"]
+        values = json.loads(values) if isinstance(values, str) else values  # a raw cursor gives jsonb as text
+        attributes.update((str(k), _attribute_text(v)) for k, v in (values or {}).items())
+
+    def scaled(counts: Counter) -> dict:
+        return {key: max(1, round(count * scale)) for key, count in counts.items()}
+
+    return {
+        "categories": category_facets(scaled(categories), selectors.category_tree()),
+        "brands": brand_facets([(slug, name, count) for (slug, name), count in scaled(brands).items()]),
+        "price_bands": price_bands(scaled(bands)),
+        "attributes": attribute_facets(scaled(attributes)),
+    }
+
+
+def _attribute_text(value) -> str:
+    """A JSON attribute value as PostgreSQL's ->> gives it (true, 42, text)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+
 class PostgresBackend:
     name = "postgresql"
 
@@ -140,10 +215,41 @@ class PostgresBackend:
         page_size: int = DEFAULT_PAGE_SIZE,
         with_facets: bool = True,
     ) -> SearchResult:
-        alias = choose_read_alias()
+        """Bounded work whatever the number of matches (see `_search`). Identical searches are
+        cached with the listings (filled from the primary, dropped by any catalog change or
+        index write); searches filtering on stock are never cached."""
         words = query_words(query)
         if not words:
             return self._browse(filters=filters, sort=sort, page=page, page_size=page_size, with_facets=with_facets)
+        if filters.in_stock:  # stock changes with every sale: never cached
+            return self._search(words, clean_query(query), filters, sort, page, page_size, with_facets,
+                                alias=choose_read_alias())  # fmt: skip
+        digest = hashlib.sha256(
+            repr((words, clean_query(query).lower(), filters, sort, page, page_size, with_facets)).encode()
+        ).hexdigest()[:32]
+
+        def fill() -> dict:
+            found = self._search(words, clean_query(query), filters, sort, page, page_size, with_facets, alias=PRIMARY)
+            return {field: getattr(found, field) for field in CACHED_FIELDS}
+
+        found = catalog_cache.get_or_fill(catalog_cache.search_key(digest), fill, catalog_cache.LISTING_TTL)
+        return SearchResult(page=page, page_size=page_size, **found)
+
+    def _search(
+        self, words: list[str], cleaned: str, filters: SearchFilters, sort: str, page: int, page_size: int,
+        with_facets: bool, *, alias: str,
+    ) -> SearchResult:  # fmt: skip
+        """Two or three short queries whatever the catalog's size:
+
+        1. the "did you mean" corrections (the small lexicon);
+        2. up to SAMPLE_LIMIT + 1 matches in storage order (a bitmap scan of the GIN index that
+           stops there). At most SAMPLE_LIMIT matches: that is all of them, so the total, the
+           facets and the ranking are exact. More: the total is estimated from how far into the
+           table the sample reached, and the facets are the sample's counts scaled to it;
+        3. (more matches only) the page from the RANKED_CANDIDATES most popular matches, ranked
+           by text relevance and popularity, the rest in popularity order; found through the
+           popularity index (a bitmap AND with the GIN index), never by ranking every match.
+        """
         corrections = self.corrections(words, alias=alias)
         matches = text_query(words, corrections)
         products = (
@@ -151,30 +257,106 @@ class PostgresBackend:
             .annotate(document=STORED_VECTOR, title_vector=TITLE_VECTOR)
             .filter(Q(document=matches) | Q(document__isnull=True, title_vector=matches))
         )
-        if sort == "relevance" or sort not in ORDERINGS:
-            products = products.annotate(score=self._score(words, corrections, clean_query(query)))
-            ordering = ("-score", "-popularity", "-id")
-        else:
-            ordering = ORDERINGS[sort]
-        start = (page - 1) * page_size
-        ids = list(products.order_by(*ordering).values_list("pk", flat=True)[start : start + page_size])
-        total, facets = self._facets(products, alias=alias) if with_facets else (products.count(), empty_facets())
+        relevance = sort == "relevance" or sort not in ORDERINGS
+        if relevance:
+            products = products.annotate(score=self._score(words, corrections, cleaned))
         suggestion = " ".join(corrections.get(w, w) for w in words) if corrections else None
-        return SearchResult(ids=ids, total=total, facets=facets, suggestion=suggestion, page=page, page_size=page_size)
+        start = (page - 1) * page_size
+        sample = self._sample(products, alias=alias, relevance=relevance)
+        if len(sample) <= SAMPLE_LIMIT:  # every match: exact
+            key = _SORT_KEYS["relevance" if relevance else sort]
+            ids = [row["id"] for row in sorted(sample, key=key)[start : start + page_size]]
+            facets = _facets_of(sample, scale=1.0) if with_facets else empty_facets()
+            return SearchResult(ids=ids, total=len(sample), facets=facets, suggestion=suggestion, page=page,
+                                page_size=page_size)  # fmt: skip
+        sample = sample[:SAMPLE_LIMIT]
+        total, table_rows = self._estimate_total(sample, alias=alias)
+        if relevance or sort == "popularity":
+            ids = self._popular_page(products, alias=alias, total=total, table_rows=table_rows, start=start,
+                                     page_size=page_size, relevance=relevance)  # fmt: skip
+        else:  # price or newest: an ordered LIMIT (an index walk or a top-N sort of the matches)
+            ids = list(products.order_by(*ORDERINGS[sort]).values_list("pk", flat=True)[start : start + page_size])
+        facets = _facets_of(sample, scale=total / len(sample)) if with_facets else empty_facets()
+        return SearchResult(ids=ids, total=total, facets=facets, suggestion=suggestion, page=page,
+                            page_size=page_size, total_is_estimate=True, facets_sampled=with_facets)  # fmt: skip
+
+    @staticmethod
+    def _sample(products: QuerySet[Product], *, alias: str, relevance: bool) -> list[dict]:
+        """Up to SAMPLE_LIMIT + 1 matches with what facets, sorts and ranking read, in storage
+        order: only bitmap scans are allowed for this one query, so it never walks a whole
+        table (a sequential scan misled by a poor estimate) and the rows come in block order."""
+        columns = ["id", "category_id", "price", "attributes", "popularity", "created_at", "brand__slug", "brand__name"]
+        rows = products.order_by().annotate(block=BLOCK).values(
+            *columns, "block", *(["score"] if relevance else [])
+        )[: SAMPLE_LIMIT + 1]
+        sql, params = rows.query.sql_with_params()
+        with transaction.atomic(using=alias, savepoint=False), connections[alias].cursor() as cursor:
+            cursor.execute(BITMAP_ONLY_SQL)
+            before = cursor.fetchone()
+            cursor.execute(sql, params)
+            names = [c.name for c in cursor.description]
+            found = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+            cursor.execute(RESTORE_SCANS_SQL, list(before[:2]))  # the caller's transaction plans as before
+        return found
+
+    @staticmethod
+    def _estimate_total(sample: list[dict], *, alias: str) -> tuple[int, int]:
+        """(estimated matches, rows in the table): the sample's rows came in block order, so they
+        stand for the share of the table's blocks they reached (matches spread evenly)."""
+        with connections[alias].cursor() as cursor:
+            cursor.execute(TABLE_SIZE_SQL, ["catalog_product", "catalog_product"])
+            blocks, rows = cursor.fetchone()
+        reached = max(row["block"] for row in sample) + 1
+        estimate = len(sample) * max(blocks, reached) / reached
+        return _round_estimate(min(max(estimate, SAMPLE_LIMIT + 1), max(rows, SAMPLE_LIMIT + 1))), int(rows)
+
+    @staticmethod
+    def _popular_page(
+        products: QuerySet[Product], *, alias: str, total: int, table_rows: int, start: int, page_size: int,
+        relevance: bool,
+    ) -> list[int]:  # fmt: skip
+        """The page of the matches in this order: the RANKED_CANDIDATES most popular ones by
+        score (relevance) or popularity, then the others by popularity. Reads only the matches
+        among the products above a popularity threshold chosen to hold about twice the rows
+        needed (a bitmap AND of the popularity and GIN indexes); a threshold that held too few
+        (popularity and words correlate) is lowered, at most three times, then dropped."""
+        window = max(RANKED_CANDIDATES if relevance else 0, start + page_size)
+        top = window * 2 * table_rows / max(total, 1)
+        columns = ("id", "popularity", "score") if relevance else ("id", "popularity")
+        rows: list = []
+        for attempt in range(4):
+            threshold = None if top >= table_rows or attempt == 3 else _popularity_at(int(top), alias=alias)
+            candidates = products if threshold is None else products.filter(popularity__gte=threshold)
+            rows = list(candidates.order_by("-popularity", "-id").values_list(*columns)[:window])
+            if len(rows) >= window or threshold is None:
+                break
+            top *= 8
+        if relevance:
+            head = sorted(rows[:RANKED_CANDIDATES], key=lambda r: (-r[2], -r[1], -r[0]))
+            rows = head + rows[RANKED_CANDIDATES:]
+        return [row[0] for row in rows[start : start + page_size]]
 
     def _browse(
         self, *, filters: SearchFilters, sort: str, page: int, page_size: int, with_facets: bool
     ) -> SearchResult:
         """No words: the most popular products (or the chosen sort) passing the filters. The same
-        for every customer, so it is cached with the listings (filled from the primary)."""
+        for every customer, so it is cached with the listings (filled from the primary). Facets
+        are counted exactly up to SAMPLE_LIMIT products and scaled from a sample beyond."""
         ordering = ORDERINGS.get(sort, ORDERINGS["popularity"])
 
         def fill() -> dict:
             products = filtered_products(filters, alias=PRIMARY)
             start = (page - 1) * page_size
             ids = list(products.order_by(*ordering).values_list("pk", flat=True)[start : start + page_size])
-            total, facets = self._facets(products, alias=PRIMARY) if with_facets else (products.count(), empty_facets())
-            return {"ids": ids, "total": total, "facets": facets}
+            sample = self._sample(products, alias=PRIMARY, relevance=False)
+            if len(sample) <= SAMPLE_LIMIT:
+                total, estimated = len(sample), False
+            else:
+                sample, estimated = sample[:SAMPLE_LIMIT], True
+                total = self._estimate_total(sample, alias=PRIMARY)[0]
+            facets = _facets_of(sample, scale=total / max(1, len(sample))) if with_facets else empty_facets()
+            return {"ids": ids, "total": total, "facets": facets, "total_is_estimate": estimated,
+                    "facets_sampled": estimated and with_facets}  # fmt: skip
 
         if filters.in_stock:  # stock changes with every sale: never cached
             found = fill()
@@ -212,45 +394,6 @@ class PostgresBackend:
             cursor.execute(sql, [MIN_SUGGESTION_SIMILARITY, candidates, last])
             return {word: nearest for word, nearest in cursor.fetchall() if nearest and nearest != word}
 
-    def _facets(self, products: QuerySet[Product], *, alias: str) -> tuple[int, dict]:
-        """The total and every facet of the matched products, in one query over them."""
-        matched_sql, params = (
-            products.order_by().values("id", "category_id", "brand_id", "price", "attributes").query.sql_with_params()
-        )
-        sql = f"""
-            WITH m AS MATERIALIZED ({matched_sql})
-            SELECT 'c', m.category_id::text, NULL, count(*) FROM m GROUP BY m.category_id
-            UNION ALL
-            SELECT 'b', b.slug, b.name, count(*) FROM m JOIN catalog_brand b ON b.id = m.brand_id GROUP BY b.slug, b.name
-            UNION ALL
-            SELECT 'p', (width_bucket(m.price, %s::numeric[]) - 1)::text, NULL, count(*) FROM m GROUP BY 2
-            UNION ALL
-            SELECT 'a', a.key, a.value, count(*) FROM m, jsonb_each_text(m.attributes) a GROUP BY a.key, a.value
-        """  # noqa: S608 (the matched products' SQL is Django's, with its parameters)
-        with connections[alias].cursor() as cursor:
-            cursor.execute(sql, [*params, list(PRICE_BAND_EDGES)])
-            rows = cursor.fetchall()
-        categories: dict[int, int] = {}
-        brands: list[tuple[str, str, int]] = []
-        bands: dict[int, int] = {}
-        attributes: dict[tuple[str, str], int] = {}
-        for kind, key, name, count in rows:
-            if kind == "c":
-                categories[int(key)] = count
-            elif kind == "b":
-                brands.append((key, name, count))
-            elif kind == "p":
-                bands[int(key)] = count
-            else:
-                attributes[(key, name)] = count
-        facets = {
-            "categories": category_facets(categories, selectors.category_tree()),
-            "brands": brand_facets(brands),
-            "price_bands": price_bands(bands),
-            "attributes": attribute_facets(attributes),
-        }
-        return sum(categories.values()), facets
-
     # --- Writing ---------------------------------------------------------------------------------
 
     def index(self, *, product_ids: list[int]) -> None:
@@ -259,6 +402,7 @@ class PostgresBackend:
         ids = sorted(set(product_ids))
         for start in range(0, len(ids), INDEX_BATCH):
             self._index_batch(Product.objects.using(PRIMARY).filter(pk__in=ids[start : start + INDEX_BATCH]))
+        catalog_cache.invalidate_listings()  # cached search results may miss the new words
 
     def remove(self, *, product_ids: list[int]) -> None:
         """Nothing to do: searches read `is_active` from the row, and a deleted row is gone."""
@@ -281,6 +425,7 @@ class PostgresBackend:
         with transaction.atomic(using=PRIMARY), connections[PRIMARY].cursor() as cursor:
             cursor.execute(f"DELETE FROM {WORDS_TABLE}")  # noqa: S608
             self._add_words(cursor, "p.is_active", [])
+        catalog_cache.invalidate_listings()
         return done
 
     def _index_batch(self, batch: QuerySet[Product]) -> None:
