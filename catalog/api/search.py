@@ -76,10 +76,12 @@ class SearchApi(PublicCatalogApi):
                 "query": wanted.query,
                 "suggestion": result.suggestion,
                 "count": result.total,
+                "count_is_estimate": result.total_is_estimate,
                 "next": self._page_url(request, wanted.page + 1) if wanted.page < result.num_pages else None,
                 "previous": self._page_url(request, wanted.page - 1) if wanted.page > 1 else None,
                 "results": _with_availability(search.result_cards(result)),
                 "facets": result.facets,
+                "facets_sampled": result.facets_sampled,
             }
         )
 

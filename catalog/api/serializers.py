@@ -106,11 +106,18 @@ class SearchPageOutputSerializer(serializers.Serializer):
     suggestion = serializers.CharField(
         allow_null=True, help_text='"Did you mean": the query with misspelled words corrected, when any were.'
     )
-    count = serializers.IntegerField()
+    count = serializers.IntegerField(help_text="The number of results; an estimate when `count_is_estimate`.")
+    count_is_estimate = serializers.BooleanField(
+        help_text="True when more than 1,000 products match: `count` is then estimated (two significant figures)."
+    )
     next = serializers.CharField(allow_null=True)
     previous = serializers.CharField(allow_null=True)
     results = ProductCardOutputSerializer(many=True)
     facets = SearchFacetsOutputSerializer(help_text="Counts over all the results (not just this page).")
+    facets_sampled = serializers.BooleanField(
+        help_text="True when more than 1,000 products match: the facet counts are then a sample of 1,000 "
+        "matches scaled to `count` (up to 1,000 matches they are exact)."
+    )
 
 
 class SearchSuggestionOutputSerializer(serializers.Serializer):
