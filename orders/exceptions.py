@@ -88,3 +88,19 @@ class EmailNeverQueued(DomainError):
     def __init__(self, *, kind: str):
         message = f"This order was never sent a {kind!r} e-mail."
         super().__init__(message, fields={"kind": [message]})
+
+
+class PaymentWindowClosed(DomainError):
+    code = "payment_window_closed"
+    status_code = 409
+    default_message = "The time to complete this payment has passed; the order is being cancelled."
+
+    def __init__(self) -> None:
+        super().__init__(fields={"payment_method": [self.default_message]})
+
+
+class InvalidRefund(DomainError):
+    code = "invalid_refund"
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message, fields={field: [message]})

@@ -60,6 +60,7 @@ class Order(models.Model):
         blank=True,
         help_text="The gateway's token for the customer's payment method (never a card number).",
     )
+    payment_attempts = models.PositiveIntegerField(default=1, help_text="Authorization attempts asked for so far.")
     rejection_reason = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -149,6 +150,7 @@ class EmailKind(models.TextChoices):
     ALLOCATED = "allocated", "Order confirmed"
     REJECTED = "rejected", "Order could not be fulfilled"
     CANCELLED = "cancelled", "Order cancelled"
+    PAYMENT_FAILED = "payment_failed", "Payment needs attention"
 
 
 class EmailLog(models.Model):

@@ -47,13 +47,17 @@ from orders.exceptions import (
     EmptyCart,
     InvalidDeliveryOption,
     InvalidEmail,
+    InvalidRefund,
     NotEnoughStock,
+    PaymentWindowClosed,
     PriceChanged,
     ProductNoLongerSold,
 )
 from orders.models import EmailKind, EmailLog, Order, OrderEvent, OrderEventKind, OrderLine, new_order_number
-from orders.states import OrderState, check_transition
+from orders.states import HOLDS_STOCK, InvalidTransition, OrderState, check_transition
 from payments import methods as payment_methods
+from payments import selectors as payments_selectors
+from payments import services as payments_services
 from shop import money, outbox
 from shop.idempotency import Created, IdempotencyRequest, referenced_pk
 from shop.idempotency import claim as idempotency_claim
@@ -68,6 +72,16 @@ ORDER_PLACED = "order.placed"  # outbox topic: allocate this order (orders.alloc
 ORDER_EMAIL = "order.email"  # outbox topic: send this order e-mail (orders.send_order_email)
 EMAIL_CLAIM_TIMEOUT = timedelta(minutes=5)  # a claim older than this was abandoned by a dead worker
 NEVER_CLAIMED = datetime(2000, 1, 1, tzinfo=UTC)  # a new log row's claimed_at: the first claim succeeds
+PAYMENT_AUTHORIZE = "payment.authorize"  # outbox topic: authorize an allocated order (payments worker)
+PAYMENT_CAPTURE = "payment.capture"
+PAYMENT_VOID = "payment.void"
+EXPIRE_BATCH = 100  # unpaid orders cancelled per beat run
+# What a customer is told when the payment did not go through (by decline code or status).
+PAYMENT_PROBLEMS = {
+    "requires_action": "Your bank asks you to confirm this payment: complete it on the order page.",
+    "insufficient_funds": "Your card was declined for insufficient funds: use another payment method.",
+    "card_declined": "Your card was declined: use another payment method.",
+}
 NUMBER_ATTEMPTS = 5  # random order numbers tried before giving up (a collision is a 1 in 10**15 event)
 
 
@@ -190,7 +204,7 @@ def allocate_order(*, order_id: int) -> Order:
             outbox.publish_all([_email_due(order, EmailKind.REJECTED)])
             return order
         _transition(order, OrderState.ALLOCATED, data={"units": -sum(change.quantity for change in changes)})
-        outbox.publish_all([_email_due(order, EmailKind.ALLOCATED)])
+        outbox.publish_all([_email_due(order, EmailKind.ALLOCATED), _authorization_request(order)])
     return order
 
 
@@ -201,25 +215,148 @@ def cancel_order(*, order_id: int, actor: User | None = None, reason: str = "") 
     """Cancel an order that has not shipped; stock it holds goes back through inventory.release.
 
     Durable transaction, order row locked. Raises InvalidTransition (409) for an order already
-    cancelled, rejected, shipped or beyond. The payments issue voids an authorization here.
+    cancelled, rejected, shipped or beyond. A payment authorized (or waiting for the customer) is
+    voided by the payments worker (outbox "payment.void").
     """
     with transaction.atomic(durable=True):
         order = selectors.lock_order(order_id=order_id)
         check_transition(order.state, OrderState.CANCELLED)
+        held_payment = order.state in HOLDS_STOCK  # allocated orders were handed to payment
         released = inventory_services.release(order_id=order.pk)  # nothing when it was never allocated
         _transition(
             order, OrderState.CANCELLED, actor=actor, message=reason[:300],
             data={"released_units": sum(change.quantity for change in released)},
         )  # fmt: skip
-        outbox.publish_all([_email_due(order, EmailKind.CANCELLED)])
+        messages = [_email_due(order, EmailKind.CANCELLED)]
+        if held_payment:
+            messages.append(outbox.Message(PAYMENT_VOID, order.number, {"order_id": order.pk}))
+        outbox.publish_all(messages)
     return order
 
 
 def mark_shipped(*, order_id: int, actor: User | None = None) -> Order:
-    """Staff: the parcel left the warehouse (an authorized order; the payments issue captures here)."""
+    """Staff: the parcel left the warehouse. Only an authorized order; its payment is captured by
+    the payments worker (outbox "payment.capture", retried until the gateway answers)."""
     with transaction.atomic(durable=True):
         order = selectors.lock_order(order_id=order_id)
         _transition(order, OrderState.SHIPPED, actor=actor)
+        outbox.publish_all([outbox.Message(PAYMENT_CAPTURE, order.number, {"order_id": order.pk})])
+    return order
+
+
+# --- Payment (results from the payments worker, and the customer fixing a failed payment) ----------
+
+
+def apply_payment_result(*, order_id: int, status: str, message: str = "", decline_code: str = "") -> Order:
+    """Consumer of "payment.result": the order follows its payment. Idempotent and order-tolerant:
+    a result that no longer fits the order's state is written to the history and changes nothing
+    (an authorization that arrives for an order cancelled meanwhile is voided)."""
+    with transaction.atomic(durable=True):
+        order = selectors.lock_order(order_id=order_id)
+        data = {"payment_status": status, "decline_code": decline_code}
+        if status == "authorized" and order.state in (OrderState.ALLOCATED, OrderState.PAYMENT_FAILED):
+            _transition(order, OrderState.AUTHORIZED, message="Payment authorized", data=data)
+        elif status == "authorized" and order.state == OrderState.CANCELLED:
+            outbox.publish_all([outbox.Message(PAYMENT_VOID, order.number, {"order_id": order.pk})])
+        elif status in ("declined", "requires_action") and order.state == OrderState.ALLOCATED:
+            reason = PAYMENT_PROBLEMS.get(decline_code or status, "Your payment could not be completed.")
+            _transition(order, OrderState.PAYMENT_FAILED, message=reason, data=data)
+            outbox.publish_all([_email_due(order, EmailKind.PAYMENT_FAILED)])
+        else:
+            OrderEvent.objects.create(order=order, kind=OrderEventKind.NOTE, message=f"Payment {status}"[:300], data=data)
+    return order
+
+
+def replace_payment_method(*, order_id: int, payment_method: str, actor: User | None = None) -> Order:
+    """The customer gives another payment method for an order whose payment failed, within the
+    payment window: a new authorization attempt is sent to the payments worker.
+    Raises InvalidTransition (409) for any other state, PaymentWindowClosed, InvalidPaymentMethod."""
+    payment_method = payment_methods.check_payment_method(payment_method)
+    with transaction.atomic(durable=True):
+        order = selectors.lock_order(order_id=order_id)
+        if order.state != OrderState.PAYMENT_FAILED:
+            raise InvalidTransition(current=order.state, target=OrderState.AUTHORIZED)
+        if order.updated_at < timezone.now() - payment_window():
+            raise PaymentWindowClosed()
+        order.payment_method = payment_method
+        order.payment_attempts += 1
+        order.save(update_fields=["payment_method", "payment_attempts", "updated_at"])
+        OrderEvent.objects.create(order=order, kind=OrderEventKind.NOTE, actor=actor,
+                                  message=f"New payment method given (attempt {order.payment_attempts})")  # fmt: skip
+        outbox.publish_all([_authorization_request(order)])
+    return order
+
+
+def complete_payment_action(*, order_id: int) -> None:
+    """The customer finished authenticating the payment (3-D Secure) on the order page."""
+    order = Order.objects.only("state").get(pk=order_id)
+    if order.state != OrderState.PAYMENT_FAILED:
+        raise InvalidTransition(current=order.state, target=OrderState.AUTHORIZED)
+    payments_services.complete_customer_action(order_id=order_id)  # the result reaches us through the outbox
+
+
+def expire_unpaid_orders(*, limit: int = EXPIRE_BATCH) -> int:
+    """Beat: cancel orders whose payment failed and was not fixed within the payment window
+    (their stock goes back, holds are voided). Returns how many it cancelled."""
+    overdue = list(
+        Order.objects.filter(state=OrderState.PAYMENT_FAILED, updated_at__lt=timezone.now() - payment_window())
+        .order_by("updated_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    cancelled = 0
+    for order_id in overdue:
+        try:
+            cancel_order(order_id=order_id, reason="The payment was not completed in time.")
+            cancelled += 1
+        except InvalidTransition:
+            continue  # fixed or cancelled meanwhile
+    return cancelled
+
+
+def payment_window() -> timedelta:
+    return timedelta(hours=settings.PAYMENTS_WINDOW_HOURS)
+
+
+# --- Refunds (orders decide what, payments execute) ----------------------------------------------------
+
+
+def refund_order(
+    *, order_id: int, amount: Decimal | None, reference: str, restock: dict[int, int] | None = None,
+    reason: str = "", actor: User | None = None,
+) -> Order:  # fmt: skip
+    """Refund a shipped or delivered order, fully (amount None: what is left) or partly, and put
+    returned units back in stock (restock: {product_id: quantity}, at most what was ordered).
+
+    Payments checks, under its row lock, that the refunds never exceed what was captured.
+    Idempotent per `reference`. Raises InvalidTransition, RefundRefused (409), InvalidRefund (400),
+    PaymentUnavailable (503).
+    """
+    order = Order.objects.prefetch_related("lines").get(pk=order_id)
+    if order.state not in (OrderState.SHIPPED, OrderState.DELIVERED, OrderState.REFUNDED):
+        raise InvalidTransition(current=order.state, target=OrderState.REFUNDED)
+    ordered = {line.product_id: line.quantity for line in order.lines.all()}
+    restock = restock or {}
+    for product_id, quantity in restock.items():
+        if product_id not in ordered or not 1 <= quantity <= ordered[product_id]:
+            raise InvalidRefund("restock", f"Product {product_id}: restock 1 to the quantity ordered.")
+    if amount is None:
+        minor = payments_selectors.refundable(order_id=order_id)
+    else:
+        minor = money.to_minor_units(amount, order.currency)
+    refund = payments_services.refund_payment(order_id=order_id, amount=minor, reference=reference, reason=reason,
+                                              actor=actor)  # fmt: skip
+    for product_id, quantity in sorted(restock.items()):
+        inventory_services.restock(product_id=product_id, quantity=quantity, cause=f"refund:{reference}",
+                                   reason=f"Returned with order {order.number}", actor=actor)  # fmt: skip
+    with transaction.atomic(durable=True):
+        order = selectors.lock_order(order_id=order_id)
+        data = {"refund": refund.reference, "amount": str(money.from_minor_units(refund.amount, order.currency)),
+                "restocked": {str(k): v for k, v in restock.items()}}  # fmt: skip
+        if order.state != OrderState.REFUNDED:
+            _transition(order, OrderState.REFUNDED, actor=actor, message=reason[:300], data=data)
+        else:
+            OrderEvent.objects.create(order=order, kind=OrderEventKind.NOTE, actor=actor, message="Refunded again",
+                                      data=data)  # fmt: skip
     return order
 
 
@@ -284,6 +421,14 @@ def _transition(
     )  # fmt: skip
 
 
+def _authorization_request(order: Order) -> outbox.Message:
+    """Ask the payments worker to authorize the order's payment method for its total."""
+    return outbox.Message(PAYMENT_AUTHORIZE, order.number, {
+        "order_id": order.pk, "order_number": order.number, "amount": money.to_minor_units(order.total, order.currency),
+        "currency": order.currency, "payment_method": order.payment_method, "attempt": order.payment_attempts,
+    })  # fmt: skip
+
+
 def _email_due(order: Order, kind: str) -> outbox.Message:
     """Log the e-mail as due (once per order and kind); the outbox message hands it to the e-mail worker."""
     EmailLog.objects.bulk_create([EmailLog(order=order, kind=kind, claimed_at=NEVER_CLAIMED)], ignore_conflicts=True)
@@ -345,7 +490,7 @@ def _clean_email(email: str) -> str:
 
 def _message(order: Order, kind: str) -> EmailMultiAlternatives:
     context = {"order": order, "lines": list(order.lines.all()), "order_url": signed_order_url(order),
-               "shop_name": settings.SHOP_NAME}  # fmt: skip
+               "shop_name": settings.SHOP_NAME, "payment_window_hours": settings.PAYMENTS_WINDOW_HOURS}  # fmt: skip
     subject = render_to_string(f"orders/email/{kind}_subject.txt", context).strip()
     text = render_to_string(f"orders/email/{kind}.txt", context)
     html = render_to_string(f"orders/email/{kind}.html", context)

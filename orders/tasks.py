@@ -31,3 +31,25 @@ def send_order_email_task(*, order_id: int, kind: str, message_id: int | None = 
     from orders.services import send_order_email
 
     return send_order_email(order_id=order_id, kind=kind)
+
+
+@shared_task(name="orders.apply_payment_result", autoretry_for=(OperationalError, InterfaceError), retry_backoff=True,
+             max_retries=10)  # fmt: skip
+def apply_payment_result_task(*, order_id: int, status: str, payment_id: int | None = None, decline_code: str = "",
+                              message: str = "", message_id: int | None = None) -> str:  # fmt: skip
+    """Outbox consumer of "payment.result": the order follows its payment (idempotent)."""
+    from orders.services import apply_payment_result
+
+    return apply_payment_result(order_id=order_id, status=status, message=message, decline_code=decline_code).state
+
+
+@shared_task(name="orders.expire_unpaid_orders")
+def expire_unpaid_orders_task() -> int:
+    """Beat, every 5 minutes: cancel orders whose failed payment was not fixed in time; re-enqueues
+    itself while a full batch was cancelled."""
+    from orders.services import EXPIRE_BATCH, expire_unpaid_orders
+
+    cancelled = expire_unpaid_orders(limit=EXPIRE_BATCH)
+    if cancelled == EXPIRE_BATCH:
+        expire_unpaid_orders_task.delay()
+    return cancelled

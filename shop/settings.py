@@ -162,6 +162,8 @@ CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "shop.purge_idempotency_keys", "schedule": 60 * 60},
     "requeue-pending-thumbnails": {"task": "catalog.requeue_pending_thumbnails", "schedule": 10 * 60},
     "relay-outbox": {"task": "shop.relay_outbox", "schedule": 5},
+    # Orders whose payment failed and was not completed within PAYMENTS_WINDOW_HOURS are cancelled.
+    "expire-unpaid-orders": {"task": "orders.expire_unpaid_orders", "schedule": 5 * 60},
 }
 CELERY_TIMEZONE = "UTC"
 
@@ -236,6 +238,10 @@ ORDERS_PRICES_INCLUDE_TAX = env.bool("ORDERS_PRICES_INCLUDE_TAX", default=True)
 OUTBOX_ROUTES: dict[str, str] = {
     "order.placed": "orders.allocate_order",  # allocate a new order's stock (inventory queue)
     "order.email": "orders.send_order_email",  # one order e-mail (email queue)
+    "payment.authorize": "payments.authorize_payment",  # authorize an allocated order off-session
+    "payment.capture": "payments.capture_payment",  # take the money of a shipped order
+    "payment.void": "payments.void_payment",  # release the authorization of a cancelled order
+    "payment.result": "orders.apply_payment_result",  # what a payment became: the order follows
 }
 
 # --- Search --------------------------------------------------------------------------------
@@ -302,6 +308,17 @@ if PAYMENT_GATEWAY not in {"test", "stripe"}:
 STRIPE_API_KEY = env.str("STRIPE_API_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
+# The test gateway signs its webhooks with this secret (like Stripe's whsec_...).
+PAYMENTS_TEST_WEBHOOK_SECRET = env.str("PAYMENTS_TEST_WEBHOOK_SECRET", default="test-webhook-secret")
+# How long a customer has to complete or replace a failed payment before the order is cancelled
+# and its stock released (hours).
+PAYMENTS_WINDOW_HOURS = env.int("PAYMENTS_WINDOW_HOURS", default=24)
+# Circuit breaker per gateway, shared by every worker through the cache (Redis): this many
+# transient failures within the window open it; open, nobody calls the gateway for OPEN_SECONDS,
+# then one trial call decides whether it closes again.
+PAYMENTS_BREAKER_FAILURES = env.int("PAYMENTS_BREAKER_FAILURES", default=5)
+PAYMENTS_BREAKER_WINDOW_SECONDS = env.int("PAYMENTS_BREAKER_WINDOW_SECONDS", default=60)
+PAYMENTS_BREAKER_OPEN_SECONDS = env.int("PAYMENTS_BREAKER_OPEN_SECONDS", default=30)
 if PAYMENT_GATEWAY == "stripe" and not STRIPE_API_KEY:
     raise ImproperlyConfigured("PAYMENT_GATEWAY=stripe needs STRIPE_API_KEY")
 

@@ -325,3 +325,32 @@ def test_the_schema_documents_search_with_its_parameters_and_errors(client):
     }
     assert {"200", "400", "404", "503"} <= set(operation["responses"])
     assert "/api/v1/search/suggest" in schema["paths"]
+
+
+# --- PostgreSQL: bounded work on large result sets ----------------------------------------------
+
+
+@pytest.mark.postgres
+def test_past_the_sample_limit_the_total_is_estimated_and_the_facets_sampled(shoes, settings, monkeypatch):
+    from catalog.search import postgres
+
+    settings.SEARCH_BACKEND = "database"
+    search.get_backend().rebuild(batch_size=100)
+    monkeypatch.setattr(postgres, "SAMPLE_LIMIT", 1)
+    monkeypatch.setattr(postgres, "RANKED_CANDIDATES", 2)
+    result = search.search(query="running shoe")
+    assert result.total_is_estimate and result.facets_sampled and result.total >= 2
+    assert result.ids == [shoes["road"].pk, shoes["trail"].pk]  # ranked among the most popular; never the hidden one
+    body = APIClient().get("/api/v1/search", {"q": "running shoe", "sort": "popularity"}).json()
+    assert body["count_is_estimate"] is True and body["facets_sampled"] is True
+    assert [r["id"] for r in body["results"]] == [shoes["road"].pk, shoes["trail"].pk]
+
+
+@pytest.mark.postgres
+def test_up_to_the_sample_limit_the_total_and_facets_are_exact(shoes, settings):
+    settings.SEARCH_BACKEND = "database"
+    search.get_backend().rebuild(batch_size=100)
+    result = search.search(query="running shoe")
+    assert (result.total, result.total_is_estimate, result.facets_sampled) == (2, False, False)
+    body = APIClient().get("/api/v1/search", {"q": "running"}).json()
+    assert body["count"] == 2 and body["count_is_estimate"] is False and body["facets_sampled"] is False

@@ -58,10 +58,10 @@ def superuser_client(client, superuser):
 def place(customer, django_capture_on_commit_callbacks):
     """Place a real order for `customer` through checkout; allocation runs eagerly after commit."""
 
-    def place_for(lines: dict) -> Order:
+    def place_for(lines: dict, payment_method: str = "tok_visa") -> Order:
         fill_cart(user=customer, lines=lines)
         with django_capture_on_commit_callbacks(execute=True):
-            order = place_order(checkout=checkout_input(), customer=customer).value
+            order = place_order(checkout=checkout_input(payment_method=payment_method), customer=customer).value
         order.refresh_from_db()
         return order
 
@@ -151,7 +151,7 @@ def test_the_list_makes_the_same_number_of_queries_for_1_and_30_orders(
 
 
 def test_the_detail_page_shows_the_lines_and_the_history_read_only(superuser_client, place, shoe, sock, superuser):
-    # given: an order allocated, then cancelled by staff
+    # given: an order allocated, paid for, then cancelled by staff
     order = place({shoe: 2, sock: 3})
     run_action(superuser_client, CANCEL[0], [order])
 
@@ -166,7 +166,8 @@ def test_the_detail_page_shows_the_lines_and_the_history_read_only(superuser_cli
     events = response.context["inline_admin_formsets"][1].formset.queryset
     assert [(e.from_state, e.to_state) for e in events if e.kind == OrderEventKind.STATE_CHANGED] == [
         (OrderState.PLACED, OrderState.ALLOCATED),
-        (OrderState.ALLOCATED, OrderState.CANCELLED),
+        (OrderState.ALLOCATED, OrderState.AUTHORIZED),
+        (OrderState.AUTHORIZED, OrderState.CANCELLED),
     ]
     assert 'name="_save"' not in html  # nothing on the page can be edited
     assert 'name="lines-0-quantity"' not in html
@@ -207,7 +208,7 @@ def test_cancelling_in_admin_gives_the_stock_back_and_records_the_staff_member(
     assert order.state == OrderState.CANCELLED
     assert inventory_selectors.get_level(product_id=shoe.pk) == 10
     event = order.events.get(to_state=OrderState.CANCELLED)
-    assert (event.from_state, event.actor, event.message) == (OrderState.ALLOCATED, agent, "Cancelled by staff")
+    assert (event.from_state, event.actor, event.message) == (OrderState.AUTHORIZED, agent, "Cancelled by staff")
     assert [m.subject for m in mail.outbox[sent_before:]] == [f"Shop: your order {order.number} is cancelled"]
 
 
@@ -261,16 +262,16 @@ def test_mark_shipped_ships_an_authorized_order_with_the_staff_member(client, pl
 
 
 def test_mark_shipped_refuses_an_order_not_yet_authorized(superuser_client, place, shoe):
-    order = place({shoe: 1})  # allocated, not paid for
+    order = place({shoe: 1}, payment_method="tok_declined")  # allocated, the card declined
     events = OrderEvent.objects.count()
 
     response = run_action(superuser_client, SHIP[0], [order])
 
     assert shown_messages(response) == [
-        ("warning", f"{order.number}: This order is allocated; it cannot become shipped.")
+        ("warning", f"{order.number}: This order is payment failed; it cannot become shipped.")
     ]
     order.refresh_from_db()
-    assert order.state == OrderState.ALLOCATED
+    assert order.state == OrderState.PAYMENT_FAILED
     assert OrderEvent.objects.count() == events
 
 

@@ -54,8 +54,8 @@ def test_checkout_creates_the_order_and_a_replay_returns_it(api, customer, shoe,
     assert (replay.status_code, replay.json()["number"]) == (200, body["number"])
     assert Order.objects.count() == 1
     detail = api.get(f"/api/v1/orders/{body['number']}").json()
-    assert detail["state"] == "allocated"
-    assert [h["to_state"] for h in detail["history"]] == ["placed", "allocated"]
+    assert detail["state"] == "authorized"
+    assert [h["to_state"] for h in detail["history"]] == ["placed", "allocated", "authorized"]
     assert inventory_selectors.get_level(product_id=shoe.pk) == 8
 
 

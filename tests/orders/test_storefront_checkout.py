@@ -112,7 +112,7 @@ def test_a_customer_checks_out_with_the_default_address_and_the_order_is_allocat
         D("124.95"),
     )
     assert order.delivery_option == "express" and order.payment_method == "tok_visa"
-    assert order.state == OrderState.ALLOCATED
+    assert order.state == OrderState.AUTHORIZED
     assert inventory_selectors.get_level(product_id=shoe.pk) == 8
     assert sorted(message.subject for message in mail.outbox) == [
         f"Shop: we received your order {order.number}",
@@ -135,7 +135,7 @@ def test_a_guest_checks_out_with_an_email_and_sees_the_order(guest, django_captu
     with django_capture_on_commit_callbacks(execute=True):
         response = guest.post(REVIEW_URL, place_form(review))
     order = Order.objects.get()
-    assert (order.customer, order.email, order.state) == (None, "grace@example.com", OrderState.ALLOCATED)
+    assert (order.customer, order.email, order.state) == (None, "grace@example.com", OrderState.AUTHORIZED)
     assert {tuple(message.to) for message in mail.outbox} == {("grace@example.com",)}
     assert len(mail.outbox) == 2
     assert guest.get(response.url).status_code == 200

@@ -59,7 +59,7 @@ def allocated(customer, shoe, django_capture_on_commit_callbacks) -> Order:
     with django_capture_on_commit_callbacks(execute=True):
         order = place_order(checkout=checkout_input(), customer=customer).value
     order.refresh_from_db()
-    assert order.state == OrderState.ALLOCATED
+    assert order.state == OrderState.AUTHORIZED  # allocated and paid for (test card)
     mail.outbox.clear()
     return order
 

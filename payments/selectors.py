@@ -1,0 +1,20 @@
+"""Every read of payments other code needs."""
+
+from __future__ import annotations
+
+from payments.models import Payment, PaymentState
+
+
+def refundable(*, order_id: int) -> int:
+    """Minor units of the order's captured payment not refunded yet (0 when nothing was captured)."""
+    payment = Payment.objects.filter(order_id=order_id, state=PaymentState.CAPTURED).first()
+    return payment.captured_amount - payment.refunded_amount if payment else 0
+
+
+def latest_payment(*, order_id: int) -> Payment | None:
+    """The order's latest authorization attempt (the order page shows it; brand and last four only)."""
+    return Payment.objects.filter(order_id=order_id).order_by("-attempt").first()
+
+
+def payments_of(*, order_id: int) -> list[Payment]:
+    return list(Payment.objects.filter(order_id=order_id).prefetch_related("refunds").order_by("attempt"))
