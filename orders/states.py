@@ -39,7 +39,7 @@ HOLDS_STOCK = frozenset({S.ALLOCATED, S.AUTHORIZED, S.PAYMENT_FAILED})
 # States a customer (not only staff) may cancel from: nothing has left the warehouse.
 CUSTOMER_CANCELLABLE = frozenset({S.PLACED, S.ALLOCATED, S.PAYMENT_FAILED, S.AUTHORIZED})
 # States the order page keeps refreshing in (something is about to happen without the customer).
-SETTLING = frozenset({S.PLACED})
+SETTLING = frozenset({S.PLACED, S.ALLOCATED})  # stock, then payment, being decided
 FINAL = frozenset(state for state, targets in TRANSITIONS.items() if not targets)
 
 

@@ -51,8 +51,10 @@ from orders.models import Order
 from orders.services import CheckoutInput
 from orders.states import SETTLING, InvalidTransition, OrderState, can_transition
 from payments import methods as payment_methods
+from payments import selectors as payments_selectors
 from shop.api.errors import json_error
 from shop.api.throttling import throttle_post
+from shop.exceptions import DomainError
 from shop.guest import guest_key, guest_scope, guest_token_from_request
 from shop.idempotency import IdempotencyKeyReused, IdempotencyRequest, fingerprint
 
@@ -428,7 +430,7 @@ def order_detail_view(request: HttpRequest, number: str) -> HttpResponse:
     return _render_order(request, _viewable_order(request, number))
 
 
-def _render_order(request: HttpRequest, order: Order, *, status: int = 200) -> HttpResponse:
+def _render_order(request: HttpRequest, order: Order, *, status: int = 200, payment_form=None) -> HttpResponse:
     context = {
         "order": order,
         "lines": order.lines.all(),
@@ -437,7 +439,48 @@ def _render_order(request: HttpRequest, order: Order, *, status: int = 200) -> H
         "can_cancel": can_transition(order.state, OrderState.CANCELLED),
         "payment_label": _payment_label(order.payment_method),
     }
+    if order.state == OrderState.PAYMENT_FAILED:
+        payment = payments_selectors.latest_payment(order_id=order.pk)
+        context |= {
+            "payment": payment,
+            "payment_problem": services.PAYMENT_PROBLEMS.get(
+                (payment.decline_code or payment.state) if payment else "", "Your payment could not be completed."
+            ),
+            "needs_action": payment is not None and payment.state == "requires_action",
+            "payment_deadline": order.updated_at + services.payment_window(),
+            "payment_form": payment_form or PaymentForm(),
+        }
     return render(request, "orders/detail.html", context, status=status)
+
+
+@require_POST
+def order_payment_view(request: HttpRequest, number: str) -> HttpResponse:
+    """The customer gives another payment method for an order whose payment failed."""
+    order = _viewable_order(request, number)
+    form = PaymentForm(request.POST)
+    if not form.is_valid():
+        return _render_order(request, order, status=400, payment_form=form)
+    try:
+        services.replace_payment_method(order_id=order.pk, payment_method=form.cleaned_data["payment_method"],
+                                        actor=request.user if _signed_in(request) else None)  # fmt: skip
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return _render_order(request, order, status=exc.status_code, payment_form=form)
+    messages.success(request, "Thank you: we are trying your new payment method now.")
+    return redirect(order)
+
+
+@require_POST
+def order_payment_complete_view(request: HttpRequest, number: str) -> HttpResponse:
+    """The customer confirmed the payment with their bank (3-D Secure)."""
+    order = _viewable_order(request, number)
+    try:
+        services.complete_payment_action(order_id=order.pk)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return _render_order(request, order, status=exc.status_code)
+    messages.success(request, "Thank you: your payment is being confirmed.")
+    return redirect(order)
 
 
 @never_cache

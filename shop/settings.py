@@ -135,10 +135,12 @@ SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # --- Celery --------------------------------------------------------------------------------
 # CELERY_BROKER_URL present: real workers (RabbitMQ preferred). Absent: tasks run eagerly
-# in-process and their exceptions propagate to the caller.
+# in-process, as a worker would run them: a task's automatic retries happen at once, and a task
+# that fails for good is recorded as a dead letter (staff retry it from admin) instead of
+# breaking the page that triggered it. The test suite makes eager errors propagate.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
-CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 # A publish to a broker that is down fails at once instead of retrying for seconds inside the
 # request: what must arrive goes through the outbox, whose relay sends it again (workers keep

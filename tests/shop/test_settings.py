@@ -19,7 +19,7 @@ def test_no_variables_gives_the_embedded_shop():
     assert list(embedded["DATABASES"]) == ["default"]
     assert embedded["CACHES"]["default"]["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache"
     assert embedded["CELERY_TASK_ALWAYS_EAGER"] is True
-    assert embedded["CELERY_TASK_EAGER_PROPAGATES"] is True
+    assert embedded["CELERY_TASK_EAGER_PROPAGATES"] is False  # retries run, failures become dead letters
     assert embedded["STORAGES"]["default"]["BACKEND"] == "django.core.files.storage.FileSystemStorage"
     assert embedded["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend"
     assert embedded["PAYMENT_GATEWAY"] == "test"

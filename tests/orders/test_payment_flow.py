@@ -1,0 +1,161 @@
+"""Payment after allocation, with the built-in test gateway (deterministic by token): authorized,
+declined, needing the customer, flaky networks, capture at shipping, void at cancel, the window."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from inventory import selectors as inventory_selectors
+from orders import services
+from orders.exceptions import PaymentWindowClosed
+from orders.models import Order
+from orders.states import InvalidTransition, OrderState
+from orders.tasks import expire_unpaid_orders_task
+from payments import services as payments_services
+from payments.models import Payment, PaymentState, TestGatewayIntent
+from tests.orders.conftest import checkout_input, fill_cart
+
+
+@pytest.fixture
+def buy(customer, django_capture_on_commit_callbacks):
+    """Place an order paid with `card` (eager Celery: allocation and payment run after commit)."""
+
+    def buy_with(lines: dict, card: str = "tok_visa") -> Order:
+        fill_cart(user=customer, lines=lines)
+        with django_capture_on_commit_callbacks(execute=True):
+            order = services.place_order(checkout=checkout_input(payment_method=card), customer=customer).value
+        order.refresh_from_db()
+        return order
+
+    return buy_with
+
+
+def subjects() -> list[str]:
+    return [message.subject.split(": ", 1)[1] for message in mail.outbox]
+
+
+@pytest.mark.django_db
+def test_an_allocated_order_is_authorized_off_session(buy, shoe):
+    order = buy({shoe: 2})
+    assert order.state == OrderState.AUTHORIZED
+    payment = Payment.objects.get(order=order)
+    assert (payment.state, payment.amount, payment.currency) == (PaymentState.AUTHORIZED, 10495, "EUR")
+    assert (payment.card_brand, payment.card_last4, payment.reference) == ("visa", "4242", f"{order.number}/1")
+    assert TestGatewayIntent.objects.count() == 1  # one authorization at the gateway
+
+
+@pytest.mark.django_db
+def test_a_declined_card_moves_the_order_to_payment_failed_and_emails_the_customer(buy, shoe):
+    order = buy({shoe: 1}, card="tok_insufficient_funds")
+    assert order.state == OrderState.PAYMENT_FAILED
+    assert Payment.objects.get(order=order).decline_code == "insufficient_funds"
+    assert f"your payment for order {order.number} needs attention" in subjects()
+    assert order.events.filter(to_state=OrderState.PAYMENT_FAILED).get().message.startswith("Your card was declined")
+    assert inventory_selectors.get_level(product_id=shoe.pk) == 9  # the stock stays reserved meanwhile
+
+
+@pytest.mark.django_db
+def test_needs_action_then_completed_by_the_customer(buy, shoe, django_capture_on_commit_callbacks):
+    order = buy({shoe: 1}, card="tok_requires_action")
+    assert order.state == OrderState.PAYMENT_FAILED
+    assert Payment.objects.get(order=order).state == PaymentState.REQUIRES_ACTION
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.complete_payment_action(order_id=order.pk)
+
+    order.refresh_from_db()
+    assert order.state == OrderState.AUTHORIZED
+    assert TestGatewayIntent.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_replaced_payment_method_is_a_second_attempt(buy, shoe, django_capture_on_commit_callbacks):
+    order = buy({shoe: 1}, card="tok_declined")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.replace_payment_method(order_id=order.pk, payment_method="tok_mastercard")
+    order.refresh_from_db()
+    assert order.state == OrderState.AUTHORIZED
+    assert list(Payment.objects.filter(order=order).values_list("attempt", "state", "card_brand")) == [
+        (1, PaymentState.DECLINED, "visa"),
+        (2, PaymentState.AUTHORIZED, "mastercard"),
+    ]
+    with pytest.raises(InvalidTransition):  # authorized now: nothing to replace
+        services.replace_payment_method(order_id=order.pk, payment_method="tok_visa")
+
+
+@pytest.mark.django_db
+def test_a_transient_failure_is_retried_and_charges_once(buy, shoe):
+    """tok_flaky: the first confirmation times out; the task's retry finds the stored reference,
+    asks the gateway, confirms once more: one authorization at the gateway, never two."""
+    from shop.celery import app
+
+    app.conf.task_eager_propagates = False  # as a worker runs it: retries happen (the autouse fixture restores it)
+    order = buy({shoe: 1}, card="tok_flaky")
+    assert order.state == OrderState.AUTHORIZED
+    intent = TestGatewayIntent.objects.get()
+    assert intent.confirm_attempts == 2
+    assert Payment.objects.get(order=order).gateway_reference == intent.gateway_reference
+
+
+@pytest.mark.django_db
+def test_a_doubled_payment_submission_charges_once(buy, shoe):
+    order = buy({shoe: 1})
+    args = {"order_id": order.pk, "order_number": order.number, "amount": 5495, "currency": "EUR",
+            "payment_method": "tok_visa", "attempt": 1}  # fmt: skip
+    again = payments_services.authorize_payment(**args)
+    assert again.state == PaymentState.AUTHORIZED
+    assert (Payment.objects.count(), TestGatewayIntent.objects.count()) == (1, 1)
+
+
+@pytest.mark.django_db
+def test_shipping_captures_and_cancelling_voids(buy, shoe, sock, django_capture_on_commit_callbacks):
+    shipped = buy({shoe: 1})
+    with django_capture_on_commit_callbacks(execute=True):
+        services.mark_shipped(order_id=shipped.pk)
+    payment = Payment.objects.get(order=shipped)
+    assert (payment.state, payment.captured_amount) == (PaymentState.CAPTURED, 5495)
+
+    cancelled = buy({sock: 2})
+    with django_capture_on_commit_callbacks(execute=True):
+        services.cancel_order(order_id=cancelled.pk)
+    assert Payment.objects.get(order=cancelled).state == PaymentState.VOIDED
+    assert TestGatewayIntent.objects.get(reference=f"{cancelled.number}/1").status == "voided"
+    assert inventory_selectors.get_level(product_id=sock.pk) == 100
+
+
+@pytest.mark.django_db
+def test_an_authorization_arriving_after_a_cancel_is_voided(buy, shoe, django_capture_on_commit_callbacks):
+    order = buy({shoe: 1}, card="tok_requires_action")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.cancel_order(order_id=order.pk)  # voids the pending hold
+    Payment.objects.filter(order=order).update(state=PaymentState.REQUIRES_ACTION)  # as if the void raced
+    TestGatewayIntent.objects.update(status="requires_action")
+    with django_capture_on_commit_callbacks(execute=True):
+        payments_services.complete_customer_action(order_id=order.pk)  # the bank says yes, too late
+    order.refresh_from_db()
+    assert order.state == OrderState.CANCELLED
+    assert Payment.objects.get(order=order).state == PaymentState.VOIDED
+
+
+@pytest.mark.django_db
+def test_the_payment_window_expiring_cancels_the_order_and_releases_stock(
+    buy, shoe, django_capture_on_commit_callbacks
+):
+    order = buy({shoe: 3}, card="tok_declined")
+    assert inventory_selectors.get_level(product_id=shoe.pk) == 7
+    Order.objects.filter(pk=order.pk).update(updated_at=timezone.now() - timedelta(hours=25))
+    with pytest.raises(PaymentWindowClosed):
+        services.replace_payment_method(order_id=order.pk, payment_method="tok_visa")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert expire_unpaid_orders_task.apply().result == 1
+
+    order.refresh_from_db()
+    assert order.state == OrderState.CANCELLED
+    assert inventory_selectors.get_level(product_id=shoe.pk) == 10
+    assert f"your order {order.number} is cancelled" in subjects()
+    assert expire_unpaid_orders_task.apply().result == 0
