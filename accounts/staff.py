@@ -11,12 +11,13 @@ STAFF_GROUPS: dict[str, list[str]] = {
         "inventory.view_stockitem", "inventory.adjust_stock",
     ],
     "Fulfilment": [
-        "orders.view_order", "orders.cancel_order", "orders.mark_shipped",
+        "orders.view_order", "orders.cancel_order", "orders.mark_shipped", "payments.view_payment",
         "inventory.view_stockitem", "inventory.adjust_stock",
         "shop.view_deadletter", "shop.retry_deadletter",
     ],
     "Support": [
         "accounts.view_user", "accounts.view_address", "accounts.change_address",
         "orders.view_order", "orders.cancel_order", "orders.refund_order", "orders.resend_order_email",
+        "payments.view_payment", "payments.view_refund",
     ],
 }  # fmt: skip

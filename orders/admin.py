@@ -15,6 +15,8 @@ order; a refusal (a DomainError) becomes a warning naming the order, and the oth
 
 from __future__ import annotations
 
+import uuid
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
@@ -24,9 +26,11 @@ from django.http import HttpRequest
 from orders import services
 from orders.exceptions import EmailNeverQueued
 from orders.models import EmailKind, EmailLog, Order, OrderEvent, OrderLine
+from payments.admin import PaymentInline
 from shop.exceptions import DomainError
 
 CANCEL_PERMISSION = "orders.cancel_order"
+REFUND_PERMISSION = "orders.refund_order"
 SHIP_PERMISSION = "orders.mark_shipped"
 RESEND_PERMISSION = "orders.resend_order_email"
 STAFF_CANCEL_REASON = "Cancelled by staff"
@@ -110,9 +114,9 @@ class OrderAdmin(admin.ModelAdmin):
         ("Payment", {"fields": ["payment_method"]}),
     ]  # fmt: skip
     readonly_fields = [field for _, options in fieldsets for field in options["fields"]]
-    inlines = [OrderLineInline, OrderEventInline]
+    inlines = [OrderLineInline, OrderEventInline, PaymentInline]
     action_form = OrderActionForm
-    actions = ["cancel_orders", "mark_orders_shipped", "resend_last_email"]
+    actions = ["cancel_orders", "mark_orders_shipped", "resend_last_email", "refund_in_full"]
 
     # --- Who may do what: nobody edits an order; each action has its own permission ----------------
 
@@ -134,6 +138,9 @@ class OrderAdmin(admin.ModelAdmin):
     def has_resend_email_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(RESEND_PERMISSION)
 
+    def has_refund_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(REFUND_PERMISSION)
+
     # --- Columns -----------------------------------------------------------------------------------
 
     @admin.display(description="total", ordering="total")
@@ -148,6 +155,15 @@ class OrderAdmin(admin.ModelAdmin):
             services.cancel_order(order_id=order_id, actor=request.user, reason=STAFF_CANCEL_REASON)
 
         self._for_each(request, queryset, cancel, done="Cancelled")
+
+    @admin.action(description="Refund selected orders in full (all units back to stock)", permissions=["refund"])
+    def refund_in_full(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        def refund(order_id: int) -> None:
+            lines = dict(OrderLine.objects.filter(order_id=order_id).values_list("product_id", "quantity"))
+            services.refund_order(order_id=order_id, amount=None, reference=f"admin-{uuid.uuid4().hex}",
+                                  restock=lines, reason="Refunded in full by staff", actor=request.user)  # fmt: skip
+
+        self._for_each(request, queryset, refund, done="Refunded")
 
     @admin.action(description="Mark selected orders shipped", permissions=["ship"])
     def mark_orders_shipped(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:

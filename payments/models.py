@@ -130,6 +130,7 @@ class TestGatewayIntent(models.Model):
     confirm_attempts = models.PositiveIntegerField(default=0)
     captured = models.PositiveBigIntegerField(default=0)
     refunded = models.PositiveBigIntegerField(default=0)
+    refund_references = models.JSONField(default=list, blank=True, help_text="The callers' refund keys seen.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from payments.models import Payment, PaymentState
+from payments.models import Payment, PaymentState, Refund
 
 
 def refundable(*, order_id: int) -> int:
@@ -18,3 +18,11 @@ def latest_payment(*, order_id: int) -> Payment | None:
 
 def payments_of(*, order_id: int) -> list[Payment]:
     return list(Payment.objects.filter(order_id=order_id).prefetch_related("refunds").order_by("attempt"))
+
+
+def refund_exists(*, reference: str) -> bool:
+    return Refund.objects.filter(reference=reference).exists()
+
+
+def get_refund(*, reference: str) -> Refund:
+    return Refund.objects.get(reference=reference)

@@ -88,12 +88,18 @@ def refund_payment(*, order_id: int, amount: int, reference: str, reason: str = 
 
     The amount is reserved under the payment's row lock first, so two concurrent refunds can
     never together exceed what was captured (the second is refused); then the gateway is called
-    outside any transaction; a failure gives the reservation back. Idempotent per `reference`.
+    outside any transaction. Idempotent per `reference`: the gateway gets it as its idempotency
+    key, and a call again with the same reference finishes a refund left pending.
+    - The gateway refuses: the refund fails and the reservation is given back (RefundRefused).
+    - The gateway does not answer (PaymentUnavailable, 503): the refund stays pending with its
+      reservation, because it may have happened; retrying with the same reference settles it.
     Raises RefundRefused (409: nothing captured, or more than is left), PaymentUnavailable (503).
     """
-    existing = Refund.objects.filter(reference=reference).first()
-    if existing is not None:
+    existing = Refund.objects.filter(reference=reference).select_related("payment").first()
+    if existing is not None and existing.state != RefundState.PENDING:
         return existing
+    if existing is not None:
+        return _send_refund(existing.payment, existing)
     if amount < 1:
         raise RefundRefused("A refund gives back at least one cent.")
     with transaction.atomic(durable=True):
@@ -106,14 +112,18 @@ def refund_payment(*, order_id: int, amount: int, reference: str, reason: str = 
         refund = Refund.objects.create(payment=payment, reference=reference, amount=amount, reason=reason[:300],
                                        actor=actor)  # fmt: skip
         Payment.objects.filter(pk=payment.pk).update(refunded_amount=F("refunded_amount") + amount)
+    return _send_refund(payment, refund)
+
+
+def _send_refund(payment: Payment, refund: Refund) -> Refund:
     gateway = get_gateway(payment.gateway)
     try:
-        result = _call(gateway, lambda: gateway.refund(payment.gateway_reference, amount, reference))
-    except (PaymentUnavailable, GatewayRefused):
+        result = _call(gateway, lambda: gateway.refund(payment.gateway_reference, refund.amount, refund.reference))
+    except GatewayRefused as exc:
         with transaction.atomic(durable=True):
-            Refund.objects.filter(pk=refund.pk).update(state=RefundState.FAILED)
-            Payment.objects.filter(pk=payment.pk).update(refunded_amount=F("refunded_amount") - amount)
-        raise
+            if Refund.objects.filter(pk=refund.pk, state=RefundState.PENDING).update(state=RefundState.FAILED):
+                Payment.objects.filter(pk=payment.pk).update(refunded_amount=F("refunded_amount") - refund.amount)
+        raise RefundRefused(f"The payment provider refused the refund: {exc}") from exc
     Refund.objects.filter(pk=refund.pk).update(state=RefundState.SUCCEEDED, gateway_reference=result.gateway_reference)
     refund.refresh_from_db()
     return refund

@@ -323,6 +323,8 @@ PAYMENTS_BREAKER_WINDOW_SECONDS = env.int("PAYMENTS_BREAKER_WINDOW_SECONDS", def
 PAYMENTS_BREAKER_OPEN_SECONDS = env.int("PAYMENTS_BREAKER_OPEN_SECONDS", default=30)
 if PAYMENT_GATEWAY == "stripe" and not STRIPE_API_KEY:
     raise ImproperlyConfigured("PAYMENT_GATEWAY=stripe needs STRIPE_API_KEY")
+if PAYMENT_GATEWAY == "stripe" and not STRIPE_WEBHOOK_SECRET:
+    raise ImproperlyConfigured("PAYMENT_GATEWAY=stripe needs STRIPE_WEBHOOK_SECRET (webhooks are verified with it)")
 
 # --- Passwords and accounts ----------------------------------------------------------------
 PASSWORD_HASHERS = [
@@ -366,5 +368,5 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django_redis": {"level": "ERROR"}},
+    "loggers": {"django_redis": {"level": "ERROR"}, "stripe": {"level": "WARNING"}},  # stripe logs each request
 }

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -88,6 +90,28 @@ class OrderSerializer(OrderSummarySerializer):
     def get_history(self, order: Order) -> list:
         events = [event for event in order.events.all() if event.to_state]  # state changes only
         return OrderEventSerializer(events, many=True).data
+
+
+class RestockLineSerializer(serializers.Serializer):
+    product_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    quantity = serializers.IntegerField(min_value=1, max_value=10_000)
+
+
+class RefundInputSerializer(serializers.Serializer):
+    amount = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=Decimal("0.01"), required=False,
+        help_text="How much to give back; omit to refund everything not refunded yet.",
+    )  # fmt: skip
+    restock = RestockLineSerializer(many=True, required=False, default=list,
+                                    help_text="Units that came back and go back to stock.")  # fmt: skip
+    reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class RefundOutputSerializer(serializers.Serializer):
+    reference = serializers.CharField()
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    state = serializers.CharField()
+    order_state = serializers.ChoiceField(choices=OrderState.choices)
 
 
 class DeliveryOptionSerializer(serializers.Serializer):

@@ -8,4 +8,5 @@ urlpatterns = [
     path("orders", views.OrderListApi.as_view(), name="order-list"),
     path("orders/<str:number>", views.OrderDetailApi.as_view(), name="order-detail"),
     path("orders/<str:number>/cancel", views.OrderCancelApi.as_view(), name="order-cancel"),
+    path("orders/<str:number>/refunds", views.OrderRefundApi.as_view(), name="order-refund"),
 ]

@@ -6,10 +6,12 @@ order number answers 404, exactly like a number that does not exist.
 
 from __future__ import annotations
 
+import hashlib
+
 from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework.generics import GenericAPIView
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -23,9 +25,13 @@ from orders.api.serializers import (
     CheckoutOptionsSerializer,
     OrderSerializer,
     OrderSummarySerializer,
+    RefundInputSerializer,
+    RefundOutputSerializer,
 )
 from orders.exceptions import OrderNotFound
 from payments import methods as payment_methods
+from payments import selectors as payments_selectors
+from shop import money
 from shop.api.idempotency import idempotency_from_request
 from shop.api.pagination import PageNumberWithSize
 from shop.api.schema import error_response, idempotency_key_header
@@ -131,6 +137,46 @@ class OrderDetailApi(OrdersBaseApi):
     )
     def get(self, request: Request, number: str) -> Response:
         return Response(OrderSerializer(self.order(request, number)).data)
+
+
+class IsRefundStaff(BasePermission):
+    message = "Only staff with the refund permission may refund orders."
+
+    def has_permission(self, request: Request, view) -> bool:
+        return bool(request.user and request.user.is_staff and request.user.has_perm("orders.refund_order"))
+
+
+class OrderRefundApi(APIView):
+    """Staff: refund a shipped order, fully (no amount) or partly, and put returned units back in
+    stock. Idempotency-Key required: a retry returns the same refund. Never more than was captured."""
+
+    permission_classes = [IsRefundStaff]
+
+    @extend_schema(
+        parameters=[idempotency_key_header(required=True)], request=RefundInputSerializer,
+        responses={201: RefundOutputSerializer, 200: RefundOutputSerializer,
+                   403: error_response("Not staff with the refund permission."),
+                   404: error_response("No such order."),
+                   409: error_response("Not shipped, or more than is left to refund."),
+                   503: error_response("The payment gateway is not answering; nothing changed.")},
+    )  # fmt: skip
+    def post(self, request: Request, number: str) -> Response:
+        idempotency = idempotency_from_request(request, required=True)
+        data = RefundInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        order = selectors.get_order(number=number, granted_numbers=frozenset({number}))
+        reference = "api-" + hashlib.sha256(f"{idempotency.scope}:{idempotency.key}".encode()).hexdigest()[:40]
+        restock: dict[int, int] = {}
+        for line in values["restock"]:
+            restock[line["product_id"]] = restock.get(line["product_id"], 0) + line["quantity"]
+        existed = payments_selectors.refund_exists(reference=reference)
+        order = services.refund_order(order_id=order.pk, amount=values.get("amount"), reference=reference,
+                                      restock=restock, reason=values["reason"], actor=request.user)  # fmt: skip
+        refund = payments_selectors.get_refund(reference=reference)
+        body = {"reference": refund.reference, "amount": money.from_minor_units(refund.amount, order.currency),
+                "state": refund.state, "order_state": order.state}  # fmt: skip
+        return Response(RefundOutputSerializer(body).data, status=200 if existed else 201)
 
 
 class OrderCancelApi(OrdersBaseApi):

@@ -102,7 +102,7 @@ class StripeGateway:
     def confirm_authorization(self, gateway_reference: str, request: AuthorizationRequest) -> GatewayResult:
         params = {"payment_method": request.payment_method, "off_session": True, "expand": EXPAND}
         try:
-            with _translated_errors():
+            with _translated_errors(card_errors_pass=True):
                 intent = self.client.v1.payment_intents.confirm(gateway_reference, params)
         except stripe.CardError as error:
             return _declined(gateway_reference, error)
@@ -143,6 +143,12 @@ class StripeGateway:
             "metadata": {"refund_reference": refund_reference},
         }
         with _translated_errors():
+            # A retry after a lost answer finds the refund made the first time, even on a gateway
+            # that ignores idempotency keys (localstripe): never give the money back twice.
+            refunds = self.client.v1.refunds.list({"payment_intent": gateway_reference, "limit": 100})
+            for existing in refunds.auto_paging_iter():
+                if (existing.to_dict().get("metadata") or {}).get("refund_reference") == refund_reference:
+                    return RefundResult(gateway_reference=existing.id, amount=existing.amount)
             refund = self.client.v1.refunds.create(params, {"idempotency_key": refund_reference})
         return RefundResult(gateway_reference=refund.id, amount=refund.amount)
 
@@ -171,15 +177,17 @@ class StripeGateway:
 
 
 @contextmanager
-def _translated_errors() -> Iterator[None]:
+def _translated_errors(*, card_errors_pass: bool = False) -> Iterator[None]:
     """Stripe's exceptions as ours: transient trouble -> GatewayUnavailable, a refusal -> GatewayRefused.
 
-    CardError passes through: it is an answer about the card, which the caller makes a result.
+    With card_errors_pass, CardError passes through: confirm makes that answer about the card a result.
     """
     try:
         yield
-    except stripe.CardError:
-        raise
+    except stripe.CardError as error:
+        if card_errors_pass:
+            raise
+        raise GatewayRefused(f"stripe refused the card: {error.user_message or error}") from error
     except (stripe.APIConnectionError, stripe.RateLimitError) as error:  # timeouts are connection errors
         raise GatewayUnavailable(f"stripe: {error.user_message or error}") from error
     except stripe.StripeError as error:

@@ -119,10 +119,12 @@ class TestGateway:
     def refund(self, gateway_reference: str, amount: int, refund_reference: str) -> RefundResult:
         with transaction.atomic():
             intent = _intent(gateway_reference, lock=True)
-            if intent.status != CAPTURED or intent.refunded + amount > intent.captured:
-                raise GatewayRefused(f"cannot refund {amount}: {intent.captured - intent.refunded} left")
-            intent.refunded += amount
-            intent.save(update_fields=["refunded"])
+            if refund_reference not in intent.refund_references:  # the same refund asked again: done already
+                if intent.status != CAPTURED or intent.refunded + amount > intent.captured:
+                    raise GatewayRefused(f"cannot refund {amount}: {intent.captured - intent.refunded} left")
+                intent.refunded += amount
+                intent.refund_references = [*intent.refund_references, refund_reference]
+                intent.save(update_fields=["refunded", "refund_references"])
         return RefundResult(gateway_reference=f"tr_{hashlib.sha256(refund_reference.encode()).hexdigest()[:16]}",
                             amount=amount)  # fmt: skip
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.urls import reverse
 from django.utils import timezone
 
 from inventory import selectors as inventory_selectors
@@ -17,6 +18,7 @@ from orders.states import InvalidTransition, OrderState
 from orders.tasks import expire_unpaid_orders_task
 from payments import services as payments_services
 from payments.models import Payment, PaymentState, TestGatewayIntent
+from tests.accounts.factories import UserFactory
 from tests.orders.conftest import checkout_input, fill_cart
 
 
@@ -159,3 +161,55 @@ def test_the_payment_window_expiring_cancels_the_order_and_releases_stock(
     assert inventory_selectors.get_level(product_id=shoe.pk) == 10
     assert f"your order {order.number} is cancelled" in subjects()
     assert expire_unpaid_orders_task.apply().result == 0
+
+
+# --- The order page when the payment needs the customer ---------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_customer_replaces_a_declined_card_on_the_order_page(
+    client, customer, buy, shoe, django_capture_on_commit_callbacks
+):
+    order = buy({shoe: 1}, card="tok_declined")
+    client.force_login(customer)
+    page = client.get(order.get_absolute_url()).content.decode()
+    assert "Your payment needs attention" in page and "Your card was declined" in page
+    assert "Visa ending 0002" in page or "visa ending 0002" in page.lower()
+
+    bad = client.post(reverse("orders:payment", args=[order.number]), {"payment_method": "4111111111111111"})
+    assert bad.status_code == 400 and Payment.objects.filter(order=order).count() == 1
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("orders:payment", args=[order.number]), {"payment_method": "tok_visa"})
+    response = client.get(response["Location"])
+    assert response.status_code == 200
+    order.refresh_from_db()
+    assert order.state == OrderState.AUTHORIZED
+    assert "Your payment needs attention" not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_customer_confirms_with_the_bank_on_the_order_page(
+    client, customer, buy, shoe, django_capture_on_commit_callbacks
+):
+    order = buy({shoe: 1}, card="tok_requires_action")
+    client.force_login(customer)
+    page = client.get(order.get_absolute_url()).content.decode()
+    assert "Confirm the payment with my bank" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("orders:payment-complete", args=[order.number]))
+    assert response.status_code == 302
+    order.refresh_from_db()
+    assert order.state == OrderState.AUTHORIZED
+    again = client.post(reverse("orders:payment-complete", args=[order.number]))
+    assert again.status_code == 409  # nothing left to confirm
+
+
+@pytest.mark.django_db
+def test_another_customer_cannot_touch_the_payment(client, buy, shoe):
+    order = buy({shoe: 1}, card="tok_declined")
+    client.force_login(UserFactory())
+    assert (
+        client.post(reverse("orders:payment", args=[order.number]), {"payment_method": "tok_visa"}).status_code == 404
+    )
+    assert Payment.objects.filter(order=order).count() == 1

@@ -123,7 +123,9 @@ def needs_action(customer, shoe, django_capture_on_commit_callbacks) -> Payment:
 
 
 @pytest.mark.django_db
-def test_a_signed_webhook_moves_the_payment_and_the_order_once(client, needs_action, django_capture_on_commit_callbacks):
+def test_a_signed_webhook_moves_the_payment_and_the_order_once(
+    client, needs_action, django_capture_on_commit_callbacks
+):
     event = event_for(needs_action, "authorized")
     with django_capture_on_commit_callbacks(execute=True):
         first = post_event(client, event)
@@ -244,3 +246,29 @@ def test_an_open_breaker_makes_orders_wait_not_fail(customer, shoe, settings, dj
         assert Payment.objects.get(order=order).state == PaymentState.PENDING
     finally:
         breaker.record_success("test")
+
+
+@pytest.mark.django_db
+def test_a_refund_whose_answer_was_lost_stays_pending_and_the_retry_settles_it_once(shipped, monkeypatch):
+    from payments.gateways.base import GatewayUnavailable
+    from payments.gateways.test import TestGateway
+
+    real_refund = TestGateway.refund
+
+    def refund_then_lose_the_answer(self, *args, **kwargs):
+        real_refund(self, *args, **kwargs)  # the gateway refunds ...
+        raise GatewayUnavailable("read timed out")  # ... and the answer never arrives
+
+    with monkeypatch.context() as patched:
+        patched.setattr(TestGateway, "refund", refund_then_lose_the_answer)
+        with pytest.raises(PaymentUnavailable):
+            services.refund_order(order_id=shipped.pk, amount=Decimal("10.00"), reference="lost")
+    refund = Refund.objects.get()
+    assert (refund.state, Payment.objects.get().refunded_amount) == ("pending", 1000)  # kept reserved
+
+    services.refund_order(order_id=shipped.pk, amount=Decimal("10.00"), reference="lost")  # the retry
+    refund.refresh_from_db()
+    assert refund.state == "succeeded"
+    from payments.models import TestGatewayIntent
+
+    assert TestGatewayIntent.objects.get().refunded == 1000  # refunded once at the gateway

@@ -15,7 +15,7 @@ from inventory import selectors as inventory_selectors
 from inventory.services import set_level
 from orders.access import access_token
 from orders.models import Order, OrderLine
-from orders.services import allocate_order, place_order, send_order_email
+from orders.services import allocate_order, apply_payment_result, place_order, send_order_email
 from orders.states import OrderState
 from shop.guest import GUEST_COOKIE, new_guest_token
 from tests.accounts.factories import UserFactory
@@ -98,11 +98,15 @@ def test_a_settling_order_refreshes_itself_and_a_settled_one_does_not(client, cu
     assert 'data-order-state="placed"' in html
     assert "js/order-status.js" in html
     assert '<noscript><meta http-equiv="refresh" content="5"></noscript>' in html
-    # when: the worker allocates it
+    # when: the worker allocates it, the page keeps refreshing while the payment is authorized
     allocate_order(order_id=placed.pk)
     html = client.get(detail_url(placed)).content.decode()
+    assert "js/order-status.js" in html and '<span class="order-history-state">Allocated</span>' in html
+    # then: the payment went through, and the page stops refreshing
+    apply_payment_result(order_id=placed.pk, status="authorized")
+    html = client.get(detail_url(placed)).content.decode()
     assert "order-status.js" not in html and 'http-equiv="refresh"' not in html
-    assert '<span class="order-history-state">Allocated</span>' in html
+    assert '<span class="order-history-state">Payment authorized</span>' in html
 
 
 def test_a_rejected_order_shows_why(client, customer, placed, shoe):

@@ -79,6 +79,12 @@ def count_charges(base_url: str, reference: str | None = None) -> int:
     return sum(1 for intent in list_payment_intents(base_url, reference) if intent.get("latest_charge"))
 
 
+def list_refunds(base_url: str, payment_intent_id: str) -> list[dict[str, Any]]:
+    """The refunds localstripe holds for one PaymentIntent (a partial capture's remainder among them)."""
+    query = urllib.parse.urlencode({"payment_intent": payment_intent_id, "limit": "100"})
+    return _request(base_url, "GET", f"/v1/refunds?{query}")["data"]
+
+
 def register_webhook(base_url: str, url: str, secret: str = WEBHOOK_SECRET) -> None:
     """Ask localstripe to POST its events to `url`, signed with `secret` (localstripe's /_config API)."""
     _request(base_url, "POST", "/_config/webhooks/tests", {"url": url, "secret": secret})
@@ -96,7 +102,7 @@ def _confirm_like_stripe() -> None:
 
     original = resources.PaymentIntent._api_confirm
 
-    def confirm(id=None, payment_method=None, off_session=None, **kwargs):  # noqa: A002 (localstripe's name)
+    def confirm(id=None, payment_method=None, off_session=None, **kwargs):  # localstripe's parameter names
         if resources.try_convert_to_bool(off_session) not in (None, True, False):
             raise UserError(400, "Bad request")
         if payment_method is not None:

@@ -199,6 +199,17 @@ def test_refund(gateway, localstripe_url, amounts):
     assert len({refund.gateway_reference for refund in refunds}) == len(amounts)
 
 
+def test_refund_repeated_with_its_reference_gives_back_once(gateway, localstripe_url):
+    reference = authorized(gateway, authorization(localstripe_url, amount=4000))
+    gateway.capture(reference, 4000)
+
+    first = gateway.refund(reference, 1000, "refund-once")
+    again = gateway.refund(reference, 1000, "refund-once")
+
+    assert again == first
+    assert [refund["amount"] for refund in stripe_helpers.list_refunds(localstripe_url, reference)] == [1000]
+
+
 def test_unknown_reference_is_refused(gateway):
     with pytest.raises(GatewayRefused):
         gateway.retrieve("pi_doesnotexist0000")
@@ -250,6 +261,23 @@ def test_confirm_whose_answer_was_lost_is_found_by_retrieve(
     assert gateway.confirm_authorization(reference, request).status == AUTHORIZED
     assert count_payment_intents(request.reference) == 1
     assert stripe_helpers.count_charges(localstripe_url, request.reference) == 1
+
+
+@pytest.mark.parametrize("kind", ["timeout", "502"])
+def test_refund_whose_answer_was_lost_is_not_made_twice(faulty_stripe, localstripe_url, kind):
+    # given: localstripe refunds, the answer is lost
+    gateway = StripeGateway(read_timeout=0.5)
+    reference = authorized(gateway, authorization(localstripe_url, amount=4000))
+    gateway.capture(reference, 4000)
+    faulty_stripe.fail(r"/v1/refunds", kind, forward=True, hold=1.5)
+    with pytest.raises(GatewayUnavailable):
+        gateway.refund(reference, 1500, "refund-lost")
+    # when: retried with the same refund reference
+    result = gateway.refund(reference, 1500, "refund-lost")
+    # then: the refund made the first time, and only that one
+    [refund] = stripe_helpers.list_refunds(localstripe_url, reference)
+    assert (result.gateway_reference, result.amount) == (refund["id"], 1500)
+    assert faulty_stripe.count("POST", "/v1/refunds") == 1
 
 
 def test_500_on_create_is_unavailable_and_the_retry_creates_one_intent(
@@ -336,6 +364,24 @@ def test_signed_webhook_parses(gateway):
 )
 def test_webhook_status_is_mapped(gateway, event_type, stripe_status, status):
     body = event_body(event_type, stripe_status)
+    assert gateway.parse_webhook(body, signed(body)).status == status
+
+
+@pytest.mark.parametrize(
+    ("last_payment_error", "status"),
+    [
+        (None, PENDING),
+        ({"code": "card_declined", "decline_code": "insufficient_funds"}, DECLINED),
+        ({"code": "authentication_required"}, REQUIRES_ACTION),  # Stripe's off-session answer to 3-D Secure
+    ],
+)
+def test_intent_waiting_for_a_payment_method_is_pending_declined_or_needs_the_customer(
+    gateway, last_payment_error, status
+):
+    intent = {"id": "pi_9", "status": "requires_payment_method", "last_payment_error": last_payment_error}
+    body = json.dumps(
+        {"id": "evt_9", "type": "payment_intent.payment_failed", "created": 1, "data": {"object": intent}}
+    ).encode()
     assert gateway.parse_webhook(body, signed(body)).status == status
 
 

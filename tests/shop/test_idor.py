@@ -46,6 +46,7 @@ PUBLIC = {
     "api:product-detail", "api:product-by-slug",  # the public catalog
     "api:cart-line", "cart:line", "cart:remove",  # a product id in the caller's own cart (no cart id in URLs)
     "payments:webhook",  # a gateway's name; events are verified by their signature
+    "api:order-refund",  # staff only: customers get 403 (tests/orders/test_api_refunds.py)
 }  # fmt: skip
 PUBLIC_NAMESPACES = {"admin"}  # staff screens, guarded by Django permissions instead
 

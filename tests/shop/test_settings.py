@@ -97,7 +97,7 @@ def test_email_url_switches_to_smtp():
 
 def test_stripe_gateway_is_chosen_by_variable():
     found = settings_with("PAYMENT_GATEWAY", "STRIPE_API_BASE", PAYMENT_GATEWAY="stripe", STRIPE_API_KEY="sk_test_x",
-                          STRIPE_API_BASE="http://127.0.0.1:8420")  # fmt: skip
+                          STRIPE_WEBHOOK_SECRET="whsec_x", STRIPE_API_BASE="http://127.0.0.1:8420")  # fmt: skip
     assert found == {"PAYMENT_GATEWAY": "stripe", "STRIPE_API_BASE": "http://127.0.0.1:8420"}
 
 
@@ -105,6 +105,7 @@ def test_stripe_gateway_is_chosen_by_variable():
     ("variables", "complaint"),
     [
         ({"PAYMENT_GATEWAY": "stripe"}, "PAYMENT_GATEWAY=stripe needs STRIPE_API_KEY"),
+        ({"PAYMENT_GATEWAY": "stripe", "STRIPE_API_KEY": "sk_test_x"}, "needs STRIPE_WEBHOOK_SECRET"),
         ({"PAYMENT_GATEWAY": "paypal"}, "PAYMENT_GATEWAY must be 'test' or 'stripe'"),
         ({"DEBUG": "0", "ALLOWED_HOSTS": "shop.example.com"}, "SECRET_KEY"),
         ({"DEBUG": "0", "SECRET_KEY": "s" * 60}, "ALLOWED_HOSTS"),
