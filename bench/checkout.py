@@ -30,8 +30,9 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
 
-from harness import PYTHON, ROOT, bench_environment, gunicorn, manage, percentile
+from harness import PYTHON, ROOT, bench_environment, gunicorn, manage, run_load
 
 SETUP = """
 import json
@@ -71,7 +72,7 @@ states = dict(orders.values_list("state").annotate(n=Count("id")))
 events = OrderEvent.objects.filter(order__in=orders, to_state="allocated")
 span = events.aggregate(first=Min("created_at"), last=Max("created_at"))
 placed = OrderEvent.objects.filter(order__in=orders, to_state="placed").aggregate(last=Max("created_at"))
-lines = OrderLine.objects.filter(order__in=orders, order__state="allocated").count()
+lines = OrderLine.objects.filter(order__in=orders, order__state__in=["allocated", "authorized"]).count()
 print(json.dumps({
     "states": states, "lines": lines,
     "allocation_seconds": (span["last"] - span["first"]).total_seconds() if span["first"] else None,
@@ -98,49 +99,43 @@ def start_workers(env: dict, allocators: int) -> list[subprocess.Popen]:
     ]  # fmt: skip
 
 
+class Checkout:
+    """One client: checks out the next account's cart over its own keep-alive connection."""
+
+    def __init__(self, port: int, tokens: list[str], statuses: Counter, lock: threading.Lock) -> None:
+        self.port, self.tokens, self.statuses, self.lock = port, tokens, statuses, lock
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.body = json.dumps({"address": ADDRESS, "delivery_option": "standard", "payment_method": "tok_visa"})
+
+    def __call__(self) -> bool:
+        with self.lock:
+            token = self.tokens.pop()
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json",
+                   "Idempotency-Key": str(uuid.uuid4())}  # fmt: skip
+        try:
+            self.conn.request("POST", "/api/v1/checkout", body=self.body, headers=headers)
+            response = self.conn.getresponse()
+            response.read()
+            status = response.status
+        except (OSError, http.client.HTTPException):
+            self.conn.close()
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            status = 0
+        with self.lock:
+            self.statuses[status] += 1
+        return status == 201
+
+
 def place_orders(port: int, tokens: list[str], clients: int, time_limit: float) -> dict:
-    """Each client thread checks out the next account's cart over its own keep-alive connection."""
-    pending = list(reversed(tokens))
-    lock = threading.Lock()
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    deadline = time.monotonic() + time_limit
-    body = json.dumps({"address": ADDRESS, "delivery_option": "standard", "payment_method": "tok_visa"})
-
-    def client() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        while time.monotonic() < deadline:
-            with lock:
-                if not pending:
-                    break
-                token = pending.pop()
-            headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json",
-                       "Idempotency-Key": str(uuid.uuid4())}  # fmt: skip
-            started = time.perf_counter()
-            try:
-                conn.request("POST", "/api/v1/checkout", body=body, headers=headers)
-                response = conn.getresponse()
-                response.read()
-                status = response.status
-            except (OSError, http.client.HTTPException):
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                status = 0
-            elapsed = time.perf_counter() - started
-            with lock:
-                latencies.append(elapsed)
-                statuses[status] = statuses.get(status, 0) + 1
-        conn.close()
-
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - started
-    return {"requests": len(latencies), "rps": len(latencies) / elapsed, "statuses": statuses,
-            "p50": percentile(latencies, 50), "p95": percentile(latencies, 95), "p99": percentile(latencies, 99)}  # fmt: skip
+    """Each of `clients` threads checks out the next account's cart (harness.run_load: one request
+    per account, bounded in requests and in time)."""
+    pending, statuses, lock = list(reversed(tokens)), Counter(), threading.Lock()
+    senders = [Checkout(port, pending, statuses, lock) for _ in range(clients)]
+    try:
+        return {**run_load(senders, len(tokens), time_limit), "statuses": dict(statuses)}
+    finally:
+        for sender in senders:
+            sender.conn.close()
 
 
 def wait_until_settled(env: dict, run: str, expected: int, time_limit: float) -> dict:

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import connections
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 
 from catalog import cache as catalog_cache
 from catalog.filters import SORTS, ListingQuery
 from catalog.models import Category, ImageStatus, Product, ProductImage
+from catalog.search.queryset import filtered_products
 from inventory import selectors as inventory_selectors
 from shop.db_router import PRIMARY, choose_read_alias, replica_ok
 from shop.exceptions import NotFound
@@ -237,25 +238,8 @@ class ListingPage:
 
 
 def _filtered(query: ListingQuery, *, alias: str) -> QuerySet[Product]:
-    products = Product.objects.using(alias).filter(is_active=True)
-    if query.category_ids is not None:
-        products = products.filter(category_id__in=query.category_ids)
-    if query.brands:
-        products = products.filter(brand__slug__in=query.brands)
-    if query.price_min is not None:
-        products = products.filter(price__gte=query.price_min)
-    if query.price_max is not None:
-        products = products.filter(price__lte=query.price_max)
-    if query.in_stock:
-        products = products.filter(pk__in=inventory_selectors.in_stock_product_ids())
-    on_postgresql = connections[alias].vendor == "postgresql"
-    for name, chosen in query.attributes:
-        # PostgreSQL: containment (@>) uses the GIN index; SQLite: a JSON key lookup.
-        match = Q()
-        for value in chosen:
-            match |= Q(attributes__contains={name: value}) if on_postgresql else Q(**{f"attributes__{name}": value})
-        products = products.filter(match)
-    return products
+    """Listings filter exactly as search does (a ListingQuery has the same filter fields)."""
+    return filtered_products(query, alias=alias)
 
 
 def list_products(*, query: ListingQuery) -> ListingPage:

@@ -27,6 +27,7 @@ from orders import services
 from orders.exceptions import EmailNeverQueued
 from orders.models import EmailKind, EmailLog, Order, OrderEvent, OrderLine
 from payments.admin import PaymentInline
+from shop.admin_mixins import ReadOnlyAdminMixin
 from shop.exceptions import DomainError
 
 CANCEL_PERMISSION = "orders.cancel_order"
@@ -59,7 +60,7 @@ class OrderActionForm(ActionForm):
     )
 
 
-class OrderLineInline(admin.TabularInline):
+class OrderLineInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = OrderLine
     fields = ["product_id", "title", "sku", "unit_price", "quantity", "subtotal"]
     readonly_fields = fields
@@ -67,17 +68,8 @@ class OrderLineInline(admin.TabularInline):
     can_delete = False
     show_change_link = False
 
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-
-class OrderEventInline(admin.TabularInline):
+class OrderEventInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = OrderEvent
     fields = ["created_at", "kind", "from_state", "to_state", "message", "actor", "data"]
     readonly_fields = fields
@@ -87,15 +79,6 @@ class OrderEventInline(admin.TabularInline):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[OrderEvent]:
         return super().get_queryset(request).select_related("actor")
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 @admin.register(Order)

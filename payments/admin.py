@@ -4,20 +4,9 @@ order (orders admin, "Refund in full"), which decides what goes back to stock.""
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpRequest
 
 from payments.models import Payment, Refund, WebhookEvent
-
-
-class ReadOnlyAdminMixin:
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
+from shop.admin_mixins import ReadOnlyAdminMixin
 
 
 class RefundInline(ReadOnlyAdminMixin, admin.TabularInline):

@@ -43,3 +43,17 @@ def sock(db):
 @pytest.fixture
 def customer(db):
     return UserFactory(email="ada@example.com")
+
+
+@pytest.fixture
+def shipped(customer, shoe, django_capture_on_commit_callbacks):
+    """Two shoes ordered, allocated, authorized and shipped: 104.95 captured (eager Celery)."""
+    from orders import services
+
+    fill_cart(user=customer, lines={shoe: 2})
+    with django_capture_on_commit_callbacks(execute=True):
+        order = services.place_order(checkout=checkout_input(), customer=customer).value
+    with django_capture_on_commit_callbacks(execute=True):
+        services.mark_shipped(order_id=order.pk)
+    order.refresh_from_db()
+    return order

@@ -8,23 +8,11 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from inventory import selectors as inventory_selectors
-from orders import services
 from orders.states import OrderState
 from payments.models import Payment, Refund
 from tests.accounts.factories import UserFactory
 from tests.api_helpers import error_of
 from tests.cart.conftest import bearer_client
-from tests.orders.conftest import checkout_input, fill_cart
-
-
-@pytest.fixture
-def shipped(customer, shoe, django_capture_on_commit_callbacks):
-    fill_cart(user=customer, lines={shoe: 2})
-    with django_capture_on_commit_callbacks(execute=True):
-        order = services.place_order(checkout=checkout_input(), customer=customer).value
-    with django_capture_on_commit_callbacks(execute=True):
-        services.mark_shipped(order_id=order.pk)
-    return order
 
 
 @pytest.fixture

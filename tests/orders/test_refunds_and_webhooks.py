@@ -37,18 +37,6 @@ def shipped_order(customer, lines: dict) -> Order:
     return order
 
 
-@pytest.fixture
-def shipped(customer, shoe, django_capture_on_commit_callbacks):
-    fill_cart(user=customer, lines={shoe: 2})
-    with django_capture_on_commit_callbacks(execute=True):
-        order = services.place_order(checkout=checkout_input(), customer=customer).value
-    with django_capture_on_commit_callbacks(execute=True):
-        services.mark_shipped(order_id=order.pk)
-    order.refresh_from_db()
-    assert Payment.objects.get(order=order).captured_amount == 10495
-    return order
-
-
 @pytest.mark.django_db
 def test_a_partial_then_the_rest_refunded_with_restock(shipped, shoe):
     services.refund_order(order_id=shipped.pk, amount=Decimal("50.00"), reference="r1", restock={shoe.pk: 1})
