@@ -16,10 +16,12 @@ order; a refusal (a DomainError) becomes a warning naming the order, and the oth
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
+from django.core.exceptions import ValidationError
 from django.db.models import F, QuerySet
 from django.http import HttpRequest
 
@@ -58,6 +60,10 @@ class OrderActionForm(ActionForm):
         required=False,
         label="E-mail",
     )
+    refund_amount = forms.DecimalField(
+        required=False, min_value=Decimal("0.01"), max_digits=12, decimal_places=2, label="Refund amount",
+        help_text="For “partial refund”: how much to give back (nothing goes back to stock).",
+    )  # fmt: skip
 
 
 class OrderLineInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -99,7 +105,7 @@ class OrderAdmin(admin.ModelAdmin):
     readonly_fields = [field for _, options in fieldsets for field in options["fields"]]
     inlines = [OrderLineInline, OrderEventInline, PaymentInline]
     action_form = OrderActionForm
-    actions = ["cancel_orders", "mark_orders_shipped", "resend_last_email", "refund_in_full"]
+    actions = ["cancel_orders", "mark_orders_shipped", "resend_last_email", "refund_in_full", "refund_partly"]
 
     # --- Who may do what: nobody edits an order; each action has its own permission ----------------
 
@@ -147,6 +153,22 @@ class OrderAdmin(admin.ModelAdmin):
                                   restock=lines, reason="Refunded in full by staff", actor=request.user)  # fmt: skip
 
         self._for_each(request, queryset, refund, done="Refunded")
+
+    @admin.action(description="Refund the amount given beside the action (partial refund)", permissions=["refund"])
+    def refund_partly(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        try:
+            amount = OrderActionForm.base_fields["refund_amount"].clean(request.POST.get("refund_amount"))
+        except ValidationError:
+            amount = None
+        if amount is None:
+            self.message_user(request, "Give the refund amount beside the action (e.g. 10.00).", messages.ERROR)
+            return
+
+        def refund(order_id: int) -> None:
+            services.refund_order(order_id=order_id, amount=amount, reference=f"admin-{uuid.uuid4().hex}",
+                                  reason=f"Partial refund of {amount} by staff", actor=request.user)  # fmt: skip
+
+        self._for_each(request, queryset, refund, done=f"Refunded {amount} of")
 
     @admin.action(description="Mark selected orders shipped", permissions=["ship"])
     def mark_orders_shipped(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:

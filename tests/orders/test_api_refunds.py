@@ -67,3 +67,21 @@ def test_admin_refund_in_full_restocks_everything(client, shipped, shoe, support
     assert inventory_selectors.get_level(product_id=shoe.pk) == 10
     page = client.get(reverse("admin:orders_order_change", args=[shipped.pk])).content.decode()
     assert "4242" in page and "captured" in page.lower()
+
+
+@pytest.mark.django_db
+def test_admin_partial_refund_gives_back_the_amount_and_refuses_more_than_is_left(client, shipped, support):
+    client.force_login(support)
+    url = reverse("admin:orders_order_changelist")
+    post = {"action": "refund_partly", ACTION_CHECKBOX_NAME: [shipped.pk], "refund_amount": "100.00"}
+    assert client.post(url, post, follow=True).status_code == 200
+    assert Payment.objects.get().refunded_amount == 10000
+    response = client.post(url, post, follow=True)  # only 4.95 left
+    assert "At most 495" in response.content.decode()
+    assert Payment.objects.get().refunded_amount == 10000
+    missing = client.post(url, {**post, "refund_amount": ""}, follow=True)
+    assert "Give the refund amount" in missing.content.decode() and Refund.objects.count() == 1
+    customer_client = client.__class__()
+    customer_client.force_login(UserFactory())
+    customer_client.post(url, post)
+    assert Refund.objects.count() == 1
