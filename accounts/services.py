@@ -41,6 +41,11 @@ class AddressData:
     line2: str = ""
     phone: str = ""
 
+    @classmethod
+    def of(cls, address) -> AddressData:
+        """The fields of a saved Address (or anything with the same attributes)."""
+        return cls(**{name: getattr(address, name) for name in cls.__dataclass_fields__})
+
 
 def clean_address(data: AddressData) -> AddressData:
     """The address with surrounding spaces trimmed, checked by the Address model's own rules

@@ -88,7 +88,9 @@ class OrderEventInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    # Read-only (the mixin): orders are placed by checkout, change state only through the actions
+    # (the services), and are accounting history, never deleted.
     list_display = ["number", "email", "customer", "state", "total_amount", "created_at"]
     list_select_related = ["customer"]
     list_filter = ["state", CustomerKindFilter, "created_at"]
@@ -108,15 +110,6 @@ class OrderAdmin(admin.ModelAdmin):
     actions = ["cancel_orders", "mark_orders_shipped", "resend_last_email", "refund_in_full", "refund_partly"]
 
     # --- Who may do what: nobody edits an order; each action has its own permission ----------------
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # orders are placed by checkout, never typed in
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False  # states change only through the actions (the services)
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False  # an order is accounting history
 
     def has_cancel_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(CANCEL_PERMISSION)

@@ -53,6 +53,15 @@ def get_order(
     return order
 
 
+def get_order_state(*, number: str, customer=None, guest_key: str = "", granted_numbers: frozenset[str] = frozenset()) -> Order:
+    """Only what the order page's poll needs (number, state, owner), one query; same access rule
+    as get_order. Raises OrderNotFound."""
+    order = Order.objects.filter(number=number).only("number", "state", "customer_id", "guest_key").first()
+    if order is None or not _may_view(order, customer=customer, guest_key=guest_key, granted=granted_numbers):
+        raise OrderNotFound()
+    return order
+
+
 def find_order_by_email(*, number: str, email: str) -> Order:
     """Guest look-up: the order with this number placed with this e-mail (any case). OrderNotFound otherwise."""
     order = Order.objects.filter(number=number.strip().upper(), email__iexact=email.strip()).first()

@@ -49,14 +49,14 @@ from orders.forms import (
 )
 from orders.models import Order
 from orders.services import CheckoutInput
-from orders.states import SETTLING, InvalidTransition, OrderState, can_transition
+from orders.states import SETTLING, OrderState, can_transition
 from payments import methods as payment_methods
 from payments import selectors as payments_selectors
 from shop.api.errors import json_error
 from shop.api.throttling import throttle_post
 from shop.exceptions import DomainError
-from shop.guest import guest_key, guest_scope, guest_token_from_request
-from shop.idempotency import IdempotencyKeyReused, IdempotencyRequest, fingerprint
+from shop.guest import guest_key, guest_token_from_request
+from shop.idempotency import IdempotencyKeyReused, IdempotencyRequest, fingerprint, scope_for
 
 CHECKOUT_KEY = "checkout"  # session: the checkout in progress (and the last order placed from it)
 GRANTED_KEY = "orders_granted"  # session: order numbers this visitor opened by signed link or look-up
@@ -100,15 +100,13 @@ def _grant(request: HttpRequest, number: str) -> None:
     request.session[GRANTED_KEY] = [*numbers, number][-MAX_GRANTED:]
 
 
-def _viewable_order(request: HttpRequest, number: str) -> Order:
+def _viewable_order(request: HttpRequest, number: str, *, select=selectors.get_order) -> Order:
     """The order if this visitor may see it (a valid ?access= token grants it for the session); else 404."""
     access = request.GET.get("access")
     if access and token_grants(number, access):
         _grant(request, number)
     try:
-        return selectors.get_order(
-            number=number, customer=request.user, guest_key=_guest_key(request), granted_numbers=_granted(request)
-        )
+        return select(number=number, customer=request.user, guest_key=_guest_key(request), granted_numbers=_granted(request))
     except OrderNotFound as exc:
         raise Http404(exc.message) from exc
 
@@ -249,7 +247,7 @@ def _chosen_address(
 
 
 def _address_data(address) -> AddressData:
-    return AddressData(**{name: getattr(address, name) for name in AddressData.__dataclass_fields__})
+    return AddressData.of(address)
 
 
 @never_cache
@@ -335,7 +333,7 @@ def _place_order(request: HttpRequest, state: dict, *, expected_total: Decimal) 
         "payment_method": checkout.payment_method,
         "expected_total": str(expected_total),
     }
-    scope = f"user:{request.user.pk}" if signed_in else guest_scope(guest_token)
+    scope = scope_for(user=request.user if signed_in else None, guest_token=guest_token)
     idempotency = IdempotencyRequest(
         scope=f"checkout-form:{scope}",
         key=state["token"],
@@ -488,7 +486,7 @@ def order_payment_complete_view(request: HttpRequest, number: str) -> HttpRespon
 def order_status_view(request: HttpRequest, number: str) -> JsonResponse:
     """The order's state for the order page's script, which reloads the page when it changes."""
     try:
-        order = _viewable_order(request, number)
+        order = _viewable_order(request, number, select=selectors.get_order_state)  # polled every 2 s: one query
     except Http404:
         return json_error("order_not_found", OrderNotFound.default_message, 404)
     return JsonResponse({"number": order.number, "state": order.state, "state_label": order.state_label})
@@ -499,7 +497,7 @@ def order_cancel_view(request: HttpRequest, number: str) -> HttpResponse:
     order = _viewable_order(request, number)
     try:
         services.cancel_order(order_id=order.pk, actor=request.user if _signed_in(request) else None)
-    except InvalidTransition as exc:
+    except DomainError as exc:  # not cancellable now, or stock busy (503: try again)
         messages.error(request, exc.message)
         return _render_order(request, order, status=exc.status_code)
     messages.success(request, f"Your order {order.number} is cancelled.")

@@ -7,6 +7,7 @@ from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
 from shop import deadletters
+from shop.admin_mixins import ReadOnlyAdminMixin
 from shop.models import ClientAPIKey, DeadLetter, IdempotencyKey
 
 # The library registers its plain, unscoped key; the shop only issues scoped keys.
@@ -36,10 +37,11 @@ class IdempotencyKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(DeadLetter)
-class DeadLetterAdmin(admin.ModelAdmin):
+class DeadLetterAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Tasks that failed for good, read-only; "retry" sends them again once the cause is fixed.
 
-    Retrying needs shop.retry_deadletter. A task that cannot be sent (broker down), or that runs
+    Nobody adds, edits or deletes one (the mixin): the record of what failed stays, and a retried
+    letter shows when it was retried. Retrying needs shop.retry_deadletter. A task that cannot be sent (broker down), or that runs
     here in eager mode and fails again, is reported as a warning naming it; its new failure is a
     new dead letter.
     """
@@ -69,15 +71,6 @@ class DeadLetterAdmin(admin.ModelAdmin):
 
     def has_retry_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("shop.retry_deadletter")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False  # the record of what failed stays; a retried letter shows when it was retried
 
     @admin.display(description="error", ordering="error")
     def short_error(self, letter: DeadLetter) -> str:

@@ -27,6 +27,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from shop.exceptions import DomainError
+from shop.guest import guest_scope
 from shop.models import IdempotencyKey
 
 KEY_LIFETIME = timedelta(hours=24)
@@ -55,6 +56,15 @@ class Created(Generic[T]):
 
     value: T
     created: bool
+
+
+def scope_for(*, user=None, guest_token: str | None = None) -> str | None:
+    """Whose key it is: the signed-in customer, else the guest token's holder; None for neither."""
+    if user is not None and user.is_authenticated:
+        return f"user:{user.pk}"
+    if guest_token:
+        return guest_scope(guest_token)
+    return None
 
 
 def fingerprint(*, method: str, path: str, body: object) -> str:

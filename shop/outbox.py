@@ -73,7 +73,7 @@ def dispatch(*, message_ids: list[int]) -> int:
     for pk in message_ids:
         if pk in pending and _send(pending[pk]):
             sent.append(pk)
-    OutboxMessage.objects.filter(pk__in=[pk for pk in sent if pk in pending]).update(
+    OutboxMessage.objects.filter(pk__in=[pk for pk in sent if pk in pending], dispatched_at__isnull=True).update(
         dispatched_at=timezone.now(), attempts=F("attempts") + 1, last_error=""
     )
     return len(sent)
@@ -88,11 +88,12 @@ def _send(message: OutboxMessage) -> bool:
             task.apply_async(kwargs=kwargs, retry=False)  # honours eager mode in the embedded shop
         else:
             app.send_task(task_name, kwargs=kwargs, retry=False)
-    except (BrokerError, OSError) as exc:
+    except Exception as exc:  # the broker refused, or (eager mode) the consumer failed: the relay sends it again
         OutboxMessage.objects.filter(pk=message.pk).update(
             attempts=F("attempts") + 1, last_error=f"{exc.__class__.__name__}: {exc}"[:300]
         )
-        logger.warning("outbox message %s (%s) not sent: %s", message.pk, message.topic, exc)
+        log = logger.warning if isinstance(exc, BrokerError | OSError) else logger.exception
+        log("outbox message %s (%s) not sent: %s", message.pk, message.topic, exc)
         return False
     return True
 

@@ -233,7 +233,7 @@ class AddressDetailApi(APIView):
         data.is_valid(raise_exception=True)
         changes = dict(data.validated_data)
         make_default = changes.pop("is_default", False)
-        current = {field: getattr(address, field) for field in services.AddressData.__dataclass_fields__}
+        current = services.AddressData.of(address).__dict__
         address = services.update_address(
             user=request.user,
             address_id=address.pk,

@@ -97,7 +97,7 @@ class CheckoutApi(OrdersBaseApi):
             if not request.user.is_authenticated:
                 raise OrderNotFound("Guests send the address itself, not an address_id.")
             saved = accounts_selectors.get_address_for_user(user=request.user, address_id=values["address_id"])
-            address = AddressData(**{name: getattr(saved, name) for name in AddressData.__dataclass_fields__})
+            address = AddressData.of(saved)
         else:
             address = AddressData(**values["address"])
         outcome = services.place_order(

@@ -7,8 +7,8 @@ import re
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
-from shop.guest import guest_scope, guest_token_from_request
-from shop.idempotency import IdempotencyRequest, fingerprint
+from shop.guest import guest_token_from_request
+from shop.idempotency import IdempotencyRequest, fingerprint, scope_for
 
 HEADER = "Idempotency-Key"
 _KEY_FORMAT = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, no spaces
@@ -26,13 +26,10 @@ def idempotency_from_request(request: Request, *, required: bool = False) -> Ide
         return None
     if not _KEY_FORMAT.match(key):
         raise ValidationError({HEADER: ["Use 1 to 255 printable ASCII characters without spaces (a UUID is ideal)."]})
-    if request.user.is_authenticated:
-        scope = f"user:{request.user.pk}"
-    elif getattr(request, "api_key", None) is not None:
+    scope = scope_for(user=request.user, guest_token=guest_token_from_request(request._request))
+    if scope is None and getattr(request, "api_key", None) is not None:
         scope = f"apikey:{request.api_key.prefix}"
-    elif token := guest_token_from_request(request._request):
-        scope = guest_scope(token)
-    else:
+    if scope is None:
         raise ValidationError({HEADER: ["An anonymous client must also send X-Guest-Token to use Idempotency-Key."]})
     return IdempotencyRequest(
         scope=scope, key=key, fingerprint=fingerprint(method=request.method, path=request.path, body=request.data)
