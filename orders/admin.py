@@ -25,7 +25,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import F, QuerySet
 from django.http import HttpRequest
 
-from orders import services
+from orders import selectors, services
 from orders.exceptions import EmailNeverQueued
 from orders.models import EmailKind, EmailLog, Order, OrderEvent, OrderLine
 from payments.admin import PaymentInline
@@ -141,9 +141,9 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.action(description="Refund selected orders in full (all units back to stock)", permissions=["refund"])
     def refund_in_full(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
         def refund(order_id: int) -> None:
-            lines = dict(OrderLine.objects.filter(order_id=order_id).values_list("product_id", "quantity"))
+            returnable = {p: n for p, n in selectors.returnable_units(order_id=order_id).items() if n > 0}
             services.refund_order(order_id=order_id, amount=None, reference=f"admin-{uuid.uuid4().hex}",
-                                  restock=lines, reason="Refunded in full by staff", actor=request.user)  # fmt: skip
+                                  restock=returnable, reason="Refunded in full by staff", actor=request.user)  # fmt: skip
 
         self._for_each(request, queryset, refund, done="Refunded")
 

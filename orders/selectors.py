@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 
+from inventory import selectors as inventory_selectors
 from orders.exceptions import OrderNotFound
 from orders.models import Order, OrderEvent, OrderLine
 
@@ -68,6 +69,22 @@ def find_order_by_email(*, number: str, email: str) -> Order:
     if order is None:
         raise OrderNotFound("No order matches this number and e-mail address.")
     return order
+
+
+def returnable_units(*, order_id: int, exclude_reference: str = "") -> dict[int, int]:
+    """Units of each ordered product not yet put back in stock by this order's refunds."""
+    order = Order.objects.only("number").get(pk=order_id)
+    returned = inventory_selectors.restocked_units(
+        cause_prefix=refund_cause(order.number, ""),
+        exclude_cause=refund_cause(order.number, exclude_reference) if exclude_reference else "",
+    )
+    ordered = OrderLine.objects.filter(order_id=order_id).values_list("product_id", "quantity")
+    return {product_id: quantity - returned.get(product_id, 0) for product_id, quantity in ordered}
+
+
+def refund_cause(number: str, reference: str) -> str:
+    """The stock ledger's cause for units a refund of this order put back."""
+    return f"refund:{number}:{reference}"
 
 
 def get_order_for_email(*, order_id: int) -> Order:

@@ -190,11 +190,11 @@ def allocate_order(*, order_id: int) -> Order:
         order = selectors.lock_order(order_id=order_id)
         if order.state != OrderState.PLACED:
             return order
-        lines = list(order.lines.values_list("product_id", "quantity"))
+        lines = list(order.lines.values_list("product_id", "quantity", "title"))
         try:
-            changes = inventory_services.allocate(order_id=order.pk, lines=lines)
+            changes = inventory_services.allocate(order_id=order.pk, lines=[(p, q) for p, q, _ in lines])
         except OutOfStock as exc:
-            title = next(line.title for line in order.lines.all() if line.product_id == exc.product_id)
+            title = next(title for product_id, _, title in lines if product_id == exc.product_id)
             order.rejection_reason = (
                 f"{title}: {exc.requested} ordered, only {exc.available} left." if exc.available
                 else f"{title} sold out before your order could be confirmed."
@@ -262,6 +262,10 @@ def apply_payment_result(*, order_id: int, status: str, message: str = "", decli
             reason = PAYMENT_PROBLEMS.get(decline_code or status, "Your payment could not be completed.")
             _transition(order, OrderState.PAYMENT_FAILED, message=reason, data=data)
             outbox.publish_all([_email_due(order, EmailKind.PAYMENT_FAILED)])
+        elif status in ("declined", "requires_action") and order.state == OrderState.PAYMENT_FAILED:
+            # the replacement failed too: the customer hears about it again
+            OrderEvent.objects.create(order=order, kind=OrderEventKind.NOTE, message=f"Payment {status} again", data=data)
+            outbox.publish_all([_email_again(order, EmailKind.PAYMENT_FAILED)])
         else:
             OrderEvent.objects.create(order=order, kind=OrderEventKind.NOTE, message=f"Payment {status}"[:300], data=data)
     return order
@@ -325,28 +329,33 @@ def refund_order(
     reason: str = "", actor: User | None = None,
 ) -> Order:  # fmt: skip
     """Refund a shipped or delivered order, fully (amount None: what is left) or partly, and put
-    returned units back in stock (restock: {product_id: quantity}, at most what was ordered).
+    returned units back in stock (restock: {product_id: quantity}, at most what was ordered and
+    not yet put back by an earlier refund).
 
     Payments checks, under its row lock, that the refunds never exceed what was captured.
     Idempotent per `reference`. Raises InvalidTransition, RefundRefused (409), InvalidRefund (400),
     PaymentUnavailable (503).
     """
-    order = Order.objects.prefetch_related("lines").get(pk=order_id)
+    order = Order.objects.get(pk=order_id)
     if order.state not in (OrderState.SHIPPED, OrderState.DELIVERED, OrderState.REFUNDED):
         raise InvalidTransition(current=order.state, target=OrderState.REFUNDED)
-    ordered = {line.product_id: line.quantity for line in order.lines.all()}
+    returnable = selectors.returnable_units(order_id=order_id, exclude_reference=reference)
     restock = restock or {}
     for product_id, quantity in restock.items():
-        if product_id not in ordered or not 1 <= quantity <= ordered[product_id]:
-            raise InvalidRefund("restock", f"Product {product_id}: restock 1 to the quantity ordered.")
-    if amount is None:
-        minor = payments_selectors.refundable(order_id=order_id)
-    else:
+        if not 1 <= quantity <= returnable.get(product_id, 0):
+            raise InvalidRefund("restock", f"Product {product_id}: restock 1 to the units ordered and not yet returned.")
+    earlier = payments_selectors.find_refund(reference=reference)  # a retry of this very refund
+    if amount is not None:
         minor = money.to_minor_units(amount, order.currency)
+    elif earlier is not None:
+        minor = earlier.amount
+    else:
+        minor = payments_selectors.refundable(order_id=order_id)
     refund = payments_services.refund_payment(order_id=order_id, amount=minor, reference=reference, reason=reason,
                                               actor=actor)  # fmt: skip
     for product_id, quantity in sorted(restock.items()):
-        inventory_services.restock(product_id=product_id, quantity=quantity, cause=f"refund:{reference}",
+        inventory_services.restock(product_id=product_id, quantity=quantity,
+                                   cause=selectors.refund_cause(order.number, reference),
                                    reason=f"Returned with order {order.number}", actor=actor)  # fmt: skip
     with transaction.atomic(durable=True):
         order = selectors.lock_order(order_id=order_id)
@@ -369,12 +378,10 @@ def resend_email(*, order_id: int, kind: str, actor: User | None = None) -> None
     """
     with transaction.atomic(durable=True):
         order = selectors.lock_order(order_id=order_id)
-        logs = EmailLog.objects.filter(order=order, kind=kind)
-        if not logs.exists():
+        if not EmailLog.objects.filter(order=order, kind=kind).exists():
             raise EmailNeverQueued(kind=kind)
-        logs.filter(sent_at__isnull=False).update(sent_at=None, claimed_at=NEVER_CLAIMED)
         OrderEvent.objects.create(order=order, kind=OrderEventKind.EMAIL_RESENT, actor=actor, data={"kind": kind})
-        outbox.publish_all([outbox.Message(ORDER_EMAIL, order.number, {"order_id": order.pk, "kind": kind})])
+        outbox.publish_all([_email_again(order, kind)])
 
 
 # --- E-mails -----------------------------------------------------------------------------------------
@@ -433,6 +440,13 @@ def _email_due(order: Order, kind: str) -> outbox.Message:
     """Log the e-mail as due (once per order and kind); the outbox message hands it to the e-mail worker."""
     EmailLog.objects.bulk_create([EmailLog(order=order, kind=kind, claimed_at=NEVER_CLAIMED)], ignore_conflicts=True)
     return outbox.Message(ORDER_EMAIL, order.number, {"order_id": order.pk, "kind": kind})
+
+
+def _email_again(order: Order, kind: str) -> outbox.Message:
+    """Make an e-mail due once more. One already sent is reset; one pending or being sent right now
+    is left as it is (it is going out anyway, and its claim keeps it from going out twice)."""
+    EmailLog.objects.filter(order=order, kind=kind, sent_at__isnull=False).update(sent_at=None, claimed_at=NEVER_CLAIMED)
+    return _email_due(order, kind)
 
 
 def _create_order(*, customer, guest_key, email, address, delivery, payment_method, totals) -> Order:

@@ -11,6 +11,14 @@ class RefundRefused(DomainError):
         super().__init__(message, fields={"amount": [message]})
 
 
+class PaymentRefused(DomainError):
+    """The gateway refused the request itself (not a card's answer): nothing changed."""
+
+    code = "payment_refused"
+    status_code = 409
+    default_message = "The payment provider refused this request."
+
+
 class PaymentUnavailable(DomainError):
     """The gateway could not be reached (or the breaker is open); nothing changed; try again later."""
 

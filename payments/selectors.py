@@ -20,9 +20,6 @@ def payments_of(*, order_id: int) -> list[Payment]:
     return list(Payment.objects.filter(order_id=order_id).prefetch_related("refunds").order_by("attempt"))
 
 
-def refund_exists(*, reference: str) -> bool:
-    return Refund.objects.filter(reference=reference).exists()
-
-
-def get_refund(*, reference: str) -> Refund:
-    return Refund.objects.get(reference=reference)
+def find_refund(*, reference: str) -> Refund | None:
+    """The refund made under this reference (its payment joined), or None."""
+    return Refund.objects.select_related("payment").filter(reference=reference).first()

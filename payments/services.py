@@ -20,11 +20,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from payments import breaker
-from payments.exceptions import PaymentUnavailable, RefundRefused
+from payments.exceptions import PaymentRefused, PaymentUnavailable, RefundRefused
 from payments.gateways import get_gateway
 from payments.gateways.base import AuthorizationRequest, GatewayRefused, GatewayResult, GatewayUnavailable
 from payments.models import STATE_RANK, Payment, PaymentState, Refund, RefundState, WebhookEvent
 from shop import outbox
+from shop.idempotency import IdempotencyKeyReused
 
 logger = logging.getLogger(__name__)
 
@@ -93,9 +94,12 @@ def refund_payment(*, order_id: int, amount: int, reference: str, reason: str = 
     - The gateway refuses: the refund fails and the reservation is given back (RefundRefused).
     - The gateway does not answer (PaymentUnavailable, 503): the refund stays pending with its
       reservation, because it may have happened; retrying with the same reference settles it.
-    Raises RefundRefused (409: nothing captured, or more than is left), PaymentUnavailable (503).
+    Raises RefundRefused (409: nothing captured, or more than is left), PaymentUnavailable (503),
+    IdempotencyKeyReused (422: this reference was used for another order or amount).
     """
     existing = Refund.objects.filter(reference=reference).select_related("payment").first()
+    if existing is not None and (existing.payment.order_id != order_id or existing.amount != amount):
+        raise IdempotencyKeyReused()  # the same reference for another order or another amount
     if existing is not None and existing.state != RefundState.PENDING:
         return existing
     if existing is not None:
@@ -119,11 +123,11 @@ def _send_refund(payment: Payment, refund: Refund) -> Refund:
     gateway = get_gateway(payment.gateway)
     try:
         result = _call(gateway, lambda: gateway.refund(payment.gateway_reference, refund.amount, refund.reference))
-    except GatewayRefused as exc:
+    except PaymentRefused as exc:
         with transaction.atomic(durable=True):
             if Refund.objects.filter(pk=refund.pk, state=RefundState.PENDING).update(state=RefundState.FAILED):
                 Payment.objects.filter(pk=payment.pk).update(refunded_amount=F("refunded_amount") - refund.amount)
-        raise RefundRefused(f"The payment provider refused the refund: {exc}") from exc
+        raise RefundRefused(exc.message) from exc
     Refund.objects.filter(pk=refund.pk).update(state=RefundState.SUCCEEDED, gateway_reference=result.gateway_reference)
     refund.refresh_from_db()
     return refund
@@ -230,5 +234,8 @@ def _call(gateway, call):
     except GatewayUnavailable as exc:
         breaker.record_failure(gateway.name)
         raise PaymentUnavailable() from exc
+    except GatewayRefused as exc:
+        breaker.record_success(gateway.name)  # it answered
+        raise PaymentRefused(f"The payment provider refused this request: {exc}") from exc
     breaker.record_success(gateway.name)
     return result

@@ -158,6 +158,7 @@ class OrderRefundApi(APIView):
                    403: error_response("Not staff with the refund permission."),
                    404: error_response("No such order."),
                    409: error_response("Not shipped, or more than is left to refund."),
+                   422: error_response("The Idempotency-Key was used for another order or amount."),
                    503: error_response("The payment gateway is not answering; nothing changed.")},
     )  # fmt: skip
     def post(self, request: Request, number: str) -> Response:
@@ -170,10 +171,10 @@ class OrderRefundApi(APIView):
         restock: dict[int, int] = {}
         for line in values["restock"]:
             restock[line["product_id"]] = restock.get(line["product_id"], 0) + line["quantity"]
-        existed = payments_selectors.refund_exists(reference=reference)
+        existed = payments_selectors.find_refund(reference=reference) is not None
         order = services.refund_order(order_id=order.pk, amount=values.get("amount"), reference=reference,
                                       restock=restock, reason=values["reason"], actor=request.user)  # fmt: skip
-        refund = payments_selectors.get_refund(reference=reference)
+        refund = payments_selectors.find_refund(reference=reference)
         body = {"reference": refund.reference, "amount": money.from_minor_units(refund.amount, order.currency),
                 "state": refund.state, "order_state": order.state}  # fmt: skip
         return Response(RefundOutputSerializer(body).data, status=200 if existed else 201)

@@ -8,11 +8,13 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from inventory import selectors as inventory_selectors
+from orders import services
 from orders.states import OrderState
 from payments.models import Payment, Refund
 from tests.accounts.factories import UserFactory
 from tests.api_helpers import error_of
 from tests.cart.conftest import bearer_client
+from tests.orders.conftest import checkout_input, fill_cart
 
 
 @pytest.fixture
@@ -85,3 +87,39 @@ def test_admin_partial_refund_gives_back_the_amount_and_refuses_more_than_is_lef
     customer_client.force_login(UserFactory())
     customer_client.post(url, post)
     assert Refund.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_key_reused_for_another_order_or_amount_is_a_422_and_refunds_nothing(
+    shipped, customer, shoe, support, django_capture_on_commit_callbacks
+):
+    fill_cart(user=customer, lines={shoe: 1})
+    with django_capture_on_commit_callbacks(execute=True):
+        other = services.place_order(checkout=checkout_input(), customer=customer).value
+    with django_capture_on_commit_callbacks(execute=True):
+        services.mark_shipped(order_id=other.pk)
+    api = bearer_client(support)
+    assert refund(api, shipped.number, {"amount": "10.00"}, key="same").status_code == 201
+    other_order = refund(api, other.number, {"amount": "10.00"}, key="same")
+    other_amount = refund(api, shipped.number, {"amount": "20.00"}, key="same")
+    assert [(r.status_code, error_of(r)["code"]) for r in (other_order, other_amount)] == [
+        (422, "idempotency_key_reused"), (422, "idempotency_key_reused"),
+    ]  # fmt: skip
+    assert Refund.objects.count() == 1
+    other.refresh_from_db()
+    assert other.state == OrderState.SHIPPED
+
+
+@pytest.mark.django_db
+def test_units_already_returned_are_not_restocked_again(client, shipped, shoe, support):
+    api = bearer_client(support)
+    first = refund(api, shipped.number, {"amount": "50.00", "restock": [{"product_id": shoe.pk, "quantity": 1}]})
+    assert first.status_code == 201 and inventory_selectors.get_level(product_id=shoe.pk) == 9
+    too_many = refund(api, shipped.number, {"amount": "1.00", "restock": [{"product_id": shoe.pk, "quantity": 2}]},
+                      key="k2")  # fmt: skip
+    assert (too_many.status_code, list(error_of(too_many)["fields"])) == (400, ["restock"])
+    client.force_login(support)
+    client.post(reverse("admin:orders_order_changelist"),
+                {"action": "refund_in_full", ACTION_CHECKBOX_NAME: [shipped.pk]})  # fmt: skip
+    assert inventory_selectors.get_level(product_id=shoe.pk) == 10  # the second pair only, never a third
+    assert Payment.objects.get().refunded_amount == 10495

@@ -213,3 +213,32 @@ def test_another_customer_cannot_touch_the_payment(client, buy, shoe):
         client.post(reverse("orders:payment", args=[order.number]), {"payment_method": "tok_visa"}).status_code == 404
     )
     assert Payment.objects.filter(order=order).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_replacement_card_declined_too_emails_the_customer_again(buy, shoe, django_capture_on_commit_callbacks):
+    order = buy({shoe: 1}, card="tok_declined")
+    assert subjects().count(f"your payment for order {order.number} needs attention") == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        services.replace_payment_method(order_id=order.pk, payment_method="tok_insufficient_funds")
+    order.refresh_from_db()
+    assert order.state == OrderState.PAYMENT_FAILED
+    assert subjects().count(f"your payment for order {order.number} needs attention") == 2
+
+
+@pytest.mark.django_db
+def test_a_gateway_refusing_the_confirmation_is_a_409_page_not_a_500(client, customer, buy, shoe, monkeypatch):
+    from payments.gateways.base import GatewayRefused
+    from payments.gateways.test import TestGateway
+
+    order = buy({shoe: 1}, card="tok_requires_action")
+
+    def refuse(self, gateway_reference):
+        raise GatewayRefused("no such authorization")
+
+    monkeypatch.setattr(TestGateway, "complete_action", refuse)
+    client.force_login(customer)
+    response = client.post(reverse("orders:payment-complete", args=[order.number]))
+    assert response.status_code == 409
+    assert "refused this request" in response.content.decode()
+    assert Payment.objects.get(order=order).state == PaymentState.REQUIRES_ACTION
