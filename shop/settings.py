@@ -65,6 +65,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "shop.failover.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -112,6 +113,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Fail fast when the server is unreachable, so /readyz answers within its budget.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
 DATABASES.update(replica_databases(env.list("DATABASE_REPLICA_URLS", default=[])))
+# DATABASE_URL may name several hosts (libpq's multi-host form, for a failover pair):
+#   postgres://shop@db1:5432,db2:5432/shop?target_session_attrs=read-write
+# libpq tries them in turn and keeps the one that accepts writes, so after a failover the next
+# connection finds the new primary; a request that meets the lost one answers 503 (shop.failover).
+DATABASE_UNAVAILABLE_RETRY_AFTER = env.int("DATABASE_UNAVAILABLE_RETRY_AFTER", default=5)
 # Writes and, by default, reads go to the primary; selectors opt in to a replica (shop.db_router).
 # A replica further behind than DATABASE_REPLICA_MAX_LAG_SECONDS is skipped, and a client that
 # wrote reads the primary for DATABASE_REPLICA_PIN_SECONDS (a cookie, and a cache key per user).

@@ -7,6 +7,7 @@ from django.views.csrf import csrf_failure as django_csrf_failure
 from django.views.decorators.csrf import csrf_exempt
 
 from shop.api.errors import is_api_request, json_error
+from shop.failover import current_database_error, database_unavailable_response
 
 
 @csrf_exempt  # answers 404 to every method; nothing to protect, and a CSRF page is no JSON
@@ -27,6 +28,8 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    if current_database_error() is not None:  # the database vanished under a middleware: 503, not 500
+        return database_unavailable_response(request)
     if is_api_request(request.path):
         return json_error("server_error", "Something went wrong on our side. Please try again.", 500)
     # No context processors: whatever broke (the database, a template tag) must not break this page.
