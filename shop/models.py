@@ -68,7 +68,11 @@ class OutboxMessage(models.Model):
         indexes = [
             models.Index(
                 fields=["created_at"], name="outbox_pending_idx", condition=models.Q(dispatched_at__isnull=True)
-            )
+            ),
+            # The retention purge walks sent messages oldest first.
+            models.Index(
+                fields=["dispatched_at"], name="outbox_dispatched_idx", condition=models.Q(dispatched_at__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:

@@ -117,3 +117,22 @@ def relay(*, limit: int = RELAY_BATCH) -> int:
         )
         OutboxMessage.objects.filter(pk__in=pending).update(claimed_until=now + RELAY_LEASE)
     return dispatch(message_ids=pending)
+
+
+def purge_dispatched(*, older_than: timedelta | None = None, batch: int = 5000) -> int:
+    """Delete messages the broker took more than `older_than` ago (OUTBOX_RETENTION_DAYS), in
+    batches of `batch` rows, each its own short transaction; never a message still pending.
+    Returns how many were deleted. Idempotent; safe beside a running relay."""
+    older_than = older_than if older_than is not None else timedelta(days=settings.OUTBOX_RETENTION_DAYS)
+    cutoff = timezone.now() - older_than
+    deleted = 0
+    while True:
+        ids = list(
+            OutboxMessage.objects.filter(dispatched_at__isnull=False, dispatched_at__lt=cutoff)
+            .order_by("dispatched_at")
+            .values_list("pk", flat=True)[:batch]
+        )
+        if not ids:
+            return deleted
+        # The condition is repeated: a row is deleted only while it is still a sent one.
+        deleted += OutboxMessage.objects.filter(pk__in=ids, dispatched_at__isnull=False).delete()[0]

@@ -170,10 +170,13 @@ CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "shop.purge_idempotency_keys", "schedule": 60 * 60},
     "requeue-pending-thumbnails": {"task": "catalog.requeue_pending_thumbnails", "schedule": 10 * 60},
     "relay-outbox": {"task": "shop.relay_outbox", "schedule": 5},
+    # Sent outbox messages are kept OUTBOX_RETENTION_DAYS for inquiries, then deleted in batches.
+    "purge-outbox": {"task": "shop.purge_outbox", "schedule": 60 * 60},
     # Orders whose payment failed and was not completed within PAYMENTS_WINDOW_HOURS are cancelled.
     "expire-unpaid-orders": {"task": "orders.expire_unpaid_orders", "schedule": 5 * 60},
 }
 CELERY_TIMEZONE = "UTC"
+OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=7)
 
 # --- API platform (DRF) --------------------------------------------------------------------
 # JWT for apps, the session (with CSRF) for the browser; one error shape; throttles on the

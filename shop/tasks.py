@@ -17,3 +17,11 @@ def relay_outbox_task() -> int:
     from shop import outbox  # local import: outbox imports the Celery app
 
     return outbox.relay()
+
+
+@shared_task(name="shop.purge_outbox")
+def purge_outbox_task() -> int:
+    """Hourly (beat): delete outbox messages sent longer ago than OUTBOX_RETENTION_DAYS. Idempotent."""
+    from shop import outbox  # local import: outbox imports the Celery app
+
+    return outbox.purge_dispatched()

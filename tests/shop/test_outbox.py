@@ -101,3 +101,32 @@ def test_a_real_worker_consumes_a_published_message(live_worker):  # noqa: F811
     assert [{"message_id": message.pk, "order_id": 9}] == RECEIVED
     message.refresh_from_db()
     assert message.dispatched_at is not None
+
+
+@pytest.mark.django_db
+def test_retention_deletes_only_messages_sent_before_the_retention_period(settings):
+    # given: one message sent 8 days ago, one sent an hour ago, and one never sent (8 days old)
+    settings.OUTBOX_RETENTION_DAYS = 7
+    old_sent, recent_sent, old_pending = (OutboxMessage.objects.create(topic="test.happened", key=k) for k in "abc")
+    now = timezone.now()
+    OutboxMessage.objects.filter(pk=old_sent.pk).update(dispatched_at=now - timedelta(days=8))
+    OutboxMessage.objects.filter(pk=recent_sent.pk).update(dispatched_at=now - timedelta(hours=1))
+    OutboxMessage.objects.filter(pk=old_pending.pk).update(created_at=now - timedelta(days=8))
+    # when
+    from shop.tasks import purge_outbox_task
+
+    deleted = purge_outbox_task()
+    # then: only the old sent one is gone; a message that was never sent stays for the relay
+    assert deleted == 1
+    assert set(OutboxMessage.objects.values_list("key", flat=True)) == {"b", "c"}
+    assert purge_outbox_task() == 0  # idempotent
+
+
+@pytest.mark.django_db
+def test_retention_works_in_batches_until_nothing_old_is_left():
+    OutboxMessage.objects.bulk_create(
+        [OutboxMessage(topic="test.happened", key=str(i), dispatched_at=timezone.now() - timedelta(days=30))
+         for i in range(25)]
+    )  # fmt: skip
+    assert outbox.purge_dispatched(older_than=timedelta(days=7), batch=10) == 25
+    assert OutboxMessage.objects.count() == 0
