@@ -28,8 +28,12 @@ declare -A node_port=([node1]=$((base + 1)) [node2]=$((base + 2)))
 monitor_url="postgres://autoctl_node@127.0.0.1:${monitor_port}/pg_auto_failover?sslmode=disable"
 
 fail() { printf 'ha.sh FAILED: %s\n' "$*" >&2; exit 1; }
+# pg_autoctl keeps its configuration and state under XDG directories: inside ha_dir, so that
+# `down` forgets a cluster whole and a new one never meets a stale node's state.
+xdg=(XDG_CONFIG_HOME="$ha_dir/xdg/config" XDG_DATA_HOME="$ha_dir/xdg/data" XDG_RUNTIME_DIR="$ha_dir/xdg/run")
 as_postgres() {
-    if [ "$(id -un)" = postgres ]; then "$@"; else runuser -u postgres -- env PATH="$PATH" "$@"; fi
+    if [ "$(id -un)" = postgres ]; then env PATH="$PATH" "${xdg[@]}" "$@"
+    else runuser -u postgres -- env PATH="$PATH" "${xdg[@]}" "$@"; fi
 }
 sql() {  # port, sql
     psql -h 127.0.0.1 -p "$1" -U postgres -d postgres -XAtqc "$2" 2>/dev/null
@@ -43,7 +47,7 @@ start_keeper() {  # name
     local name=$1
     running "$name" && return 0
     # setsid: the keeper and the postgres it starts share one new process group (the "machine").
-    setsid runuser -u postgres -- env PATH="$PATH" PG_AUTOCTL_DEBUG=0 \
+    setsid runuser -u postgres -- env PATH="$PATH" "${xdg[@]}" \
         pg_autoctl run --pgdata "$ha_dir/$name" >>"$ha_dir/$name.log" 2>&1 < /dev/null &
     echo $! >"$ha_dir/$name.pid"
 }
@@ -96,7 +100,8 @@ healthy_pair() {
 
 up() {
     ensure_installed
-    mkdir -p "$ha_dir"; chown postgres: "$ha_dir"
+    mkdir -p "$ha_dir/xdg/config" "$ha_dir/xdg/data" "$ha_dir/xdg/run"
+    chmod 700 "$ha_dir/xdg/run"; chown -R postgres: "$ha_dir"
     if [ ! -f "$ha_dir/monitor/postgresql.conf" ]; then
         as_postgres pg_autoctl create monitor --pgdata "$ha_dir/monitor" --pgport "$monitor_port" \
             --hostname 127.0.0.1 --auth trust --no-ssl >>"$ha_dir/monitor.log" 2>&1 ||

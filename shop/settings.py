@@ -260,9 +260,16 @@ ELASTICSEARCH_URL = env.str("ELASTICSEARCH_URL", default="")
 SEARCH_BACKEND = "elasticsearch" if ELASTICSEARCH_URL else "database"
 # ELASTICSEARCH_INDEX: the alias searches and index writes use (`search_reindex` swaps it).
 ELASTICSEARCH_INDEX = env.str("ELASTICSEARCH_INDEX", default="shop-products")
+# When Elasticsearch fails SEARCH_BREAKER_FAILURES times within SEARCH_BREAKER_WINDOW_SECONDS,
+# searches answer from PostgreSQL (marked degraded) for SEARCH_BREAKER_OPEN_SECONDS, then one
+# trial search decides. ELASTICSEARCH_TIMEOUT bounds each call (a slow engine counts as down).
+SEARCH_BREAKER_FAILURES = env.int("SEARCH_BREAKER_FAILURES", default=3)
+SEARCH_BREAKER_WINDOW_SECONDS = env.int("SEARCH_BREAKER_WINDOW_SECONDS", default=30)
+SEARCH_BREAKER_OPEN_SECONDS = env.int("SEARCH_BREAKER_OPEN_SECONDS", default=15)
 if ELASTICSEARCH_URL:
     INSTALLED_APPS.append("django_elasticsearch_dsl")
-    ELASTICSEARCH_DSL = {"default": {"hosts": ELASTICSEARCH_URL, "request_timeout": 5}}
+    ELASTICSEARCH_DSL = {"default": {"hosts": ELASTICSEARCH_URL,
+                                     "request_timeout": env.float("ELASTICSEARCH_TIMEOUT", default=2.0)}}
     ELASTICSEARCH_DSL_AUTOSYNC = False  # catalog's own task indexes after commit
     ELASTICSEARCH_DSL_AUTO_REFRESH = False
 

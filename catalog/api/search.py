@@ -82,6 +82,7 @@ class SearchApi(PublicCatalogApi):
                 "results": _with_availability(search.result_cards(result)),
                 "facets": result.facets,
                 "facets_sampled": result.facets_sampled,
+                "degraded": result.degraded,
             }
         )
 

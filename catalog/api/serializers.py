@@ -114,6 +114,10 @@ class SearchPageOutputSerializer(serializers.Serializer):
     previous = serializers.CharField(allow_null=True)
     results = ProductCardOutputSerializer(many=True)
     facets = SearchFacetsOutputSerializer(help_text="Counts over all the results (not just this page).")
+    degraded = serializers.BooleanField(
+        help_text="True when the search engine (Elasticsearch) could not answer and the database did: "
+        "results are complete but ranked more plainly."
+    )
     facets_sampled = serializers.BooleanField(
         help_text="True when more than 1,000 products match: the facet counts are then a sample of 1,000 "
         "matches scaled to `count` (up to 1,000 matches they are exact)."

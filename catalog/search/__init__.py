@@ -12,6 +12,9 @@ task), so no customer request pays for them.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+
 from django.conf import settings
 from django.db import connections, transaction
 
@@ -26,7 +29,10 @@ from catalog.search.base import (
     SearchUnavailable,
     clean_query,
 )
+from shop.breaker import BreakerOpen, CircuitBreaker
 from shop.db_router import PRIMARY
+
+logger = logging.getLogger("catalog.search")
 
 INDEX_TASK_BATCH = 500  # product ids per index task
 SUGGEST_MIN_LENGTH = 2
@@ -41,6 +47,7 @@ __all__ = [
     "SearchResult",
     "SearchUnavailable",
     "clean_query",
+    "database_backend",
     "get_backend",
     "index",
     "remove",
@@ -57,6 +64,12 @@ def get_backend() -> SearchBackend:
         from catalog.search.elastic import ElasticsearchBackend
 
         return ElasticsearchBackend()
+    return database_backend()
+
+
+def database_backend() -> SearchBackend:
+    """PostgreSQL full-text search (or the simple fallback on SQLite): the default backend, and the
+    standby that answers when Elasticsearch cannot."""
     if connections[PRIMARY].vendor == "postgresql":
         from catalog.search.postgres import PostgresBackend
 
@@ -79,19 +92,51 @@ def search(
     can), narrowed by the filters, in the sort's order, one page. An empty query (or one with no
     letters or digits) lists the most popular products. Raises SearchUnavailable when the engine
     cannot be reached."""
-    return get_backend().search(
-        query=clean_query(query),
-        filters=filters or SearchFilters(),
-        sort=sort if sort in SORTS else "relevance",
-        page=max(1, page),
-        page_size=max(1, page_size),
-        with_facets=with_facets,
-    )
+    wanted = {
+        "query": clean_query(query),
+        "filters": filters or SearchFilters(),
+        "sort": sort if sort in SORTS else "relevance",
+        "page": max(1, page),
+        "page_size": max(1, page_size),
+        "with_facets": with_facets,
+    }
+    backend = get_backend()
+    if backend.name != "elasticsearch":
+        return backend.search(**wanted)
+    # Elasticsearch is the primary engine; PostgreSQL is its standby. When Elasticsearch fails or
+    # is slow the breaker opens and everyone answers from PostgreSQL (said as `degraded`) until a
+    # trial search succeeds.
+    try:
+        search_breaker.allow()
+        result = backend.search(**wanted)
+    except (BreakerOpen, SearchUnavailable) as exc:
+        if isinstance(exc, SearchUnavailable):
+            search_breaker.record_failure()
+            logger.warning("Elasticsearch unavailable, searching PostgreSQL instead: %s", exc)
+        return dataclasses.replace(database_backend().search(**wanted), degraded=True)
+    search_breaker.record_success()
+    return result
+
+
+def _search_breaker_limits() -> tuple[int, int, int]:
+    return (settings.SEARCH_BREAKER_FAILURES, settings.SEARCH_BREAKER_WINDOW_SECONDS,
+            settings.SEARCH_BREAKER_OPEN_SECONDS)  # fmt: skip
+
+
+search_breaker = CircuitBreaker(name="search:breaker:elasticsearch", limits=_search_breaker_limits)
 
 
 def index(*, product_ids: list[int]) -> None:
-    """Bring these products' index entries up to date (removing inactive or deleted ones). Idempotent."""
-    get_backend().index(product_ids=list(product_ids))
+    """Bring these products' index entries up to date (removing inactive or deleted ones). Idempotent.
+
+    With Elasticsearch as the engine, PostgreSQL's search columns are written first as well, so the
+    standby that answers while Elasticsearch is down is current; an Elasticsearch failure then
+    raises SearchUnavailable (the index task retries it)."""
+    ids = list(product_ids)
+    backend = get_backend()
+    if backend.name == "elasticsearch":
+        database_backend().index(product_ids=ids)
+    backend.index(product_ids=ids)
 
 
 def remove(*, product_ids: list[int]) -> None:

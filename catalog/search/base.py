@@ -67,6 +67,7 @@ class SearchResult:
     cards: list[dict] | None = None
     total_is_estimate: bool = False  # `total` was estimated from a sample (more matches than are counted)
     facets_sampled: bool = False  # facet counts were scaled up from a sample of the matches
+    degraded: bool = False  # Elasticsearch did not answer: PostgreSQL did (plainer ranking, no mini descriptions)
 
     @property
     def num_pages(self) -> int:
