@@ -53,13 +53,24 @@ from orders.exceptions import (
     PriceChanged,
     ProductNoLongerSold,
 )
-from orders.models import EmailKind, EmailLog, Order, OrderEvent, OrderEventKind, OrderLine, new_order_number
+from orders.models import (
+    EmailKind,
+    EmailLog,
+    Order,
+    OrderEvent,
+    OrderEventKind,
+    OrderLine,
+    RefundRestock,
+    new_order_number,
+)
 from orders.states import HOLDS_STOCK, InvalidTransition, OrderState, check_transition
 from payments import methods as payment_methods
 from payments import selectors as payments_selectors
 from payments import services as payments_services
+from payments.exceptions import RefundRefused
+from payments.models import RefundState
 from shop import money, outbox
-from shop.idempotency import Created, IdempotencyRequest, referenced_pk
+from shop.idempotency import Created, IdempotencyKeyReused, IdempotencyRequest, referenced_pk
 from shop.idempotency import claim as idempotency_claim
 from shop.idempotency import complete as idempotency_complete
 
@@ -332,18 +343,16 @@ def refund_order(
     returned units back in stock (restock: {product_id: quantity}, at most what was ordered and
     not yet put back by an earlier refund).
 
-    Payments checks, under its row lock, that the refunds never exceed what was captured.
+    The units are reserved under the order's row lock before any money moves, and payments
+    reserves the amount under the payment's row lock, so concurrent refunds never return more
+    units than were ordered nor more money than was captured; a refusal gives both back.
     Idempotent per `reference`. Raises InvalidTransition, RefundRefused (409), InvalidRefund (400),
-    PaymentUnavailable (503).
+    IdempotencyKeyReused (422), PaymentUnavailable (503: the reservations stay for the retry).
     """
     order = Order.objects.get(pk=order_id)
     if order.state not in (OrderState.SHIPPED, OrderState.DELIVERED, OrderState.REFUNDED):
         raise InvalidTransition(current=order.state, target=OrderState.REFUNDED)
-    returnable = selectors.returnable_units(order_id=order_id, exclude_reference=reference)
-    restock = restock or {}
-    for product_id, quantity in restock.items():
-        if not 1 <= quantity <= returnable.get(product_id, 0):
-            raise InvalidRefund("restock", f"Product {product_id}: restock 1 to the units ordered and not yet returned.")
+    restock, reserved_now = _reserve_restock(order_id=order_id, reference=reference, restock=restock or {})
     earlier = payments_selectors.find_refund(reference=reference)  # a retry of this very refund
     if amount is not None:
         minor = money.to_minor_units(amount, order.currency)
@@ -351,8 +360,15 @@ def refund_order(
         minor = earlier.amount
     else:
         minor = payments_selectors.refundable(order_id=order_id)
-    refund = payments_services.refund_payment(order_id=order_id, amount=minor, reference=reference, reason=reason,
-                                              actor=actor)  # fmt: skip
+    try:
+        refund = payments_services.refund_payment(order_id=order_id, amount=minor, reference=reference,
+                                                  reason=reason, actor=actor)  # fmt: skip
+        if refund.state == RefundState.FAILED:  # asked again after the gateway refused it
+            raise RefundRefused("The payment provider refused this refund; try again as a new refund.")
+    except (RefundRefused, IdempotencyKeyReused):
+        if reserved_now:
+            RefundRestock.objects.filter(order_id=order_id, reference=reference).delete()  # give the units back
+        raise
     for product_id, quantity in sorted(restock.items()):
         inventory_services.restock(product_id=product_id, quantity=quantity,
                                    cause=selectors.refund_cause(order.number, reference),
@@ -367,6 +383,31 @@ def refund_order(
             OrderEvent.objects.create(order=order, kind=OrderEventKind.NOTE, actor=actor, message="Refunded again",
                                       data=data)  # fmt: skip
     return order
+
+
+def _reserve_restock(*, order_id: int, reference: str, restock: dict[int, int]) -> tuple[dict[int, int], bool]:
+    """Reserve the units this refund returns, under the order's row lock: (the units, reserved now).
+
+    A retry of the same reference finds its first reservation (another restock with it is a 422).
+    Raises InvalidRefund (400) for more units than are ordered and not yet returned.
+    """
+    with transaction.atomic(durable=True):
+        selectors.lock_order(order_id=order_id)  # concurrent refunds of this order count units one at a time
+        reserved = selectors.restock_of_refund(order_id=order_id, reference=reference)
+        if reserved:
+            if restock and restock != reserved:
+                raise IdempotencyKeyReused()
+            return reserved, False
+        returnable = selectors.returnable_units(order_id=order_id)
+        for product_id, quantity in restock.items():
+            if not 1 <= quantity <= returnable.get(product_id, 0):
+                message = f"Product {product_id}: restock 1 to the units ordered and not yet returned."
+                raise InvalidRefund("restock", message)
+        RefundRestock.objects.bulk_create(
+            [RefundRestock(order_id=order_id, reference=reference, product_id=product_id, quantity=quantity)
+             for product_id, quantity in sorted(restock.items())]
+        )  # fmt: skip
+    return restock, True
 
 
 def resend_email(*, order_id: int, kind: str, actor: User | None = None) -> None:
