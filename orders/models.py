@@ -61,6 +61,10 @@ class Order(models.Model):
         help_text="The gateway's token for the customer's payment method (never a card number).",
     )
     payment_attempts = models.PositiveIntegerField(default=1, help_text="Authorization attempts asked for so far.")
+    payment_failed_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When the payment failed: the payment window runs from here; another card never moves it.",
+    )  # fmt: skip
     rejection_reason = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)

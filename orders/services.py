@@ -291,7 +291,7 @@ def replace_payment_method(*, order_id: int, payment_method: str, actor: User | 
         order = selectors.lock_order(order_id=order_id)
         if order.state != OrderState.PAYMENT_FAILED:
             raise InvalidTransition(current=order.state, target=OrderState.AUTHORIZED)
-        if order.updated_at < timezone.now() - payment_window():
+        if payment_deadline(order) < timezone.now():
             raise PaymentWindowClosed()
         order.payment_method = payment_method
         order.payment_attempts += 1
@@ -314,8 +314,8 @@ def expire_unpaid_orders(*, limit: int = EXPIRE_BATCH) -> int:
     """Beat: cancel orders whose payment failed and was not fixed within the payment window
     (their stock goes back, holds are voided). Returns how many it cancelled."""
     overdue = list(
-        Order.objects.filter(state=OrderState.PAYMENT_FAILED, updated_at__lt=timezone.now() - payment_window())
-        .order_by("updated_at")
+        Order.objects.filter(state=OrderState.PAYMENT_FAILED, payment_failed_at__lt=timezone.now() - payment_window())
+        .order_by("payment_failed_at")
         .values_list("pk", flat=True)[:limit]
     )
     cancelled = 0
@@ -330,6 +330,12 @@ def expire_unpaid_orders(*, limit: int = EXPIRE_BATCH) -> int:
 
 def payment_window() -> timedelta:
     return timedelta(hours=settings.PAYMENTS_WINDOW_HOURS)
+
+
+def payment_deadline(order: Order) -> datetime:
+    """Until when the customer may fix a failed payment: the window runs from the failure, and
+    giving another card (declined again or not) never moves it."""
+    return (order.payment_failed_at or order.updated_at) + payment_window()
 
 
 # --- Refunds (orders decide what, payments execute) ----------------------------------------------------
@@ -462,7 +468,9 @@ def _transition(
     """The one place a state changes: checked against the machine, saved, written to the history."""
     check_transition(order.state, target)
     previous, order.state = order.state, target
-    order.save(update_fields=["state", "rejection_reason", "updated_at"])
+    if target == OrderState.PAYMENT_FAILED:  # the payment window starts now; another card never moves it
+        order.payment_failed_at = timezone.now()
+    order.save(update_fields=["state", "rejection_reason", "payment_failed_at", "updated_at"])
     OrderEvent.objects.create(
         order=order, kind=OrderEventKind.STATE_CHANGED, from_state=previous, to_state=target,
         message=message, actor=actor, data=data or {},

@@ -149,7 +149,7 @@ def test_the_payment_window_expiring_cancels_the_order_and_releases_stock(
 ):
     order = buy({shoe: 3}, card="tok_declined")
     assert inventory_selectors.get_level(product_id=shoe.pk) == 7
-    Order.objects.filter(pk=order.pk).update(updated_at=timezone.now() - timedelta(hours=25))
+    Order.objects.filter(pk=order.pk).update(payment_failed_at=timezone.now() - timedelta(hours=25))
     with pytest.raises(PaymentWindowClosed):
         services.replace_payment_method(order_id=order.pk, payment_method="tok_visa")
 
@@ -161,6 +161,31 @@ def test_the_payment_window_expiring_cancels_the_order_and_releases_stock(
     assert inventory_selectors.get_level(product_id=shoe.pk) == 10
     assert f"your order {order.number} is cancelled" in subjects()
     assert expire_unpaid_orders_task.apply().result == 0
+
+
+@pytest.mark.django_db
+def test_another_card_never_moves_the_payment_window(
+    client, customer, buy, shoe, monkeypatch, django_capture_on_commit_callbacks
+):
+    """A declined card, then at 23.5 h another declined card: the order is still cancelled 24 h
+    after the first failure, and the page keeps showing the first deadline."""
+    order = buy({shoe: 2}, card="tok_declined")
+    failed_at = timezone.now()
+    monkeypatch.setattr(timezone, "now", lambda: failed_at + timedelta(hours=23, minutes=30))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.replace_payment_method(order_id=order.pk, payment_method="tok_insufficient_funds")
+    assert Order.objects.get(pk=order.pk).state == OrderState.PAYMENT_FAILED
+    client.force_login(customer)
+    deadline = client.get(order.get_absolute_url()).context["payment_deadline"]
+    assert failed_at < deadline <= failed_at + timedelta(hours=24)
+
+    monkeypatch.setattr(timezone, "now", lambda: failed_at + timedelta(hours=24, minutes=1))
+    with pytest.raises(PaymentWindowClosed):
+        services.replace_payment_method(order_id=order.pk, payment_method="tok_visa")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert expire_unpaid_orders_task.apply().result == 1
+    assert Order.objects.get(pk=order.pk).state == OrderState.CANCELLED
+    assert inventory_selectors.get_level(product_id=shoe.pk) == 10
 
 
 # --- The order page when the payment needs the customer ---------------------------------------------------
