@@ -43,6 +43,7 @@ from inventory.exceptions import OutOfStock
 from orders import pricing, selectors
 from orders.access import signed_order_url
 from orders.exceptions import (
+    CaptureFailed,
     EmailNeverQueued,
     EmptyCart,
     InvalidDeliveryOption,
@@ -84,7 +85,6 @@ ORDER_EMAIL = "order.email"  # outbox topic: send this order e-mail (orders.send
 EMAIL_CLAIM_TIMEOUT = timedelta(minutes=5)  # a claim older than this was abandoned by a dead worker
 NEVER_CLAIMED = datetime(2000, 1, 1, tzinfo=UTC)  # a new log row's claimed_at: the first claim succeeds
 PAYMENT_AUTHORIZE = "payment.authorize"  # outbox topic: authorize an allocated order (payments worker)
-PAYMENT_CAPTURE = "payment.capture"
 PAYMENT_VOID = "payment.void"
 EXPIRE_BATCH = 100  # unpaid orders cancelled per beat run
 # What a customer is told when the payment did not go through (by decline code or status).
@@ -92,6 +92,7 @@ PAYMENT_PROBLEMS = {
     "requires_action": "Your bank asks you to confirm this payment: complete it on the order page.",
     "insufficient_funds": "Your card was declined for insufficient funds: use another payment method.",
     "card_declined": "Your card was declined: use another payment method.",
+    "voided": "The hold on your card was released (voided or expired) before your order shipped: pay again.",
 }
 NUMBER_ATTEMPTS = 5  # random order numbers tried before giving up (a collision is a 1 in 10**15 event)
 
@@ -246,13 +247,34 @@ def cancel_order(*, order_id: int, actor: User | None = None, reason: str = "") 
 
 
 def mark_shipped(*, order_id: int, actor: User | None = None) -> Order:
-    """Staff: the parcel left the warehouse. Only an authorized order; its payment is captured by
-    the payments worker (outbox "payment.capture", retried until the gateway answers)."""
+    """Staff: the parcel leaves the warehouse. Only an authorized order, and only once its payment
+    is captured: the capture is made first (a gateway call, outside any transaction and lock).
+
+    Raises InvalidTransition (409) for an order not authorized, CaptureFailed (409, saying why,
+    written to the order's history) when the payment could not be captured (a hold voided or
+    expired at the bank moves the order back to payment needed), PaymentUnavailable (503).
+    """
+    check_transition(Order.objects.only("state").get(pk=order_id).state, OrderState.SHIPPED)
+    payment = payments_services.capture_payment(order_id=order_id)
+    if payment is None or payment.state != "captured":
+        reason = _capture_problem(payment)
+        with transaction.atomic(durable=True):
+            order = selectors.lock_order(order_id=order_id)
+            OrderEvent.objects.create(order=order, kind=OrderEventKind.NOTE, actor=actor, message=reason[:300],
+                                      data={"payment_status": payment.state if payment else ""})  # fmt: skip
+        raise CaptureFailed(reason)
     with transaction.atomic(durable=True):
         order = selectors.lock_order(order_id=order_id)
         _transition(order, OrderState.SHIPPED, actor=actor)
-        outbox.publish_all([outbox.Message(PAYMENT_CAPTURE, order.number, {"order_id": order.pk})])
     return order
+
+
+def _capture_problem(payment) -> str:
+    if payment is None:
+        return "Not shipped: this order has no authorized payment to capture."
+    if payment.state == "voided":
+        return "Not shipped: the payment could not be captured, its authorization was voided or expired at the bank."
+    return f"Not shipped: the payment could not be captured (it is {payment.get_state_display().lower()})."
 
 
 # --- Payment (results from the payments worker, and the customer fixing a failed payment) ----------
@@ -267,6 +289,10 @@ def apply_payment_result(*, order_id: int, status: str, message: str = "", decli
         data = {"payment_status": status, "decline_code": decline_code}
         if status == "authorized" and order.state in (OrderState.ALLOCATED, OrderState.PAYMENT_FAILED):
             _transition(order, OrderState.AUTHORIZED, message="Payment authorized", data=data)
+        elif status == "voided" and order.state == OrderState.AUTHORIZED:
+            # the bank released the hold (voided or expired) before shipping: the customer pays again
+            _transition(order, OrderState.PAYMENT_FAILED, message=PAYMENT_PROBLEMS["voided"], data=data)
+            outbox.publish_all([_email_again(order, EmailKind.PAYMENT_FAILED)])
         elif status == "authorized" and order.state == OrderState.CANCELLED:
             outbox.publish_all([outbox.Message(PAYMENT_VOID, order.number, {"order_id": order.pk})])
         elif status in ("declined", "requires_action") and order.state == OrderState.ALLOCATED:

@@ -64,12 +64,20 @@ def complete_customer_action(*, order_id: int) -> Payment | None:
 
 
 def capture_payment(*, order_id: int) -> Payment | None:
-    """Take the authorized amount of the order's payment (the order shipped). Idempotent."""
+    """Take the authorized amount of the order's payment (the order ships). Idempotent.
+
+    Returns the payment as it now stands (captured, or voided when the gateway refused because
+    the hold was voided or expired there: that is recorded and told to orders), or None when the
+    order has no authorized payment. Raises PaymentUnavailable (503).
+    """
     payment = Payment.objects.filter(order_id=order_id, state=PaymentState.AUTHORIZED).order_by("-attempt").first()
     if payment is None:
         return Payment.objects.filter(order_id=order_id, state=PaymentState.CAPTURED).first()
     gateway = get_gateway(payment.gateway)
-    result = _call(gateway, lambda: gateway.capture(payment.gateway_reference, payment.amount))
+    try:
+        result = _call(gateway, lambda: gateway.capture(payment.gateway_reference, payment.amount))
+    except PaymentRefused:  # find out why: a hold voided or expired at the gateway is recorded as such
+        result = _call(gateway, lambda: gateway.retrieve(payment.gateway_reference))
     return record_result(payment_id=payment.pk, result=result)
 
 

@@ -9,6 +9,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from django.core import mail
 from django.core.cache import cache
 
 from inventory import selectors as inventory_selectors
@@ -193,6 +194,31 @@ def test_out_of_order_events_never_move_a_payment_backwards(client, needs_action
     assert Payment.objects.get().state == PaymentState.AUTHORIZED
     assert Order.objects.get().state == OrderState.AUTHORIZED
     assert WebhookEvent.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_a_hold_voided_at_the_gateway_moves_the_order_back_to_payment_needed(
+    client, customer, shoe, django_capture_on_commit_callbacks
+):
+    """A signed "voided" (or expired) event for an authorized order: the order needs payment again,
+    the customer is e-mailed, and staff can no longer ship it."""
+    fill_cart(user=customer, lines={shoe: 1})
+    with django_capture_on_commit_callbacks(execute=True):
+        order = services.place_order(checkout=checkout_input(), customer=customer).value
+    payment = Payment.objects.get(order=order)
+    assert Order.objects.get(pk=order.pk).state == OrderState.AUTHORIZED
+    mail.outbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_event(client, event_for(payment, "voided")).status_code == 200
+
+    order.refresh_from_db()
+    assert order.state == OrderState.PAYMENT_FAILED
+    assert order.events.get(to_state=OrderState.PAYMENT_FAILED).from_state == OrderState.AUTHORIZED
+    assert [m.subject for m in mail.outbox] == [f"Shop: your payment for order {order.number} needs attention"]
+    with pytest.raises(services.InvalidTransition):
+        services.mark_shipped(order_id=order.pk)
+    assert Order.objects.get(pk=order.pk).state == OrderState.PAYMENT_FAILED
 
 
 @pytest.mark.django_db
