@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import models, transaction
-from django.db.models import QuerySet, Sum
+from django.db.models import QuerySet
 
-from inventory.models import MovementKind, StockItem, StockMovement
+from inventory.models import StockItem, StockMovement
 
 LOW_STOCK_THRESHOLD = 5  # at most this many units left: "Only n left"
 
@@ -68,17 +68,6 @@ def get_level(*, product_id: int) -> int:
 def list_movements(*, product_id: int) -> QuerySet[StockMovement]:
     """The product's stock ledger, newest first, with the actor joined (for admin and audits)."""
     return StockMovement.objects.filter(product_id=product_id).select_related("actor").order_by("-created_at", "-id")
-
-
-def restocked_units(*, cause_prefix: str, exclude_cause: str = "") -> dict[int, int]:
-    """Units put back by restocks whose cause starts with `cause_prefix` (an order's returns), per product."""
-    rows = (
-        StockMovement.objects.filter(kind=MovementKind.RESTOCK, cause__startswith=cause_prefix)
-        .exclude(cause=exclude_cause)
-        .values_list("product_id")
-        .annotate(units=Sum("quantity"))
-    )
-    return dict(rows)
 
 
 def lock_stock_items(*, product_ids: list[int]) -> list[StockItem]:

@@ -104,3 +104,14 @@ class InvalidRefund(DomainError):
 
     def __init__(self, field: str, message: str):
         super().__init__(message, fields={field: [message]})
+
+
+class CaptureFailed(DomainError):
+    """Shipping refused: the order's payment could not be captured (voided or expired at the
+    bank, or refused by the provider); nothing shipped."""
+
+    code = "capture_failed"
+    status_code = 409
+
+    def __init__(self, message: str):
+        super().__init__(message, fields={"state": [message]})

@@ -61,6 +61,10 @@ class Order(models.Model):
         help_text="The gateway's token for the customer's payment method (never a card number).",
     )
     payment_attempts = models.PositiveIntegerField(default=1, help_text="Authorization attempts asked for so far.")
+    payment_failed_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When the payment failed: the payment window runs from here; another card never moves it.",
+    )  # fmt: skip
     rejection_reason = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -114,6 +118,31 @@ class OrderLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} x {self.title}"
+
+
+class RefundRestock(models.Model):
+    """Units of an ordered product that one refund (by its reference) puts back in stock.
+
+    Reserved under the order's row lock before any money moves, so concurrent refunds can never
+    together return more units than were ordered (each unit comes back at most once); a refund
+    the gateway refuses gives its reservation back.
+    """
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="restocks")
+    reference = models.CharField(max_length=60, help_text="The refund's reference (its idempotency key).")
+    product = models.ForeignKey("catalog.Product", on_delete=models.PROTECT, related_name="+")
+    quantity = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "reference", "product"], name="refund_restock_once"),
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="refund_restock_quantity_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.reference} {self.quantity} x {self.product_id}"
 
 
 class OrderEventKind(models.TextChoices):

@@ -8,11 +8,10 @@ number that does not exist, so order numbers cannot be probed.
 from __future__ import annotations
 
 from django.db import transaction
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet, Sum
 
-from inventory import selectors as inventory_selectors
 from orders.exceptions import OrderNotFound
-from orders.models import Order, OrderEvent, OrderLine
+from orders.models import Order, OrderEvent, OrderLine, RefundRestock
 
 
 def lock_order(*, order_id: int) -> Order:
@@ -71,15 +70,19 @@ def find_order_by_email(*, number: str, email: str) -> Order:
     return order
 
 
-def returnable_units(*, order_id: int, exclude_reference: str = "") -> dict[int, int]:
-    """Units of each ordered product not yet put back in stock by this order's refunds."""
-    order = Order.objects.only("number").get(pk=order_id)
-    returned = inventory_selectors.restocked_units(
-        cause_prefix=refund_cause(order.number, ""),
-        exclude_cause=refund_cause(order.number, exclude_reference) if exclude_reference else "",
+def returnable_units(*, order_id: int) -> dict[int, int]:
+    """Units of each ordered product not yet reserved for return by this order's refunds."""
+    reserved = dict(
+        RefundRestock.objects.filter(order_id=order_id).values_list("product_id").annotate(units=Sum("quantity"))
     )
     ordered = OrderLine.objects.filter(order_id=order_id).values_list("product_id", "quantity")
-    return {product_id: quantity - returned.get(product_id, 0) for product_id, quantity in ordered}
+    return {product_id: quantity - reserved.get(product_id, 0) for product_id, quantity in ordered}
+
+
+def restock_of_refund(*, order_id: int, reference: str) -> dict[int, int]:
+    """The units this refund (by reference) reserved for return: {product_id: quantity}."""
+    rows = RefundRestock.objects.filter(order_id=order_id, reference=reference)
+    return dict(rows.values_list("product_id", "quantity"))
 
 
 def refund_cause(number: str, reference: str) -> str:

@@ -43,6 +43,7 @@ from inventory.exceptions import OutOfStock
 from orders import pricing, selectors
 from orders.access import signed_order_url
 from orders.exceptions import (
+    CaptureFailed,
     EmailNeverQueued,
     EmptyCart,
     InvalidDeliveryOption,
@@ -53,13 +54,24 @@ from orders.exceptions import (
     PriceChanged,
     ProductNoLongerSold,
 )
-from orders.models import EmailKind, EmailLog, Order, OrderEvent, OrderEventKind, OrderLine, new_order_number
+from orders.models import (
+    EmailKind,
+    EmailLog,
+    Order,
+    OrderEvent,
+    OrderEventKind,
+    OrderLine,
+    RefundRestock,
+    new_order_number,
+)
 from orders.states import HOLDS_STOCK, InvalidTransition, OrderState, check_transition
 from payments import methods as payment_methods
 from payments import selectors as payments_selectors
 from payments import services as payments_services
+from payments.exceptions import RefundRefused
+from payments.models import RefundState
 from shop import money, outbox
-from shop.idempotency import Created, IdempotencyRequest, referenced_pk
+from shop.idempotency import Created, IdempotencyKeyReused, IdempotencyRequest, referenced_pk
 from shop.idempotency import claim as idempotency_claim
 from shop.idempotency import complete as idempotency_complete
 
@@ -73,7 +85,6 @@ ORDER_EMAIL = "order.email"  # outbox topic: send this order e-mail (orders.send
 EMAIL_CLAIM_TIMEOUT = timedelta(minutes=5)  # a claim older than this was abandoned by a dead worker
 NEVER_CLAIMED = datetime(2000, 1, 1, tzinfo=UTC)  # a new log row's claimed_at: the first claim succeeds
 PAYMENT_AUTHORIZE = "payment.authorize"  # outbox topic: authorize an allocated order (payments worker)
-PAYMENT_CAPTURE = "payment.capture"
 PAYMENT_VOID = "payment.void"
 EXPIRE_BATCH = 100  # unpaid orders cancelled per beat run
 # What a customer is told when the payment did not go through (by decline code or status).
@@ -81,6 +92,7 @@ PAYMENT_PROBLEMS = {
     "requires_action": "Your bank asks you to confirm this payment: complete it on the order page.",
     "insufficient_funds": "Your card was declined for insufficient funds: use another payment method.",
     "card_declined": "Your card was declined: use another payment method.",
+    "voided": "The hold on your card was released (voided or expired) before your order shipped: pay again.",
 }
 NUMBER_ATTEMPTS = 5  # random order numbers tried before giving up (a collision is a 1 in 10**15 event)
 
@@ -235,13 +247,34 @@ def cancel_order(*, order_id: int, actor: User | None = None, reason: str = "") 
 
 
 def mark_shipped(*, order_id: int, actor: User | None = None) -> Order:
-    """Staff: the parcel left the warehouse. Only an authorized order; its payment is captured by
-    the payments worker (outbox "payment.capture", retried until the gateway answers)."""
+    """Staff: the parcel leaves the warehouse. Only an authorized order, and only once its payment
+    is captured: the capture is made first (a gateway call, outside any transaction and lock).
+
+    Raises InvalidTransition (409) for an order not authorized, CaptureFailed (409, saying why,
+    written to the order's history) when the payment could not be captured (a hold voided or
+    expired at the bank moves the order back to payment needed), PaymentUnavailable (503).
+    """
+    check_transition(Order.objects.only("state").get(pk=order_id).state, OrderState.SHIPPED)
+    payment = payments_services.capture_payment(order_id=order_id)
+    if payment is None or payment.state != "captured":
+        reason = _capture_problem(payment)
+        with transaction.atomic(durable=True):
+            order = selectors.lock_order(order_id=order_id)
+            OrderEvent.objects.create(order=order, kind=OrderEventKind.NOTE, actor=actor, message=reason[:300],
+                                      data={"payment_status": payment.state if payment else ""})  # fmt: skip
+        raise CaptureFailed(reason)
     with transaction.atomic(durable=True):
         order = selectors.lock_order(order_id=order_id)
         _transition(order, OrderState.SHIPPED, actor=actor)
-        outbox.publish_all([outbox.Message(PAYMENT_CAPTURE, order.number, {"order_id": order.pk})])
     return order
+
+
+def _capture_problem(payment) -> str:
+    if payment is None:
+        return "Not shipped: this order has no authorized payment to capture."
+    if payment.state == "voided":
+        return "Not shipped: the payment could not be captured, its authorization was voided or expired at the bank."
+    return f"Not shipped: the payment could not be captured (it is {payment.get_state_display().lower()})."
 
 
 # --- Payment (results from the payments worker, and the customer fixing a failed payment) ----------
@@ -256,6 +289,10 @@ def apply_payment_result(*, order_id: int, status: str, message: str = "", decli
         data = {"payment_status": status, "decline_code": decline_code}
         if status == "authorized" and order.state in (OrderState.ALLOCATED, OrderState.PAYMENT_FAILED):
             _transition(order, OrderState.AUTHORIZED, message="Payment authorized", data=data)
+        elif status == "voided" and order.state == OrderState.AUTHORIZED:
+            # the bank released the hold (voided or expired) before shipping: the customer pays again
+            _transition(order, OrderState.PAYMENT_FAILED, message=PAYMENT_PROBLEMS["voided"], data=data)
+            outbox.publish_all([_email_again(order, EmailKind.PAYMENT_FAILED)])
         elif status == "authorized" and order.state == OrderState.CANCELLED:
             outbox.publish_all([outbox.Message(PAYMENT_VOID, order.number, {"order_id": order.pk})])
         elif status in ("declined", "requires_action") and order.state == OrderState.ALLOCATED:
@@ -280,7 +317,7 @@ def replace_payment_method(*, order_id: int, payment_method: str, actor: User | 
         order = selectors.lock_order(order_id=order_id)
         if order.state != OrderState.PAYMENT_FAILED:
             raise InvalidTransition(current=order.state, target=OrderState.AUTHORIZED)
-        if order.updated_at < timezone.now() - payment_window():
+        if payment_deadline(order) < timezone.now():
             raise PaymentWindowClosed()
         order.payment_method = payment_method
         order.payment_attempts += 1
@@ -303,8 +340,8 @@ def expire_unpaid_orders(*, limit: int = EXPIRE_BATCH) -> int:
     """Beat: cancel orders whose payment failed and was not fixed within the payment window
     (their stock goes back, holds are voided). Returns how many it cancelled."""
     overdue = list(
-        Order.objects.filter(state=OrderState.PAYMENT_FAILED, updated_at__lt=timezone.now() - payment_window())
-        .order_by("updated_at")
+        Order.objects.filter(state=OrderState.PAYMENT_FAILED, payment_failed_at__lt=timezone.now() - payment_window())
+        .order_by("payment_failed_at")
         .values_list("pk", flat=True)[:limit]
     )
     cancelled = 0
@@ -321,6 +358,12 @@ def payment_window() -> timedelta:
     return timedelta(hours=settings.PAYMENTS_WINDOW_HOURS)
 
 
+def payment_deadline(order: Order) -> datetime:
+    """Until when the customer may fix a failed payment: the window runs from the failure, and
+    giving another card (declined again or not) never moves it."""
+    return (order.payment_failed_at or order.updated_at) + payment_window()
+
+
 # --- Refunds (orders decide what, payments execute) ----------------------------------------------------
 
 
@@ -332,18 +375,16 @@ def refund_order(
     returned units back in stock (restock: {product_id: quantity}, at most what was ordered and
     not yet put back by an earlier refund).
 
-    Payments checks, under its row lock, that the refunds never exceed what was captured.
+    The units are reserved under the order's row lock before any money moves, and payments
+    reserves the amount under the payment's row lock, so concurrent refunds never return more
+    units than were ordered nor more money than was captured; a refusal gives both back.
     Idempotent per `reference`. Raises InvalidTransition, RefundRefused (409), InvalidRefund (400),
-    PaymentUnavailable (503).
+    IdempotencyKeyReused (422), PaymentUnavailable (503: the reservations stay for the retry).
     """
     order = Order.objects.get(pk=order_id)
     if order.state not in (OrderState.SHIPPED, OrderState.DELIVERED, OrderState.REFUNDED):
         raise InvalidTransition(current=order.state, target=OrderState.REFUNDED)
-    returnable = selectors.returnable_units(order_id=order_id, exclude_reference=reference)
-    restock = restock or {}
-    for product_id, quantity in restock.items():
-        if not 1 <= quantity <= returnable.get(product_id, 0):
-            raise InvalidRefund("restock", f"Product {product_id}: restock 1 to the units ordered and not yet returned.")
+    restock, reserved_now = _reserve_restock(order_id=order_id, reference=reference, restock=restock or {})
     earlier = payments_selectors.find_refund(reference=reference)  # a retry of this very refund
     if amount is not None:
         minor = money.to_minor_units(amount, order.currency)
@@ -351,8 +392,15 @@ def refund_order(
         minor = earlier.amount
     else:
         minor = payments_selectors.refundable(order_id=order_id)
-    refund = payments_services.refund_payment(order_id=order_id, amount=minor, reference=reference, reason=reason,
-                                              actor=actor)  # fmt: skip
+    try:
+        refund = payments_services.refund_payment(order_id=order_id, amount=minor, reference=reference,
+                                                  reason=reason, actor=actor)  # fmt: skip
+        if refund.state == RefundState.FAILED:  # asked again after the gateway refused it
+            raise RefundRefused("The payment provider refused this refund; try again as a new refund.")
+    except (RefundRefused, IdempotencyKeyReused):
+        if reserved_now:
+            RefundRestock.objects.filter(order_id=order_id, reference=reference).delete()  # give the units back
+        raise
     for product_id, quantity in sorted(restock.items()):
         inventory_services.restock(product_id=product_id, quantity=quantity,
                                    cause=selectors.refund_cause(order.number, reference),
@@ -367,6 +415,31 @@ def refund_order(
             OrderEvent.objects.create(order=order, kind=OrderEventKind.NOTE, actor=actor, message="Refunded again",
                                       data=data)  # fmt: skip
     return order
+
+
+def _reserve_restock(*, order_id: int, reference: str, restock: dict[int, int]) -> tuple[dict[int, int], bool]:
+    """Reserve the units this refund returns, under the order's row lock: (the units, reserved now).
+
+    A retry of the same reference finds its first reservation (another restock with it is a 422).
+    Raises InvalidRefund (400) for more units than are ordered and not yet returned.
+    """
+    with transaction.atomic(durable=True):
+        selectors.lock_order(order_id=order_id)  # concurrent refunds of this order count units one at a time
+        reserved = selectors.restock_of_refund(order_id=order_id, reference=reference)
+        if reserved:
+            if restock and restock != reserved:
+                raise IdempotencyKeyReused()
+            return reserved, False
+        returnable = selectors.returnable_units(order_id=order_id)
+        for product_id, quantity in restock.items():
+            if not 1 <= quantity <= returnable.get(product_id, 0):
+                message = f"Product {product_id}: restock 1 to the units ordered and not yet returned."
+                raise InvalidRefund("restock", message)
+        RefundRestock.objects.bulk_create(
+            [RefundRestock(order_id=order_id, reference=reference, product_id=product_id, quantity=quantity)
+             for product_id, quantity in sorted(restock.items())]
+        )  # fmt: skip
+    return restock, True
 
 
 def resend_email(*, order_id: int, kind: str, actor: User | None = None) -> None:
@@ -421,7 +494,9 @@ def _transition(
     """The one place a state changes: checked against the machine, saved, written to the history."""
     check_transition(order.state, target)
     previous, order.state = order.state, target
-    order.save(update_fields=["state", "rejection_reason", "updated_at"])
+    if target == OrderState.PAYMENT_FAILED:  # the payment window starts now; another card never moves it
+        order.payment_failed_at = timezone.now()
+    order.save(update_fields=["state", "rejection_reason", "payment_failed_at", "updated_at"])
     OrderEvent.objects.create(
         order=order, kind=OrderEventKind.STATE_CHANGED, from_state=previous, to_state=target,
         message=message, actor=actor, data=data or {},

@@ -27,7 +27,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.PLACED: frozenset({S.ALLOCATED, S.REJECTED, S.CANCELLED}),
     S.ALLOCATED: frozenset({S.AUTHORIZED, S.PAYMENT_FAILED, S.CANCELLED}),
     S.PAYMENT_FAILED: frozenset({S.AUTHORIZED, S.CANCELLED}),
-    S.AUTHORIZED: frozenset({S.SHIPPED, S.CANCELLED}),
+    S.AUTHORIZED: frozenset({S.SHIPPED, S.PAYMENT_FAILED, S.CANCELLED}),  # payment_failed: the hold was voided
     S.SHIPPED: frozenset({S.DELIVERED, S.REFUNDED}),
     S.DELIVERED: frozenset({S.REFUNDED}),
     S.REJECTED: frozenset(),

@@ -445,7 +445,7 @@ def _render_order(request: HttpRequest, order: Order, *, status: int = 200, paym
                 (payment.decline_code or payment.state) if payment else "", "Your payment could not be completed."
             ),
             "needs_action": payment is not None and payment.state == "requires_action",
-            "payment_deadline": order.updated_at + services.payment_window(),
+            "payment_deadline": services.payment_deadline(order),
             "payment_form": payment_form or PaymentForm(),
         }
     return render(request, "orders/detail.html", context, status=status)

@@ -53,6 +53,11 @@ class Payment(models.Model):
     decline_code = models.CharField(max_length=60, blank=True)
     message = models.CharField(max_length=300, blank=True)
     client_secret = models.CharField(max_length=200, blank=True, help_text="For the browser to finish 3-D Secure.")
+    superseded = models.BooleanField(
+        default=False,
+        help_text="Lost a race to another attempt of the order that holds its authorization: voided (or never "
+        "sent), never the order's payment.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

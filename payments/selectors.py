@@ -13,7 +13,7 @@ def refundable(*, order_id: int) -> int:
 
 def latest_payment(*, order_id: int) -> Payment | None:
     """The order's latest authorization attempt (the order page shows it; brand and last four only)."""
-    return Payment.objects.filter(order_id=order_id).order_by("-attempt").first()
+    return Payment.objects.filter(order_id=order_id, superseded=False).order_by("-attempt").first()
 
 
 def payments_of(*, order_id: int) -> list[Payment]:

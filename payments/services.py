@@ -10,6 +10,12 @@ Never charged twice: a Payment row (unique per order and attempt, with our refer
 gateway's idempotency key) is written before the gateway is called; the gateway's reference is
 stored right after the authorization is created and before it is confirmed; any retry finds it
 and asks the gateway for the authorization's state instead of creating another one.
+
+At most one live authorization per order: the order's attempts are decided under the lock of all
+its Payment rows (in attempt order), no attempt is sent while another holds the authorization,
+and an attempt that still becomes authorized at the same time (the customer confirmed with the
+bank in one tab while giving another card in another) lost the race: it is marked superseded
+and voided (outbox "payment.void" for that payment), and orders never hears of it.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from shop.idempotency import IdempotencyKeyReused
 logger = logging.getLogger(__name__)
 
 PAYMENT_RESULT = "payment.result"  # outbox topic: what a payment became (orders.apply_payment_result)
+PAYMENT_VOID = "payment.void"  # outbox topic: release a hold (here: one that lost a race, by payment_id)
 
 
 def authorize_payment(
@@ -43,7 +50,7 @@ def authorize_payment(
     gateway = get_gateway()
     payment = _payment_for_attempt(order_id=order_id, order_number=order_number, amount=amount, currency=currency,
                                    payment_method=payment_method, attempt=attempt, gateway=gateway.name)  # fmt: skip
-    if payment.state != PaymentState.PENDING:
+    if payment.state != PaymentState.PENDING or _supersede_if_held(payment):
         return payment
     request = AuthorizationRequest(reference=payment.reference, order_number=order_number, amount=amount,
                                    currency=currency, payment_method=payment_method)  # fmt: skip
@@ -54,9 +61,11 @@ def authorize_payment(
 def complete_customer_action(*, order_id: int) -> Payment | None:
     """The customer came back from authenticating (3-D Secure): ask the gateway where the latest
     attempt stands (the test gateway plays the customer's step) and record it."""
-    payment = Payment.objects.filter(order_id=order_id).order_by("-attempt").first()
-    if payment is None or payment.state != PaymentState.REQUIRES_ACTION:
-        return payment
+    with transaction.atomic(durable=True):
+        attempts = _lock_attempts(order_id=order_id)  # serialized with a new attempt of this order
+        payment = attempts[-1] if attempts else None
+        if payment is None or payment.state != PaymentState.REQUIRES_ACTION or _holder(attempts) is not None:
+            return payment
     gateway = get_gateway(payment.gateway)
     complete = getattr(gateway, "complete_action", gateway.retrieve)
     result = _call(gateway, lambda: complete(payment.gateway_reference))
@@ -64,20 +73,33 @@ def complete_customer_action(*, order_id: int) -> Payment | None:
 
 
 def capture_payment(*, order_id: int) -> Payment | None:
-    """Take the authorized amount of the order's payment (the order shipped). Idempotent."""
-    payment = Payment.objects.filter(order_id=order_id, state=PaymentState.AUTHORIZED).order_by("-attempt").first()
+    """Take the authorized amount of the order's payment (the order ships). Idempotent.
+
+    Returns the payment as it now stands (captured, or voided when the gateway refused because
+    the hold was voided or expired there: that is recorded and told to orders), or None when the
+    order has no authorized payment. Raises PaymentUnavailable (503).
+    """
+    held = Payment.objects.filter(order_id=order_id, superseded=False)
+    payment = held.filter(state=PaymentState.AUTHORIZED).order_by("-attempt").first()
     if payment is None:
-        return Payment.objects.filter(order_id=order_id, state=PaymentState.CAPTURED).first()
+        return held.filter(state=PaymentState.CAPTURED).first()
     gateway = get_gateway(payment.gateway)
-    result = _call(gateway, lambda: gateway.capture(payment.gateway_reference, payment.amount))
+    try:
+        result = _call(gateway, lambda: gateway.capture(payment.gateway_reference, payment.amount))
+    except PaymentRefused:  # find out why: a hold voided or expired at the gateway is recorded as such
+        result = _call(gateway, lambda: gateway.retrieve(payment.gateway_reference))
     return record_result(payment_id=payment.pk, result=result)
 
 
-def void_payment(*, order_id: int) -> list[Payment]:
-    """Release every hold of the order (it was cancelled). Idempotent."""
+def void_payment(*, order_id: int, payment_id: int | None = None) -> list[Payment]:
+    """Release every hold of the order (it was cancelled), or only `payment_id`'s (it lost a race
+    to another attempt). Idempotent."""
     voided = []
     open_states = [PaymentState.PENDING, PaymentState.REQUIRES_ACTION, PaymentState.AUTHORIZED]
-    for payment in Payment.objects.filter(order_id=order_id, state__in=open_states).exclude(gateway_reference=""):
+    payments = Payment.objects.filter(order_id=order_id, state__in=open_states).exclude(gateway_reference="")
+    if payment_id is not None:
+        payments = payments.filter(pk=payment_id)
+    for payment in payments:
         gateway = get_gateway(payment.gateway)
         result = _call(gateway, lambda p=payment, g=gateway: g.void(p.gateway_reference))
         voided.append(record_result(payment_id=payment.pk, result=result))
@@ -147,33 +169,77 @@ def handle_webhook(*, gateway_name: str, body: bytes, headers: dict[str, str]) -
                                             gateway_reference=event.gateway_reference)  # fmt: skip
         except IntegrityError:
             return False
-        payment = (
-            Payment.objects.select_for_update()
-            .filter(gateway=gateway_name, gateway_reference=event.gateway_reference)
-            .first()
-        )
-        if payment is not None and event.status in PaymentState.values:
-            _apply(payment, GatewayResult(status=event.status, gateway_reference=event.gateway_reference))
+        found = Payment.objects.filter(gateway=gateway_name, gateway_reference=event.gateway_reference).first()
+        if found is not None and event.status in PaymentState.values:
+            attempts = _lock_attempts(order_id=found.order_id)
+            payment = next(p for p in attempts if p.pk == found.pk)
+            _apply(payment, attempts, GatewayResult(status=event.status, gateway_reference=event.gateway_reference))
     return True
 
 
 def record_result(*, payment_id: int, result: GatewayResult) -> Payment:
     """Record what the gateway said, if it moves the payment forward, and tell orders (outbox)."""
+    order_id = Payment.objects.values_list("order_id", flat=True).get(pk=payment_id)
     with transaction.atomic(durable=True):
-        payment = Payment.objects.select_for_update().get(pk=payment_id)
-        _apply(payment, result)
+        attempts = _lock_attempts(order_id=order_id)
+        payment = next(p for p in attempts if p.pk == payment_id)
+        _apply(payment, attempts, result)
     return payment
 
 
 # --- Helpers -------------------------------------------------------------------------------------------
 
 
-def _apply(payment: Payment, result: GatewayResult) -> None:
-    """Inside the caller's transaction, payment locked: move it forward and publish the new state."""
+def _lock_attempts(*, order_id: int) -> list[Payment]:
+    """All the order's payment rows, locked in attempt order (every decision about the order's
+    attempts takes them, so two of them never decide at once, and never deadlock)."""
+    assert transaction.get_connection().in_atomic_block, "_lock_attempts() needs an open transaction"
+    return list(Payment.objects.select_for_update().filter(order_id=order_id).order_by("attempt"))
+
+
+def _holder(attempts: list[Payment], *, other_than: Payment | None = None) -> Payment | None:
+    """The attempt that holds the order's live authorization (authorized or captured), if any."""
+    live = (PaymentState.AUTHORIZED, PaymentState.CAPTURED)
+    return next((p for p in attempts if p.state in live and not p.superseded and p != other_than), None)
+
+
+def _current(attempts: list[Payment]) -> Payment | None:
+    """The payment orders follows: the live authorization, else the latest attempt not superseded."""
+    return _holder(attempts) or next((p for p in reversed(attempts) if not p.superseded), None)
+
+
+def _supersede_if_held(payment: Payment) -> bool:
+    """Before a new attempt is sent: if another attempt of the order holds the authorization (or a
+    newer attempt exists), this one is never sent. True when it was superseded."""
+    with transaction.atomic(durable=True):
+        attempts = _lock_attempts(order_id=payment.order_id)
+        locked = next(p for p in attempts if p.pk == payment.pk)
+        if locked.state != PaymentState.PENDING or locked.gateway_reference:
+            return False  # already sent: a retry goes on looking it up, never creating another
+        if _holder(attempts) is None and attempts[-1].pk == locked.pk:
+            return False
+        Payment.objects.filter(pk=locked.pk).update(
+            state=PaymentState.VOIDED, superseded=True, message="Not sent: another attempt holds the payment."
+        )
+    payment.refresh_from_db()
+    logger.info("payment %s not sent: another attempt of the order holds the authorization", payment.reference)
+    return True
+
+
+def _apply(payment: Payment, attempts: list[Payment], result: GatewayResult) -> None:
+    """Inside the caller's transaction, the order's attempts locked: move the payment forward and
+    tell orders when it is the payment orders follows. An authorization that arrives while another
+    attempt holds the order's lost a race: it is superseded and voided (outbox), never followed."""
     if not _moves_forward(payment.state, result.status):
         if result.status != payment.state:
             logger.info("payment %s stays %s (gateway says %s)", payment.reference, payment.state, result.status)
         return
+    followed_before = _current(attempts) == payment
+    if result.status == PaymentState.AUTHORIZED and _holder(attempts, other_than=payment) is not None:
+        payment.superseded = True
+        outbox.publish(topic=PAYMENT_VOID, key=payment.reference,
+                       payload={"order_id": payment.order_id, "payment_id": payment.pk})  # fmt: skip
+        logger.warning("payment %s lost the race to another attempt of its order: voiding it", payment.reference)
     payment.state = result.status
     payment.card_brand = result.card_brand or payment.card_brand
     payment.card_last4 = result.card_last4 or payment.card_last4
@@ -183,6 +249,8 @@ def _apply(payment: Payment, result: GatewayResult) -> None:
     if result.status == PaymentState.CAPTURED:
         payment.captured_amount = min(result.amount or payment.amount, payment.amount)
     payment.save()
+    if payment.superseded or not (followed_before or _current(attempts) == payment):
+        return  # a lost race or an attempt replaced since: orders follows another one
     outbox.publish(
         topic=PAYMENT_RESULT, key=payment.reference,
         payload={"order_id": payment.order_id, "payment_id": payment.pk, "status": payment.state,

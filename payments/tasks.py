@@ -30,7 +30,7 @@ def capture_payment_task(*, order_id: int, message_id: int | None = None) -> str
 
 
 @shared_task(name="payments.void_payment", **GATEWAY_RETRY)
-def void_payment_task(*, order_id: int, message_id: int | None = None) -> int:
+def void_payment_task(*, order_id: int, payment_id: int | None = None, message_id: int | None = None) -> int:
     from payments.services import void_payment
 
-    return len(void_payment(order_id=order_id))
+    return len(void_payment(order_id=order_id, payment_id=payment_id))

@@ -16,6 +16,7 @@ from inventory import selectors as inventory_selectors
 from orders.models import EmailKind, EmailLog, Order, OrderEvent, OrderEventKind
 from orders.services import place_order
 from orders.states import OrderState
+from payments.models import Payment, PaymentState, TestGatewayIntent
 from tests.accounts.factories import UserFactory
 from tests.orders.conftest import checkout_input, fill_cart
 from tests.orders.factories import OrderFactory
@@ -273,6 +274,29 @@ def test_mark_shipped_refuses_an_order_not_yet_authorized(superuser_client, plac
     order.refresh_from_db()
     assert order.state == OrderState.PAYMENT_FAILED
     assert OrderEvent.objects.count() == events
+
+
+def test_mark_shipped_refuses_an_order_whose_capture_fails_and_says_why(
+    client, place, shoe, django_capture_on_commit_callbacks
+):
+    # given: an authorized order whose hold the bank voided, with no webhook telling the shop
+    order = place({shoe: 1})
+    assert order.state == OrderState.AUTHORIZED
+    TestGatewayIntent.objects.update(status="voided")
+    client, _ = staff_client(client, "mark_shipped")
+
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        response = run_action(client, SHIP[0], [order])
+
+    # then: not shipped, the reason shown and written down, the order back to payment needed
+    reason = "Not shipped: the payment could not be captured, its authorization was voided or expired at the bank."
+    assert shown_messages(response) == [("warning", f"{order.number}: {reason}")]
+    order.refresh_from_db()
+    assert order.state == OrderState.PAYMENT_FAILED
+    assert order.events.filter(kind=OrderEventKind.NOTE, message=reason).count() == 1
+    assert Payment.objects.get(order=order).state == PaymentState.VOIDED
+    assert mail.outbox[-1].subject == f"Shop: your payment for order {order.number} needs attention"
 
 
 # --- Resend an e-mail ----------------------------------------------------------------------------

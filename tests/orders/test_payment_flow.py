@@ -4,6 +4,7 @@ declined, needing the customer, flaky networks, capture at shipping, void at can
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.core import mail
@@ -19,6 +20,8 @@ from orders.tasks import expire_unpaid_orders_task
 from payments import services as payments_services
 from payments.models import Payment, PaymentState, TestGatewayIntent
 from tests.accounts.factories import UserFactory
+from tests.cart.factories import stocked_product
+from tests.concurrency import run_concurrently
 from tests.orders.conftest import checkout_input, fill_cart
 
 
@@ -149,7 +152,7 @@ def test_the_payment_window_expiring_cancels_the_order_and_releases_stock(
 ):
     order = buy({shoe: 3}, card="tok_declined")
     assert inventory_selectors.get_level(product_id=shoe.pk) == 7
-    Order.objects.filter(pk=order.pk).update(updated_at=timezone.now() - timedelta(hours=25))
+    Order.objects.filter(pk=order.pk).update(payment_failed_at=timezone.now() - timedelta(hours=25))
     with pytest.raises(PaymentWindowClosed):
         services.replace_payment_method(order_id=order.pk, payment_method="tok_visa")
 
@@ -161,6 +164,85 @@ def test_the_payment_window_expiring_cancels_the_order_and_releases_stock(
     assert inventory_selectors.get_level(product_id=shoe.pk) == 10
     assert f"your order {order.number} is cancelled" in subjects()
     assert expire_unpaid_orders_task.apply().result == 0
+
+
+@pytest.mark.django_db
+def test_another_card_never_moves_the_payment_window(
+    client, customer, buy, shoe, monkeypatch, django_capture_on_commit_callbacks
+):
+    """A declined card, then at 23.5 h another declined card: the order is still cancelled 24 h
+    after the first failure, and the page keeps showing the first deadline."""
+    order = buy({shoe: 2}, card="tok_declined")
+    failed_at = timezone.now()
+    monkeypatch.setattr(timezone, "now", lambda: failed_at + timedelta(hours=23, minutes=30))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.replace_payment_method(order_id=order.pk, payment_method="tok_insufficient_funds")
+    assert Order.objects.get(pk=order.pk).state == OrderState.PAYMENT_FAILED
+    client.force_login(customer)
+    deadline = client.get(order.get_absolute_url()).context["payment_deadline"]
+    assert failed_at < deadline <= failed_at + timedelta(hours=24)
+
+    monkeypatch.setattr(timezone, "now", lambda: failed_at + timedelta(hours=24, minutes=1))
+    with pytest.raises(PaymentWindowClosed):
+        services.replace_payment_method(order_id=order.pk, payment_method="tok_visa")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert expire_unpaid_orders_task.apply().result == 1
+    assert Order.objects.get(pk=order.pk).state == OrderState.CANCELLED
+    assert inventory_selectors.get_level(product_id=shoe.pk) == 10
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_confirming_with_the_bank_and_giving_another_card_at_once_hold_one_authorization():
+    """Two tabs on a 3-D Secure order: "confirm with my bank" and "pay with this method" posted at
+    once. The order's payment attempts are serialized and whatever a lost race created is voided:
+    one live hold at the gateway, and it is the one captured at shipping."""
+    customer = UserFactory()
+    fill_cart(user=customer, lines={stocked_product(price=Decimal("50.00"), available=5): 1})
+    order = services.place_order(checkout=checkout_input(payment_method="tok_requires_action"), customer=customer)
+    order = order.value
+    assert Order.objects.get(pk=order.pk).state == OrderState.PAYMENT_FAILED
+
+    def pay(i: int) -> object:
+        if i == 0:
+            return services.complete_payment_action(order_id=order.pk)
+        return services.replace_payment_method(order_id=order.pk, payment_method="tok_visa")
+
+    results = run_concurrently(pay, 2)
+
+    assert not [r for r in results if isinstance(r, Exception) and not isinstance(r, InvalidTransition)], results
+    assert TestGatewayIntent.objects.filter(status=PaymentState.AUTHORIZED).count() == 1
+    assert Order.objects.get(pk=order.pk).state == OrderState.AUTHORIZED
+    live = Payment.objects.get(order=order, state=PaymentState.AUTHORIZED, superseded=False)
+    services.mark_shipped(order_id=order.pk)
+    assert TestGatewayIntent.objects.get(gateway_reference=live.gateway_reference).status == PaymentState.CAPTURED
+    assert TestGatewayIntent.objects.filter(status=PaymentState.AUTHORIZED).count() == 0
+
+
+@pytest.mark.django_db
+def test_a_confirmation_that_lands_after_another_card_won_is_voided(buy, shoe, django_capture_on_commit_callbacks):
+    """The exact interleaving: the bank confirms attempt 1 while attempt 2 (another card) already
+    holds the order's authorization. Attempt 1 lost: voided at the gateway, the order untouched."""
+    from payments.gateways.test import TestGateway
+
+    order = buy({shoe: 1}, card="tok_requires_action")
+    first = Payment.objects.get(order=order)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.replace_payment_method(order_id=order.pk, payment_method="tok_visa")
+    assert Order.objects.get(pk=order.pk).state == OrderState.AUTHORIZED
+    events, sent = order.events.count(), len(mail.outbox)
+
+    with django_capture_on_commit_callbacks(execute=True):  # the confirmation that was in flight
+        result = TestGateway().complete_action(first.gateway_reference)
+        payments_services.record_result(payment_id=first.pk, result=result)
+
+    assert list(Payment.objects.filter(order=order).values_list("attempt", "state", "superseded")) == [
+        (1, PaymentState.VOIDED, True),
+        (2, PaymentState.AUTHORIZED, False),
+    ]
+    assert TestGatewayIntent.objects.get(gateway_reference=first.gateway_reference).status == PaymentState.VOIDED
+    assert Order.objects.get(pk=order.pk).state == OrderState.AUTHORIZED
+    assert (order.events.count(), len(mail.outbox)) == (events, sent)
 
 
 # --- The order page when the payment needs the customer ---------------------------------------------------

@@ -9,10 +9,12 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from django.core import mail
 from django.core.cache import cache
 
 from inventory import selectors as inventory_selectors
 from orders import services
+from orders.exceptions import InvalidRefund
 from orders.models import Order
 from orders.states import OrderState
 from payments import breaker
@@ -84,6 +86,31 @@ def test_two_concurrent_refunds_that_together_exceed_the_capture_one_is_refused(
     payment = Payment.objects.get(order=order)
     assert payment.refunded_amount == 6000 <= payment.captured_amount
     assert list(Refund.objects.values_list("amount", "state")) == [(6000, "succeeded")]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_partial_refunds_put_each_unit_back_at_most_once():
+    """Four partial refunds (different keys) each ask to restock the order's 2 units at once:
+    the units are reserved under the order's lock, so 2 come back, never 8, and the refunds that
+    found nothing left to restock moved no money."""
+    product = stocked_product(price=Decimal("50.00"), available=10)
+    order = shipped_order(UserFactory(), {product: 2})
+    assert inventory_selectors.get_level(product_id=product.pk) == 8
+
+    def refund(i: int) -> Order:
+        return services.refund_order(
+            order_id=order.pk, amount=Decimal("10.00"), reference=f"part-{i}", restock={product.pk: 2}
+        )
+
+    results = run_concurrently(refund, 4)
+
+    assert inventory_selectors.get_level(product_id=product.pk) == 10  # the 2 units back once
+    refused = [r for r in results if isinstance(r, InvalidRefund)]
+    assert len(refused) == 3, results
+    assert refused[0].fields == {"restock": [f"Product {product.pk}: restock 1 to the units ordered and not yet returned."]}
+    assert list(Refund.objects.values_list("amount", "state")) == [(1000, "succeeded")]
+    assert Payment.objects.get(order=order).refunded_amount == 1000
 
 
 # --- Webhooks -------------------------------------------------------------------------------------------
@@ -167,6 +194,31 @@ def test_out_of_order_events_never_move_a_payment_backwards(client, needs_action
     assert Payment.objects.get().state == PaymentState.AUTHORIZED
     assert Order.objects.get().state == OrderState.AUTHORIZED
     assert WebhookEvent.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_a_hold_voided_at_the_gateway_moves_the_order_back_to_payment_needed(
+    client, customer, shoe, django_capture_on_commit_callbacks
+):
+    """A signed "voided" (or expired) event for an authorized order: the order needs payment again,
+    the customer is e-mailed, and staff can no longer ship it."""
+    fill_cart(user=customer, lines={shoe: 1})
+    with django_capture_on_commit_callbacks(execute=True):
+        order = services.place_order(checkout=checkout_input(), customer=customer).value
+    payment = Payment.objects.get(order=order)
+    assert Order.objects.get(pk=order.pk).state == OrderState.AUTHORIZED
+    mail.outbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_event(client, event_for(payment, "voided")).status_code == 200
+
+    order.refresh_from_db()
+    assert order.state == OrderState.PAYMENT_FAILED
+    assert order.events.get(to_state=OrderState.PAYMENT_FAILED).from_state == OrderState.AUTHORIZED
+    assert [m.subject for m in mail.outbox] == [f"Shop: your payment for order {order.number} needs attention"]
+    with pytest.raises(services.InvalidTransition):
+        services.mark_shipped(order_id=order.pk)
+    assert Order.objects.get(pk=order.pk).state == OrderState.PAYMENT_FAILED
 
 
 @pytest.mark.django_db
