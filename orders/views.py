@@ -276,7 +276,8 @@ def _choice_step(request: HttpRequest, *, step: str, field: str, form_class, nex
     if missing := _first_missing_step(request, state, before=step):
         return redirect(missing)
     initial = state.get(field) or (pricing.delivery_options()[0].code if step == "delivery" else None)
-    form = form_class(request.POST if request.method == "POST" else None, initial={field: initial})
+    # Nothing chosen yet: the form's own default stays preselected (the first test card).
+    form = form_class(request.POST if request.method == "POST" else None, initial={field: initial} if initial else {})
     if request.method == "POST":
         if form.is_valid():
             _update_state(request, **{field: form.cleaned_data[field]})
