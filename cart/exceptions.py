@@ -26,6 +26,20 @@ class InvalidQuantity(FieldRefused):
     default_field = "quantity"
 
 
+class NotEnoughStock(FieldRefused):
+    """An interactive add or change asks for more than is in stock; `available` is the most the
+    customer can have in the cart now (the offer the message makes)."""
+
+    code = "not_enough_stock"
+    status_code = 409
+    default_message = "There is not enough of this product in stock."
+    default_field = "quantity"
+
+    def __init__(self, *, message: str, available: int):
+        self.available = available
+        super().__init__(message=message)
+
+
 class CartFull(CartError):
     code = "cart_full"
     status_code = 409

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Exists, IntegerField, Max, Min, OuterRef, QuerySet, Sum
+from django.db.models import Exists, IntegerField, Max, Min, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Cast
 
 from cart.models import MAX_LINES, MAX_QUANTITY, Cart, CartAdd, CartStatus, CartTombstone
@@ -38,20 +38,31 @@ def _live_in_open_carts(**owner) -> QuerySet[CartAdd]:
     return CartAdd.objects.filter(cart__status=CartStatus.OPEN, **owner).exclude(Exists(removed))
 
 
+def _line_position() -> Subquery:
+    """A line's place in the cart: the product's first add to this cart, live or removed since.
+
+    So changing a quantity (which tombstones the line's tags and adds a new one) leaves the line
+    where it was; merges and syncs keep the rule, since it is read, never stored.
+    """
+    first = CartAdd.objects.filter(cart_id=OuterRef("cart_id"), product_id=OuterRef("product_id")).order_by("id")
+    return Subquery(first.values("id")[:1])
+
+
 def _units(adds: QuerySet[CartAdd]) -> int:
-    """Units as the cart page counts them: the first 100 lines (by their first live add), products
-    still sold, each line clamped to 99."""
+    """Units as the cart page counts them: the first 100 lines (in line order), products still
+    sold, each line clamped to 99."""
     per_line = (
-        adds.values("product_id")
-        .annotate(units=Sum("quantity"), first=Min("id"), sold=Max(Cast("product__is_active", IntegerField())))
+        adds.annotate(position=_line_position())
+        .values("product_id")
+        .annotate(units=Sum("quantity"), first=Min("position"), sold=Max(Cast("product__is_active", IntegerField())))
         .order_by("first")[:MAX_LINES]
     )
     return sum(min(row["units"], MAX_QUANTITY) for row in per_line if row["sold"])
 
 
 def live_adds(*, cart_id: int) -> list[CartAdd]:
-    """Live adds in insertion order (their ids): a line's place is its first live add's."""
-    return list(_live(cart_id).order_by("id"))
+    """Live adds in line order (each product's first add to the cart), then insertion order."""
+    return list(_live(cart_id).annotate(position=_line_position()).order_by("position", "id"))
 
 
 def live_tags(*, cart_id: int, product_id: int | None = None) -> list[uuid.UUID]:
@@ -97,6 +108,7 @@ class CartLine:
     line_total: Decimal
     availability: object | None
     notices: list[str] = field(default_factory=list)
+    above_stock: int | None = None  # the units left, when the line asks for more than that
 
 
 @dataclass
@@ -172,6 +184,11 @@ def get_cart_view(*, cart: Cart | None) -> CartView:
                 line.notices.append(f"The price changed from {entry['added_price']} to {line.unit_price}.")
             if line.availability is not None and line.availability.status == "out_of_stock":
                 line.notices.append("Out of stock at the moment.")
+            elif line.availability is not None and line.quantity > line.availability.quantity:
+                # A merge or an offline sync is never refused: the page says what checkout would refuse.
+                left = line.availability.quantity
+                line.notices.append(f"Only {left} left: your cart has {line.quantity}. Lower the quantity to {left} to order it.")
+                line.above_stock = left
             line.line_total = (line.unit_price * line.quantity).quantize(CENT)
         lines.append(line)
     sold = [line for line in lines if line.unit_price is not None and line.product is not None]

@@ -2,8 +2,9 @@
 
 Each top-level service is one durable transaction that locks the cart row first, so operations
 on one cart are applied one after another; inserts are insert-or-ignore on the tag, so replays
-change nothing. Limits (1..99 per line, 100 lines) are enforced when a customer edits; a merge
-cannot be refused, so the read clamps what a merge produced (cart.selectors).
+change nothing. Limits (1..99 per line, 100 lines, no more than in stock) are enforced when a customer edits; a
+merge or a device's offline sync cannot be refused (that would break convergence), so the read
+clamps what a merge produced and warns about lines above stock (cart.selectors).
 """
 
 from __future__ import annotations
@@ -17,9 +18,17 @@ from django.db.models import Exists, OuterRef
 
 from cart import selectors
 from cart.crdt import Add
-from cart.exceptions import CartClosed, CartFull, InvalidQuantity, ProductNotAvailable, ResyncRequired
+from cart.exceptions import (
+    CartClosed,
+    CartFull,
+    InvalidQuantity,
+    NotEnoughStock,
+    ProductNotAvailable,
+    ResyncRequired,
+)
 from cart.models import MAX_LINES, MAX_QUANTITY, Cart, CartAdd, CartStatus, CartTombstone
 from catalog import selectors as catalog_selectors
+from inventory import selectors as inventory_selectors
 from shop.guest import guest_key
 
 COMPACT_ABOVE_ROWS = 400  # adds + tombstones of one cart; past this, compaction collapses them
@@ -60,13 +69,18 @@ def get_or_create_cart(*, user=None, guest_token: str | None = None) -> Cart:
 
 @transaction.atomic(durable=True)
 def add_item(*, cart_id: int, product_id: int, quantity: int, tag: uuid.UUID | None = None, device: str = "") -> Cart:
-    """Add `quantity` of a product (one new tagged add). Raises ProductNotAvailable, InvalidQuantity, CartFull."""
+    """Add `quantity` of a product (one new tagged add).
+
+    Raises ProductNotAvailable, InvalidQuantity, CartFull, NotEnoughStock (the line would pass the
+    units in stock now: the message says how many can still be added).
+    """
     cart = _lock_open_cart(cart_id)
     prices = _sellable_prices([product_id], field="product_id")
     _check_quantity(quantity)
     in_cart = sum(a.quantity for a in selectors.live_adds(cart_id=cart.pk) if a.product_id == product_id)
     if in_cart + quantity > MAX_QUANTITY:
         raise InvalidQuantity(message=f"At most {MAX_QUANTITY} per product: you have {in_cart} in your cart.")
+    _check_stock(product_id, wanted=in_cart + quantity, in_cart=in_cart, adding=True)
     _check_room(cart, new_products={product_id})
     _insert_adds(cart, [AddOperation(tag or uuid.uuid4(), product_id, quantity)], prices, device)
     return _touch(cart)
@@ -74,11 +88,15 @@ def add_item(*, cart_id: int, product_id: int, quantity: int, tag: uuid.UUID | N
 
 @transaction.atomic(durable=True)
 def set_quantity(*, cart_id: int, product_id: int, quantity: int, device: str = "") -> Cart:
-    """Set a line: tombstone its observed tags, add one tag of `quantity` (0 removes the line)."""
+    """Set a line: tombstone its observed tags, add one tag of `quantity` (0 removes the line).
+
+    Raises ProductNotAvailable, InvalidQuantity, CartFull, NotEnoughStock (more than in stock now).
+    """
     cart = _lock_open_cart(cart_id)
     if quantity != 0:
         _check_quantity(quantity)
         prices = _sellable_prices([product_id], field="product_id")
+        _check_stock(product_id, wanted=quantity, in_cart=0, adding=False)
         _check_room(cart, new_products={product_id})
     _insert_tombstones(cart, selectors.live_tags(cart_id=cart.pk, product_id=product_id))
     if quantity:
@@ -236,6 +254,26 @@ def _lock_open_cart(cart_id: int) -> Cart:
 def _check_quantity(quantity: int) -> None:
     if not 1 <= quantity <= MAX_QUANTITY:
         raise InvalidQuantity()
+
+
+def _check_stock(product_id: int, *, wanted: int, in_cart: int, adding: bool) -> None:
+    """Refuse an interactive edit that asks for more than is in stock now (read on the primary:
+    the service's transaction). Checkout checks again, and allocation is the authority."""
+    available = inventory_selectors.get_level(product_id=product_id)
+    if wanted <= available:
+        return
+    title = next(iter(catalog_selectors.get_product_cards(product_ids=[product_id])), {}).get("title", "this product")
+    if available <= 0:
+        raise NotEnoughStock(message=f"{title} is out of stock at the moment.", available=0)
+    if not adding:
+        message = f"Only {available} of {title} left: choose {available} or fewer."
+    elif in_cart >= available:
+        message = f"Only {available} of {title} left, and your cart already has {in_cart}."
+    elif in_cart:
+        message = f"Only {available} of {title} left: you can add {available - in_cart} more (your cart has {in_cart})."
+    else:
+        message = f"Only {available} of {title} left: you can add up to {available}."
+    raise NotEnoughStock(message=message, available=max(available - in_cart, 0) if adding else available)
 
 
 def _sellable_prices(product_ids: list[int], *, field: str, operations: list[Operation] | None = None) -> dict:

@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cart import selectors, services
 from cart.exceptions import CartError, ProductNotAvailable
@@ -159,9 +159,13 @@ def remove_view(request: HttpRequest, product_id: int) -> HttpResponseRedirect:
     return redirect("cart:cart")
 
 
-@require_POST
-def clear_view(request: HttpRequest) -> HttpResponseRedirect:
+@never_cache
+@require_http_methods(["GET", "POST"])
+def clear_view(request: HttpRequest) -> HttpResponse:
+    """GET asks first, listing what would go (as Django's delete does); POST empties the cart."""
     cart = _open_cart(request)
+    if request.method == "GET":
+        return render(request, "cart/clear_confirm.html", {"cart": selectors.get_cart_view(cart=cart)})
     try:
         if cart is not None:
             services.clear_cart(cart_id=cart.pk)

@@ -85,7 +85,10 @@ class PaymentForm(forms.Form):
         cards = payment_methods.test_cards()
         if cards:
             self.fields["payment_method"] = forms.ChoiceField(
-                widget=forms.RadioSelect, label="Payment method", choices=[(card.token, card.label) for card in cards]
+                widget=forms.RadioSelect,
+                label="Payment method",
+                choices=[(card.token, card.label) for card in cards],
+                initial=cards[0].token,  # preselected: the first card approves (the view's initial wins)
             )
         else:
             self.fields["payment_method"] = forms.CharField(

@@ -22,7 +22,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -276,7 +276,8 @@ def _choice_step(request: HttpRequest, *, step: str, field: str, form_class, nex
     if missing := _first_missing_step(request, state, before=step):
         return redirect(missing)
     initial = state.get(field) or (pricing.delivery_options()[0].code if step == "delivery" else None)
-    form = form_class(request.POST if request.method == "POST" else None, initial={field: initial})
+    # Nothing chosen yet: the form's own default stays preselected (the first test card).
+    form = form_class(request.POST if request.method == "POST" else None, initial={field: initial} if initial else {})
     if request.method == "POST":
         if form.is_valid():
             _update_state(request, **{field: form.cleaned_data[field]})
@@ -347,9 +348,10 @@ def _place_order(request: HttpRequest, state: dict, *, expected_total: Decimal) 
             idempotency=idempotency,
         )
     except CART_REFUSALS as exc:
+        # Post/Redirect/Get: the cart page (with the reason, and a warning on each line above
+        # stock) is a page the customer can refresh without posting the order again.
         messages.error(request, exc.message)
-        cart_view = cart_selectors.get_cart_view(cart=_open_cart(request))
-        return render(request, "cart/cart.html", {"cart": cart_view}, status=exc.status_code)
+        return _see_other(reverse("cart:cart"))
     except REVIEW_REFUSALS as exc:
         messages.error(request, exc.message)
         return _render_review(request, state, status=exc.status_code)
@@ -359,6 +361,13 @@ def _place_order(request: HttpRequest, state: dict, *, expected_total: Decimal) 
     if result.created:
         messages.success(request, f"Thank you! We received your order {order.number}.")
     return redirect(order)
+
+
+def _see_other(url: str) -> HttpResponseRedirect:
+    """A 303: the browser fetches `url` with GET, whatever the method of the request answered."""
+    response = HttpResponseRedirect(url)
+    response.status_code = 303
+    return response
 
 
 def _render_review(request: HttpRequest, state: dict, *, status: int = 200) -> HttpResponse:

@@ -13,6 +13,7 @@ from cart.crdt import Add, CartState
 from cart.exceptions import CartFull, InvalidQuantity, ProductNotAvailable, ResyncRequired
 from cart.models import Cart, CartAdd, CartStatus, CartTombstone
 from catalog.models import Product
+from inventory.services import set_level
 from tests.accounts.factories import UserFactory
 from tests.cart.factories import (
     CartAddFactory,
@@ -194,7 +195,7 @@ def test_a_batch_with_a_quantity_outside_1_to_99_names_the_operation(cart, shoe,
 @pytest.fixture
 def full_cart(cart):
     """The customer's cart with 100 different products, one each."""
-    products = ProductFactory.create_batch(100)
+    products = [stocked_product() for _ in range(100)]
     sync(cart, *(add(p.pk) for p in products))
     return cart
 
@@ -346,6 +347,7 @@ def test_an_out_of_stock_line_shows_a_notice_and_still_counts(cart):
 
 
 def test_merging_two_carts_of_60_shows_99_with_a_notice(cart, guest_cart, shoe):
+    set_level(product_id=shoe.pk, quantity=500, cause="test:plenty")  # only the 99 limit speaks here
     sync(cart, add(shoe.pk, 60))
     sync(guest_cart, add(shoe.pk, 60))
 
@@ -413,6 +415,7 @@ def test_compaction_collapses_tags_drops_tombstones_keeps_lines_and_raises_the_e
 
 
 def test_compaction_keeps_a_merged_line_at_99(cart, guest_cart, shoe):
+    set_level(product_id=shoe.pk, quantity=500, cause="test:plenty")
     sync(cart, add(shoe.pk, 60))
     sync(guest_cart, add(shoe.pk, 60))
     services.merge_carts(into_cart_id=cart.pk, from_cart_id=guest_cart.pk)
@@ -562,6 +565,7 @@ def test_a_merged_cart_holds_the_price_each_add_was_made_at(cart, shoe):
 
 
 def test_a_customer_cannot_add_a_line_past_99(cart, shoe):
+    set_level(product_id=shoe.pk, quantity=500, cause="test:plenty")  # the 99 limit, not the stock, refuses
     services.add_item(cart_id=cart.pk, product_id=shoe.pk, quantity=60)
     with pytest.raises(InvalidQuantity) as refused:
         services.add_item(cart_id=cart.pk, product_id=shoe.pk, quantity=60)

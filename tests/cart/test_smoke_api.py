@@ -8,6 +8,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from tests.accounts.factories import DEFAULT_PASSWORD, UserFactory
+from tests.cart.factories import stocked_product
 from tests.catalog.factories import ProductFactory
 
 pytestmark = pytest.mark.django_db
@@ -41,7 +42,7 @@ def test_a_guest_syncs_replays_and_keeps_the_cart_at_sign_in(django_capture_on_c
 
 
 def test_a_remove_of_observed_tags_leaves_a_concurrent_add(django_capture_on_commit_callbacks):
-    shoe = ProductFactory()
+    shoe = stocked_product()
     api = APIClient()
     api.force_authenticate(UserFactory())
     seen = str(uuid.uuid4())

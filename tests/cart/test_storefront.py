@@ -19,6 +19,7 @@ from inventory.services import set_level
 from shop.guest import GUEST_COOKIE, GUEST_COOKIE_MAX_AGE, guest_key, new_guest_token
 from tests.accounts.factories import DEFAULT_PASSWORD, UserFactory
 from tests.cache_helpers import clear_cache
+from tests.cart.factories import stocked_product
 from tests.catalog.factories import CategoryFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
@@ -215,10 +216,10 @@ def test_a_full_cart_is_refused_with_a_message(client):
     user = UserFactory()
     client.force_login(user)
     cart = services.get_or_create_cart(user=user)
-    for product in ProductFactory.create_batch(100):
-        services.add_item(cart_id=cart.pk, product_id=product.pk, quantity=1)
+    for _ in range(100):
+        services.add_item(cart_id=cart.pk, product_id=stocked_product().pk, quantity=1)
     before = rows()
-    response = client.post(ADD_URL, {"product_id": ProductFactory().pk}, follow=True)
+    response = client.post(ADD_URL, {"product_id": stocked_product().pk}, follow=True)
     assert messages_of(response) == ["Your cart holds at most 100 different products."]
     assert rows() == before
 
@@ -355,9 +356,12 @@ def test_changing_a_cart_that_does_not_exist_explains(client):
 
 def test_changes_need_a_post(shopper):
     client, product = shopper
-    for url in (line_url(product), remove_url(product), CLEAR_URL):
+    for url in (line_url(product), remove_url(product)):
         assert client.get(url).status_code == 405
     assert client.post(CART_URL).status_code == 405
+    # "Empty the cart" answers a GET with the page that asks first, and changes nothing
+    assert client.get(CLEAR_URL).status_code == 200
+    assert live_quantities(guest_cart(client)) == {product.pk: 2}
 
 
 # --- The cart page --------------------------------------------------------------------------------
@@ -405,7 +409,7 @@ def test_the_cart_page_makes_as_many_queries_for_50_lines_as_for_1(client, djang
     user = UserFactory()
     client.force_login(user)
     cart = services.get_or_create_cart(user=user)
-    products = ProductFactory.create_batch(50)
+    products = [stocked_product() for _ in range(50)]
     services.add_item(cart_id=cart.pk, product_id=products[0].pk, quantity=1)
 
     def count_cold_page() -> int:
