@@ -10,7 +10,7 @@ made elsewhere on the primary. Search (until the search issue) reads the replica
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from django.db import connections
@@ -19,6 +19,7 @@ from django.db.models import Count, Prefetch, QuerySet
 from catalog import cache as catalog_cache
 from catalog.filters import SORTS, ListingQuery
 from catalog.models import Category, ImageStatus, Product, ProductImage
+from catalog.search.base import selection_facets
 from catalog.search.queryset import filtered_products
 from inventory import selectors as inventory_selectors
 from shop.db_router import PRIMARY, choose_read_alias, replica_ok
@@ -246,7 +247,7 @@ def list_products(*, query: ListingQuery) -> ListingPage:
     """One page of a listing (category page, products API) with facets; cached by its parameters.
 
     A fixed number of queries whatever the page size: count, ids, cards (cached per product),
-    facets (cached per category). Listings filtered by stock are not cached (stock changes with
+    facets (cached by the filters, see list_facets). Listings filtered by stock are not cached (stock changes with
     every sale). Raises PageNotFound past the last page.
     """
 
@@ -268,48 +269,63 @@ def list_products(*, query: ListingQuery) -> ListingPage:
         page=query.page,
         num_pages=num_pages,
         page_size=query.page_size,
-        facets=list_facets(category_ids=query.category_ids),
+        facets=list_facets(query=query),
     )
 
 
-def list_facets(*, category_ids: tuple[int, ...] | None) -> dict:
-    """Brands and attribute values (with product counts) of a set of categories; cached.
+def list_facets(*, query: ListingQuery) -> dict:
+    """Brands and attribute values (with product counts) of a listing's categories, each counted
+    with every other filter applied (catalog.search.base.selection_facets: a count never leads to
+    zero products); cached with the listings, except when filtered by stock.
 
+    Two queries for a listing without brand or attribute choices, one more per attribute chosen.
     The attribute values come from the products' JSON attributes (jsonb_each_text on PostgreSQL,
     json_each on SQLite), so each category's filters follow what its products actually have.
     """
-    if category_ids is None:
+    if query.category_ids is None:
         return {"brands": [], "attributes": []}
-    digest = ",".join(map(str, category_ids))
+    filters = replace(query, sort="popularity", page=1, page_size=1)  # what the counts depend on
+
+    def count(wanted: ListingQuery, facet: str | None = None) -> dict:
+        products = _filtered(wanted, alias=PRIMARY)
+        facets: dict = {}
+        if facet in (None, "brands"):
+            facets["brands"] = [
+                {"slug": b["brand__slug"], "name": b["brand__name"], "count": b["count"]}
+                for b in products.exclude(brand=None).values("brand__slug", "brand__name").annotate(count=Count("pk"))
+                .order_by("brand__name")
+            ]  # fmt: skip
+        if facet is None or facet.startswith("attributes:"):
+            facets["attributes"] = _attribute_facets(products, name=facet.split(":", 1)[1] if facet else None)
+        return facets
 
     def fill() -> dict:
-        products = Product.objects.using(PRIMARY).filter(is_active=True, category_id__in=category_ids)
-        brands = [
-            {"slug": b["brand__slug"], "name": b["brand__name"], "count": b["count"]}
-            for b in products.exclude(brand=None).values("brand__slug", "brand__name").annotate(count=Count("pk"))
-            .order_by("brand__name")
-        ]  # fmt: skip
-        return {"brands": brands, "attributes": _attribute_facets(category_ids)}
+        return selection_facets(count(filters), filters, count, facet_names=("brands", "attributes"))
 
-    return catalog_cache.get_or_fill(catalog_cache.listing_key("facets", digest), fill, catalog_cache.LISTING_TTL)
+    if query.in_stock:  # stock changes with every sale: never cached
+        return fill()
+    key = catalog_cache.listing_key("facets", filters.digest())
+    return catalog_cache.get_or_fill(key, fill, catalog_cache.LISTING_TTL)
 
 
-def _attribute_facets(category_ids: tuple[int, ...]) -> list[dict]:
+def _attribute_facets(products: QuerySet[Product], *, name: str | None = None) -> list[dict]:
+    """Attribute values with counts over these products (only the attribute `name` when given)."""
     connection = connections[PRIMARY]
     each = "jsonb_each_text(p.attributes)" if connection.vendor == "postgresql" else "json_each(p.attributes)"
-    placeholders = ",".join(["%s"] * len(category_ids))
+    ids_sql, params = products.order_by().values("pk").query.sql_with_params()
+    only = " AND a.key = %s" if name is not None else ""
     sql = (
         f"SELECT a.key, a.value, COUNT(*) FROM catalog_product p, {each} a "  # noqa: S608 (no user input in the SQL)
-        f"WHERE p.is_active AND p.category_id IN ({placeholders}) GROUP BY a.key, a.value ORDER BY a.key, a.value"
+        f"WHERE p.id IN ({ids_sql}){only} GROUP BY a.key, a.value ORDER BY a.key, a.value"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, list(category_ids))
+        cursor.execute(sql, [*params, *([name] if name is not None else [])])
         rows = cursor.fetchall()
     facets: dict[str, list] = {}
-    for name, value, count in rows:
-        facets.setdefault(str(name), []).append({"value": str(value), "count": count})
-    return [{"name": name, "label": name.replace("_", " ").capitalize(), "values": values[:30]}
-            for name, values in facets.items()]  # fmt: skip
+    for key, value, count in rows:
+        facets.setdefault(str(key), []).append({"value": str(value), "count": count})
+    return [{"name": key, "label": key.replace("_", " ").capitalize(), "values": values[:30]}
+            for key, values in facets.items()]  # fmt: skip
 
 
 def list_popular_products(*, limit: int = 8) -> list[dict]:
