@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from functools import partial
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from catalog import search
@@ -14,13 +15,16 @@ from catalog.models import Category, Product
 from catalog.selectors import CategoryNotFound
 
 
-def schedule_product_invalidation(*, product_id: int, slugs: Iterable[str]) -> None:
-    """On commit of the caller's transaction, forget the product's cached data under each slug
-    and send its search index update to a worker.
+def schedule_product_invalidation(*, product_id: int, slugs: Iterable[str], bump: bool = True) -> None:
+    """Raise the product's version (`bump`: unless the caller's UPDATE did), and on commit of the
+    caller's transaction move its cached data (under each slug) to that version and send its
+    search index update to a worker. Every service that changes what customers see calls it.
 
     Not durable: the admin's save hooks call it inside the change form's transaction, services
     inside their own. Outside any transaction it runs at once (Django's on_commit rule).
     """
+    if bump:
+        Product.objects.filter(pk=product_id).update(version=F("version") + 1)
     unique_slugs = sorted({slug for slug in slugs if slug})
     transaction.on_commit(partial(invalidate_product, product_id=product_id, slugs=unique_slugs))
     search.schedule_index(product_ids=[product_id])  # after the invalidation: the index reads fresh cards
@@ -57,7 +61,7 @@ def _update_and_invalidate(changing, **values) -> int:
     slug_by_id = dict(changing.values_list("pk", "slug"))
     if not slug_by_id:
         return 0
-    changed = changing.filter(pk__in=slug_by_id).update(**values, updated_at=timezone.now())
+    changed = changing.filter(pk__in=slug_by_id).update(**values, version=F("version") + 1, updated_at=timezone.now())
     for product_id, slug in slug_by_id.items():
-        schedule_product_invalidation(product_id=product_id, slugs=[slug])
+        schedule_product_invalidation(product_id=product_id, slugs=[slug], bump=False)
     return changed
