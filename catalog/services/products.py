@@ -10,7 +10,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from catalog import search
-from catalog.cache import invalidate_product
+from catalog.cache import invalidate_product, invalidate_products
 from catalog.models import Category, Product
 from catalog.selectors import CategoryNotFound
 
@@ -65,3 +65,19 @@ def _update_and_invalidate(changing, **values) -> int:
     for product_id, slug in slug_by_id.items():
         schedule_product_invalidation(product_id=product_id, slugs=[slug], bump=False)
     return changed
+
+
+def refresh_products_named_after(*, brand_id: int | None = None, category_id: int | None = None) -> int:
+    """A brand or category renamed: its name is on its products' cards and pages, so raise their
+    versions (one UPDATE) and, on commit, move their cached data and re-index them. Not durable
+    (the admin's save hook runs it in the change form's transaction); returns how many."""
+    products = Product.objects.filter(brand_id=brand_id) if brand_id is not None else Product.objects.filter(
+        category_id=category_id
+    )
+    slug_by_id = dict(products.values_list("pk", "slug"))
+    if not slug_by_id:
+        return 0
+    Product.objects.filter(pk__in=slug_by_id).update(version=F("version") + 1)
+    transaction.on_commit(partial(invalidate_products, {pk: [slug] for pk, slug in slug_by_id.items()}))
+    search.schedule_index(product_ids=list(slug_by_id))
+    return len(slug_by_id)

@@ -208,3 +208,16 @@ def test_the_api_answers_304_for_an_unchanged_product_and_200_once_its_stock_cha
     assert changed.status_code == 200 and changed["ETag"] != etag
     shown = changed.json() if "category" not in url else changed.json()["results"][0]
     assert shown["availability"]["label"] == "Only 2 left"
+
+
+def test_a_brand_renamed_in_the_back_office_shows_on_its_cards_at_once(
+    client, superuser_client, lamps, django_capture_on_commit_callbacks
+):
+    assert "Lumen</p>" in client.get("/c/lamps/").content.decode()
+    brand = lamps[0].brand
+    with django_capture_on_commit_callbacks(execute=True):
+        response = superuser_client.post(f"/admin/catalog/brand/{brand.pk}/change/", {"name": "Lumina", "slug": "lumen"})
+    assert response.status_code == 302
+    html = client.get("/c/lamps/").content.decode()
+    assert "Lumina</p>" in html and "Lumen</p>" not in html
+    assert versions_of(lamps[0]) == [2]
