@@ -47,11 +47,11 @@ def fetch(port: int, path: str) -> tuple[int, bytes]:
 
 
 @contextmanager
-def gunicorn(env: dict, *, workers: int = 2, threads: int = 4):
+def gunicorn(env: dict, *, workers: int = 2, threads: int = 4, worker_class: str = "gthread"):
     port = free_port()
     server = subprocess.Popen(
         [PYTHON, "-m", "gunicorn", "shop.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-         "--threads", str(threads), "--worker-class", "gthread", "--log-level", "warning"],
+         "--threads", str(threads), "--worker-class", worker_class, "--log-level", "warning"],
         cwd=ROOT, env=env,
     )  # fmt: skip
     try:

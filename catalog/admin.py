@@ -55,6 +55,8 @@ class CategoryAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Category, form, change: bool) -> None:
         super().save_model(request, obj, form, change)
+        if change and "name" in form.changed_data:  # the name is on its products' cards
+            services.refresh_products_named_after(category_id=obj.pk)
         transaction.on_commit(catalog_cache.invalidate_listings)  # menus, breadcrumbs, listings
 
     def delete_model(self, request: HttpRequest, obj: Category) -> None:
@@ -74,6 +76,11 @@ class BrandAdmin(admin.ModelAdmin):
     list_display = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     search_fields = ["name", "slug"]
+
+    def save_model(self, request: HttpRequest, obj: Brand, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and {"name", "slug"} & set(form.changed_data):  # on its products' cards and in filters
+            services.refresh_products_named_after(brand_id=obj.pk)
 
 
 # --- Product images ------------------------------------------------------------------------

@@ -60,6 +60,12 @@ class Product(models.Model):
     popularity = models.FloatField(default=0, help_text="Recomputed on a schedule from recent orders and views.")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+    version = models.PositiveBigIntegerField(
+        default=1,
+        editable=False,
+        help_text="Raised by every catalog service that changes what customers see (not popularity); "
+        "cache keys, card fragments and ETags follow it.",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -10,7 +10,7 @@ made elsewhere on the primary. Search (until the search issue) reads the replica
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from django.db import connections
@@ -19,6 +19,7 @@ from django.db.models import Count, Prefetch, QuerySet
 from catalog import cache as catalog_cache
 from catalog.filters import SORTS, ListingQuery
 from catalog.models import Category, ImageStatus, Product, ProductImage
+from catalog.search.base import selection_facets
 from catalog.search.queryset import filtered_products
 from inventory import selectors as inventory_selectors
 from shop.db_router import PRIMARY, choose_read_alias, replica_ok
@@ -61,7 +62,7 @@ def category_tree() -> dict:
             (nodes[node["parent_id"]]["children"] if node["parent_id"] in nodes else roots).append(node["id"])
         return {"nodes": nodes, "slugs": {n["slug"]: i for i, n in nodes.items()}, "roots": roots}
 
-    return catalog_cache.get_or_fill(catalog_cache.listing_key("tree", "all"), fill, catalog_cache.LISTING_TTL)
+    return catalog_cache.memoised("tree", fill, catalog_cache.LISTING_TTL)  # per process, per generation
 
 
 def get_category(*, slug: str) -> dict:
@@ -127,6 +128,7 @@ def _card(product: Product) -> dict:
     images = list(product.images.all())
     return {
         "id": product.pk,
+        "version": product.version,
         "slug": product.slug,
         "title": product.title,
         "url": product.get_absolute_url(),
@@ -139,61 +141,79 @@ def _card(product: Product) -> dict:
 
 
 def get_product_cards(*, product_ids: list[int]) -> list[dict]:
-    """Cards (title, price, brand, first image) for these products, in this order; cached per product.
+    """Cards (title, price, brand, first image) for these products, in this order; cached per
+    product version: one cache round trip for the versions and the cards together.
 
     Misses are read from the primary in one query plus one for images, whatever their number.
     """
-    keys = catalog_cache.card_keys(product_ids)
-    cached = catalog_cache.cache.get_many(list(keys.values()))
-    catalog_cache.count(hits=len(cached), misses=len(product_ids) - len(cached))
-    missing = [i for i in product_ids if keys[i] not in cached]
+    fresh, missing = catalog_cache.get_versioned(
+        catalog_cache.card_keys(product_ids), {i: catalog_cache.version_key(i) for i in product_ids}
+    )
     if missing:
-        fresh = {
+        filled = {
             p.pk: _card(p)
             for p in Product.objects.using(PRIMARY)
             .filter(pk__in=missing, is_active=True)
             .select_related("brand", "category")
             .prefetch_related(_images_prefetch())
         }
-        catalog_cache.cache.set_many({keys[i]: card for i, card in fresh.items()}, catalog_cache.PRODUCT_TTL)
-        cached.update({keys[i]: card for i, card in fresh.items()})
-    return [cached[keys[i]] for i in product_ids if keys[i] in cached]
+        catalog_cache.store_versioned(
+            {catalog_cache.card_key(i): card for i, card in filled.items()},
+            {catalog_cache.version_key(i): card["version"] for i, card in filled.items()},
+            catalog_cache.PRODUCT_TTL,
+        )
+        fresh.update(filled)
+    return [fresh[i] for i in product_ids if i in fresh]
 
 
 def get_product_page(*, slug: str) -> dict:
-    """Everything the product page shows except availability, cached under the slug.
+    """Everything the product page shows except availability, cached under the slug and the
+    product's version (one cache round trip warm, with the request's listing generation).
 
     Cold: the product with its brand and category, its images (the tree is cached apart).
     Warm: no query. Raises ProductNotFound for an unknown or inactive product.
     """
-
-    def fill() -> dict | None:
-        product = (
-            Product.objects.using(PRIMARY)
-            .filter(slug=slug, is_active=True)
-            .select_related("brand", "category")
-            .prefetch_related(_images_prefetch())
-            .first()
-        )
-        if product is None:
-            return None
-        card = _card(product)
-        return {
-            **card,
-            "sku": product.sku,
-            "description": product.description,
-            "attributes": sorted(
-                (str(k).replace("_", " ").capitalize(), str(v)) for k, v in product.attributes.items()
-            ),
-            "images": [{**_image_urls(i), "alt": i.alt_text or product.title} for i in product.images.all()],
-            "category_id": product.category_id,
-            "meta_description": (product.description or product.title).replace("\n", " ")[:155],
-        }
-
-    page = catalog_cache.get_or_fill(catalog_cache.product_key(slug), fill, catalog_cache.PRODUCT_TTL)
+    fresh, _ = catalog_cache.get_versioned(
+        {slug: catalog_cache.product_key(slug)}, {slug: catalog_cache.slug_version_key(slug)}
+    )
+    page = fresh.get(slug)
     if page is None:
-        raise ProductNotFound()
+        page = _product_page(slug)
+        if page is None:
+            raise ProductNotFound()
+        catalog_cache.store_versioned(
+            {catalog_cache.product_key(slug): page},
+            {catalog_cache.slug_version_key(slug): page["version"]},
+            catalog_cache.PRODUCT_TTL,
+        )
     return {**page, "breadcrumbs": breadcrumbs(category_id=page["category_id"])}
+
+
+def _product_page(slug: str) -> dict | None:
+    product = (
+        Product.objects.using(PRIMARY)
+        .filter(slug=slug, is_active=True)
+        .select_related("brand", "category")
+        .prefetch_related(_images_prefetch())
+        .first()
+    )
+    if product is None:
+        return None
+    card = _card(product)
+    return {
+        **card,
+        "sku": product.sku,
+        "description": product.description,
+        "attributes": sorted((str(k).replace("_", " ").capitalize(), str(v)) for k, v in product.attributes.items()),
+        "images": [{**_image_urls(i), "alt": i.alt_text or product.title} for i in product.images.all()],
+        "category_id": product.category_id,
+        "meta_description": (product.description or product.title).replace("\n", " ")[:155],
+    }
+
+
+def product_versions(*, product_ids: list[int]) -> dict[int, int]:
+    """{product_id: version} of these products (primary; deleted ones are absent)."""
+    return dict(Product.objects.using(PRIMARY).filter(pk__in=product_ids).values_list("pk", "version"))
 
 
 def get_product_id(*, product_id: int) -> str:
@@ -246,7 +266,7 @@ def list_products(*, query: ListingQuery) -> ListingPage:
     """One page of a listing (category page, products API) with facets; cached by its parameters.
 
     A fixed number of queries whatever the page size: count, ids, cards (cached per product),
-    facets (cached per category). Listings filtered by stock are not cached (stock changes with
+    facets (cached by the filters, see list_facets). Listings filtered by stock are not cached (stock changes with
     every sale). Raises PageNotFound past the last page.
     """
 
@@ -257,8 +277,14 @@ def list_products(*, query: ListingQuery) -> ListingPage:
         ids = list(products.order_by(*SORTS[query.sort]).values_list("pk", flat=True)[start : start + query.page_size])
         return {"count": total, "ids": ids}
 
-    key = catalog_cache.listing_key("listing", query.digest())
-    result = fill() if query.in_stock else catalog_cache.get_or_fill(key, fill, catalog_cache.LISTING_TTL)
+    if query.in_stock:  # stock changes with every sale: never cached
+        result, facets = fill(), list_facets(query=query)
+    else:  # the page and its facets in one round trip
+        listing_key, facets_key = catalog_cache.listing_key("listing", query.digest()), _facets_key(query)
+        found = catalog_cache.get_or_fill_many(
+            {listing_key: fill, facets_key: lambda: list_facets(query=query, cached=False)}, catalog_cache.LISTING_TTL
+        )
+        result, facets = found[listing_key], found[facets_key]
     num_pages = max(1, math.ceil(result["count"] / query.page_size))
     if query.page > num_pages:
         raise PageNotFound()
@@ -268,66 +294,97 @@ def list_products(*, query: ListingQuery) -> ListingPage:
         page=query.page,
         num_pages=num_pages,
         page_size=query.page_size,
-        facets=list_facets(category_ids=query.category_ids),
+        facets=facets,
     )
 
 
-def list_facets(*, category_ids: tuple[int, ...] | None) -> dict:
-    """Brands and attribute values (with product counts) of a set of categories; cached.
+def _facet_filters(query: ListingQuery) -> ListingQuery:
+    return replace(query, sort="popularity", page=1, page_size=1)  # what the counts depend on
 
+
+def _facets_key(query: ListingQuery) -> str:
+    return catalog_cache.listing_key("facets", _facet_filters(query).digest())
+
+
+def list_facets(*, query: ListingQuery, cached: bool = True) -> dict:
+    """Brands and attribute values (with product counts) of a listing's categories, each counted
+    with every other filter applied (catalog.search.base.selection_facets: a count never leads to
+    zero products); cached with the listings, except when filtered by stock.
+
+    Two queries for a listing without brand or attribute choices, one more per attribute chosen.
     The attribute values come from the products' JSON attributes (jsonb_each_text on PostgreSQL,
     json_each on SQLite), so each category's filters follow what its products actually have.
     """
-    if category_ids is None:
+    if query.category_ids is None:
         return {"brands": [], "attributes": []}
-    digest = ",".join(map(str, category_ids))
+    filters = _facet_filters(query)
+
+    def count(wanted: ListingQuery, facet: str | None = None) -> dict:
+        products = _filtered(wanted, alias=PRIMARY)
+        facets: dict = {}
+        if facet in (None, "brands"):
+            facets["brands"] = [
+                {"slug": b["brand__slug"], "name": b["brand__name"], "count": b["count"]}
+                for b in products.exclude(brand=None).values("brand__slug", "brand__name").annotate(count=Count("pk"))
+                .order_by("brand__name")
+            ]  # fmt: skip
+        if facet is None or facet.startswith("attributes:"):
+            facets["attributes"] = _attribute_facets(products, name=facet.split(":", 1)[1] if facet else None)
+        return facets
 
     def fill() -> dict:
-        products = Product.objects.using(PRIMARY).filter(is_active=True, category_id__in=category_ids)
-        brands = [
-            {"slug": b["brand__slug"], "name": b["brand__name"], "count": b["count"]}
-            for b in products.exclude(brand=None).values("brand__slug", "brand__name").annotate(count=Count("pk"))
-            .order_by("brand__name")
-        ]  # fmt: skip
-        return {"brands": brands, "attributes": _attribute_facets(category_ids)}
+        return selection_facets(count(filters), filters, count, facet_names=("brands", "attributes"))
 
-    return catalog_cache.get_or_fill(catalog_cache.listing_key("facets", digest), fill, catalog_cache.LISTING_TTL)
+    if query.in_stock or not cached:  # stock changes with every sale: never cached
+        return fill()
+    return catalog_cache.get_or_fill(_facets_key(query), fill, catalog_cache.LISTING_TTL)
 
 
-def _attribute_facets(category_ids: tuple[int, ...]) -> list[dict]:
+def _attribute_facets(products: QuerySet[Product], *, name: str | None = None) -> list[dict]:
+    """Attribute values with counts over these products (only the attribute `name` when given)."""
     connection = connections[PRIMARY]
     each = "jsonb_each_text(p.attributes)" if connection.vendor == "postgresql" else "json_each(p.attributes)"
-    placeholders = ",".join(["%s"] * len(category_ids))
+    ids_sql, params = products.order_by().values("pk").query.sql_with_params()
+    only = " AND a.key = %s" if name is not None else ""
     sql = (
         f"SELECT a.key, a.value, COUNT(*) FROM catalog_product p, {each} a "  # noqa: S608 (no user input in the SQL)
-        f"WHERE p.is_active AND p.category_id IN ({placeholders}) GROUP BY a.key, a.value ORDER BY a.key, a.value"
+        f"WHERE p.id IN ({ids_sql}){only} GROUP BY a.key, a.value ORDER BY a.key, a.value"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, list(category_ids))
+        cursor.execute(sql, [*params, *([name] if name is not None else [])])
         rows = cursor.fetchall()
     facets: dict[str, list] = {}
-    for name, value, count in rows:
-        facets.setdefault(str(name), []).append({"value": str(value), "count": count})
-    return [{"name": name, "label": name.replace("_", " ").capitalize(), "values": values[:30]}
-            for name, values in facets.items()]  # fmt: skip
+    for key, value, count in rows:
+        facets.setdefault(str(key), []).append({"value": str(value), "count": count})
+    return [{"name": key, "label": key.replace("_", " ").capitalize(), "values": values[:30]}
+            for key, values in facets.items()]  # fmt: skip
 
 
 def list_popular_products(*, limit: int = 8) -> list[dict]:
-    return _home_cards("popular", ("-popularity", "-id"), limit)
+    return list_home_products(limit=limit)[0]
 
 
 def list_new_products(*, limit: int = 8) -> list[dict]:
-    return _home_cards("new", ("-created_at", "-id"), limit)
+    return list_home_products(limit=limit)[1]
 
 
-def _home_cards(name: str, order: tuple[str, ...], limit: int) -> list[dict]:
-    def fill() -> list[int]:
-        return list(
+HOME_ORDERS = {"popular": ("-popularity", "-id"), "new": ("-created_at", "-id")}
+
+
+def list_home_products(*, limit: int = 8) -> tuple[list[dict], list[dict]]:
+    """(the most popular, the newest) products' cards: both id lists in one cache round trip, all
+    their cards in one more."""
+
+    def ids(order: tuple[str, ...]):
+        return lambda: list(
             Product.objects.using(PRIMARY).filter(is_active=True).order_by(*order).values_list("pk", flat=True)[:limit]
         )
 
-    ids = catalog_cache.get_or_fill(catalog_cache.listing_key(name, str(limit)), fill, catalog_cache.LISTING_TTL)
-    return get_product_cards(product_ids=ids)
+    keys = {name: catalog_cache.listing_key(name, str(limit)) for name in HOME_ORDERS}
+    found = catalog_cache.get_or_fill_many({keys[n]: ids(o) for n, o in HOME_ORDERS.items()}, catalog_cache.LISTING_TTL)
+    popular, new = found[keys["popular"]], found[keys["new"]]
+    cards = {c["id"]: c for c in get_product_cards(product_ids=list(dict.fromkeys([*popular, *new])))}
+    return [cards[i] for i in popular if i in cards], [cards[i] for i in new if i in cards]
 
 
 @replica_ok

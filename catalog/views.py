@@ -16,12 +16,13 @@ from shop.exceptions import NotFound
 
 def home_view(request: HttpRequest) -> HttpResponse:
     tree = selectors.category_tree()
+    popular, new = selectors.list_home_products(limit=8)
     return render(
         request,
         "catalog/home.html",
         {
-            "popular": selectors.list_popular_products(limit=8),
-            "new": selectors.list_new_products(limit=8),
+            "popular": popular,
+            "new": new,
             "top_categories": selectors.list_menu_categories(),
             "category_count": len(tree["nodes"]),
         },

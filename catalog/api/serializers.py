@@ -18,6 +18,7 @@ class AvailabilityOutputSerializer(serializers.Serializer):
 
 class ProductCardOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
+    version = serializers.IntegerField(help_text="Raised by every change customers see (not popularity).")
     slug = serializers.CharField()
     title = serializers.CharField()
     url = serializers.CharField()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -35,6 +36,22 @@ LISTING_PARAMETERS = [
 class PublicCatalogApi(APIView):
     permission_classes = [AllowAny]
     throttle_classes = [UserRateThrottle, AnonRateThrottle]
+
+
+# What a CDN (or an app) may keep: anything, but asked again every time (with If-None-Match), so a
+# stock change is never hidden; an unchanged product or page costs a 304 with no rendering.
+CACHE_CONTROL = "public, max-age=0, must-revalidate"
+
+
+def _conditional(request: Request, parts, build) -> Response:
+    """200 with `build()` and an ETag of `parts` (product versions and the availability shown),
+    or 304 when the client's If-None-Match names that ETag."""
+    etag = 'W/"' + hashlib.sha256(repr(parts).encode()).hexdigest()[:24] + '"'
+    wanted = {tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")}
+    response = Response(status=304) if etag in wanted or "*" in wanted else Response(build())
+    response["ETag"] = etag
+    response["Cache-Control"] = CACHE_CONTROL
+    return response
 
 
 def _with_availability(cards: list[dict]) -> list[dict]:
@@ -73,14 +90,18 @@ class ProductListApi(PublicCatalogApi):
             raise ValidationError(errors)
         query = ListingQuery(category_ids=category_ids, **values)
         listing = selectors.list_products(query=query)
-        return Response(
-            {
+        results = _with_availability(listing.cards)
+        shown = [(r["id"], r.get("version"), r["availability"]) for r in results]
+        return _conditional(
+            request,
+            (query.digest(), listing.count, listing.facets, shown),
+            lambda: {
                 "count": listing.count,
                 "next": self._page_url(request, query, listing.page + 1) if listing.has_next else None,
                 "previous": self._page_url(request, query, listing.page - 1) if listing.has_previous else None,
-                "results": _with_availability(listing.cards),
+                "results": results,
                 "facets": listing.facets,
-            }
+            },
         )
 
     @staticmethod
@@ -95,7 +116,7 @@ class ProductDetailApi(PublicCatalogApi):
 
     @extend_schema(operation_id="products_retrieve", responses=ProductDetailOutputSerializer)
     def get(self, request: Request, product_id: int) -> Response:
-        return Response(_detail(selectors.get_product_id(product_id=product_id)))
+        return _detail(request, selectors.get_product_id(product_id=product_id))
 
 
 class ProductBySlugApi(PublicCatalogApi):
@@ -103,13 +124,14 @@ class ProductBySlugApi(PublicCatalogApi):
 
     @extend_schema(operation_id="products_retrieve_by_slug", responses=ProductDetailOutputSerializer)
     def get(self, request: Request, slug: str) -> Response:
-        return Response(_detail(slug))
+        return _detail(request, slug)
 
 
-def _detail(slug: str) -> dict:
+def _detail(request: Request, slug: str) -> Response:
     page = selectors.get_product_page(slug=slug)
-    availability = selectors.get_availability(product_ids=[page["id"]]).get(page["id"])
-    return {**page, "availability": _plain(availability)}
+    availability = _plain(selectors.get_availability(product_ids=[page["id"]]).get(page["id"]))
+    parts = (page["id"], page["version"], availability, page["breadcrumbs"])  # breadcrumbs: category renames
+    return _conditional(request, parts, lambda: {**page, "availability": availability})
 
 
 class CategoryTreeApi(PublicCatalogApi):

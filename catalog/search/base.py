@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Protocol
 
@@ -155,3 +156,50 @@ def brand_facets(rows: list[tuple[str, str, int]]) -> list[dict]:
         ({"slug": slug, "name": name, "count": count} for slug, name, count in rows),
         key=lambda e: (-e["count"], e["name"]),
     )
+
+
+# --- Facet counts that describe the current selection -------------------------------------------
+#
+# Each facet is counted with every filter applied except its own choice (what shops call
+# disjunctive faceting): with brand "acme" and 0-50 EUR chosen, the brands are counted at 0-50 EUR
+# (any brand: choosing another one adds its products), the colours among acme's products at 0-50
+# EUR. So no count ever leads to zero products. Categories are a drill-down: counted inside the
+# chosen category, a count is what choosing that (sub)category gives. Stock is not a facet and
+# always applies.
+
+
+def relaxed_filters(
+    filters, facets: tuple[str, ...] = ("brands", "price_bands", "attributes")
+) -> list[tuple[str, object]]:
+    """[(facet, the filters without that facet's own choice)] for each of these facets the
+    customer chose in: "brands", "price_bands" (a price range), "attributes:<name>" per attribute.
+    Works on any frozen dataclass with the filter fields (SearchFilters, ListingQuery)."""
+    relaxed: list[tuple[str, object]] = []
+    if "brands" in facets and filters.brands:
+        relaxed.append(("brands", replace(filters, brands=())))
+    if "price_bands" in facets and (filters.price_min is not None or filters.price_max is not None):
+        relaxed.append(("price_bands", replace(filters, price_min=None, price_max=None)))
+    if "attributes" in facets:
+        for name, _ in filters.attributes:
+            others = tuple(a for a in filters.attributes if a[0] != name)
+            relaxed.append((f"attributes:{name}", replace(filters, attributes=others)))
+    return relaxed
+
+
+def merge_relaxed(facets: dict, facet: str, counted: dict) -> dict:
+    """`facets` with one facet replaced by its entry in `counted` (counted without its own choice)."""
+    if facet.startswith("attributes:"):
+        name = facet.split(":", 1)[1]
+        entries = [a for a in facets["attributes"] if a["name"] != name]
+        entries += [a for a in counted.get("attributes", []) if a["name"] == name]
+        return {**facets, "attributes": sorted(entries, key=lambda a: a["name"])}
+    return {**facets, facet: counted[facet]}
+
+
+def selection_facets(facets: dict, filters, count: Callable[[object, str], dict], *,
+                     facet_names: tuple[str, ...] = ("brands", "price_bands", "attributes")) -> dict:  # fmt: skip
+    """`facets` (counted with every filter) with each facet the customer chose in counted again
+    without its own choice: `count(filters, facet)` counts (at least) that facet."""
+    for facet, relaxed in relaxed_filters(filters, facet_names):
+        facets = merge_relaxed(facets, facet, count(relaxed, facet))
+    return facets

@@ -33,6 +33,7 @@ from catalog.search.base import (
     empty_facets,
     price_bands,
     query_words,
+    relaxed_filters,
 )
 from inventory import selectors as inventory_selectors
 
@@ -122,19 +123,66 @@ def search_body(*, query: str, filters: SearchFilters, sort: str, page: int, pag
         "_source": ["card"],
     }
     if with_facets:
-        body["aggs"] = {
-            "categories": {"terms": {"field": "category_id", "size": FACET_SIZE}},
-            "brands": {"terms": {"field": "brand_slug", "size": FACET_SIZE},
-                       "aggs": {"name": {"terms": {"field": "brand.raw", "size": 1}}}},
-            "price_bands": {"range": {"field": "price", "ranges": _band_ranges()}},
-            "attributes": {"terms": {"field": "attributes", "size": ATTRIBUTE_FACET_SIZE}},
-        }  # fmt: skip
+        body["aggs"] = facet_aggregations(words, cleaned, filters)
     if words:
         body["suggest"] = {
             "text": " ".join(words),
             "did_you_mean": {"term": {"field": "title.plain", "suggest_mode": "missing", "min_word_length": 3}},
         }
     return body
+
+
+def facet_aggregations(words: list[str], cleaned: str, filters: SearchFilters) -> dict:
+    """The facets' aggregations, each counted with every other filter applied (base.selection_facets).
+
+    A facet the customer chose in (brands, a price range, an attribute) is counted by a `global`
+    aggregation over the query's words and the other filters, under the facet's usual name; the
+    attributes chosen in are counted that way each, the others over the results ("all").
+    """
+    aggs: dict = {
+        "categories": {"terms": {"field": "category_id", "size": FACET_SIZE}},
+        "brands": {"terms": {"field": "brand_slug", "size": FACET_SIZE},
+                   "aggs": {"name": {"terms": {"field": "brand.raw", "size": 1}}}},
+        "price_bands": {"range": {"field": "price", "ranges": _band_ranges()}},
+        "attributes": {"terms": {"field": "attributes", "size": ATTRIBUTE_FACET_SIZE}},
+    }  # fmt: skip
+    relaxed = relaxed_filters(filters)
+    if not relaxed:
+        return aggs
+
+    def scoped(wanted: SearchFilters, name: str, agg: dict) -> dict:
+        matching = {"bool": {"must": text_clause(words, cleaned)["must"] if words else [],
+                             "filter": filter_clauses(wanted)}}  # fmt: skip
+        return {"filter": matching, "aggs": {name: agg}}
+
+    chosen_attributes = {}
+    for facet, wanted in relaxed:
+        if facet.startswith("attributes:"):
+            name = facet.split(":", 1)[1]
+            chosen_attributes[f"only:{name}"] = scoped(
+                wanted, "attributes", {**aggs["attributes"], "terms": {**aggs["attributes"]["terms"], "include": f"{name}=.*"}}
+            )  # fmt: skip
+        else:
+            aggs[facet] = {"global": {}, "aggs": {"selection": scoped(wanted, facet, aggs[facet])}}
+    if chosen_attributes:
+        aggs["attributes"] = {"global": {}, "aggs": {"all": scoped(filters, "attributes", aggs["attributes"]),
+                                                     **chosen_attributes}}  # fmt: skip
+    return aggs
+
+
+def _facet_buckets(aggs: dict, name: str) -> list[dict]:
+    """The buckets of a facet's aggregation, plain or counted by facet_aggregations' `global` form."""
+    agg = aggs[name]
+    if "buckets" in agg:
+        return agg["buckets"]
+    if name != "attributes":
+        return agg["selection"][name]["buckets"]
+    chosen = {key.split(":", 1)[1] for key in agg if key.startswith("only:")}
+    buckets = [b for b in agg["all"]["attributes"]["buckets"] if b["key"].split("=", 1)[0] not in chosen]
+    for key in agg:
+        if key.startswith("only:"):
+            buckets += agg[key]["attributes"]["buckets"]
+    return buckets
 
 
 def _band_ranges() -> list[dict]:
@@ -174,11 +222,12 @@ def result_from_response(response: dict, *, page: int, page_size: int, tree: dic
             "categories": category_facets({int(b["key"]): b["doc_count"] for b in aggs["categories"]["buckets"]}, tree),
             "brands": brand_facets([
                 (b["key"], (b["name"]["buckets"] or [{"key": b["key"]}])[0]["key"], b["doc_count"])
-                for b in aggs["brands"]["buckets"]
+                for b in _facet_buckets(aggs, "brands")
             ]),
-            "price_bands": price_bands({int(b["key"]): b["doc_count"] for b in aggs["price_bands"]["buckets"]}),
+            "price_bands": price_bands({int(b["key"]): b["doc_count"] for b in _facet_buckets(aggs, "price_bands")}),
             "attributes": attribute_facets({
-                tuple(b["key"].split("=", 1)): b["doc_count"] for b in aggs["attributes"]["buckets"] if "=" in b["key"]
+                tuple(b["key"].split("=", 1)): b["doc_count"] for b in _facet_buckets(aggs, "attributes")
+                if "=" in b["key"]
             }),
         }  # fmt: skip
     suggestion = None

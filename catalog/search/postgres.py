@@ -54,6 +54,7 @@ from catalog.search.base import (
     price_band_index,
     price_bands,
     query_words,
+    selection_facets,
 )
 from catalog.search.queryset import ORDERINGS, filtered_products
 from shop.db_router import PRIMARY, choose_read_alias, replica_ok
@@ -261,11 +262,18 @@ class PostgresBackend:
         corrections = self.corrections(words, alias=alias)
         last_is_prefix = words[-1] in corrections or not self.is_complete_word(words[-1], alias=alias)
         matches = text_query(words, corrections, last_is_prefix=last_is_prefix)
-        products = (
-            filtered_products(filters, alias=alias)
-            .annotate(document=STORED_VECTOR, title_vector=TITLE_VECTOR)
-            .filter(Q(document=matches) | Q(document__isnull=True, title_vector=matches))
-        )
+
+        def matching(wanted: SearchFilters) -> QuerySet[Product]:
+            return (
+                filtered_products(wanted, alias=alias)
+                .annotate(document=STORED_VECTOR, title_vector=TITLE_VECTOR)
+                .filter(Q(document=matches) | Q(document__isnull=True, title_vector=matches))
+            )
+
+        def count(wanted: SearchFilters, facet: str) -> dict:
+            return self._sampled_facets(matching(wanted), alias=alias)
+
+        products = matching(filters)
         relevance = sort == "relevance" or sort not in ORDERINGS
         if relevance:
             products = products.annotate(score=self._score(matches, cleaned))
@@ -275,7 +283,7 @@ class PostgresBackend:
         if len(sample) <= SAMPLE_LIMIT:  # every match: exact
             key = _SORT_KEYS["relevance" if relevance else sort]
             ids = [row["id"] for row in sorted(sample, key=key)[start : start + page_size]]
-            facets = _facets_of(sample, scale=1.0) if with_facets else empty_facets()
+            facets = selection_facets(_facets_of(sample, scale=1.0), filters, count) if with_facets else empty_facets()
             return SearchResult(ids=ids, total=len(sample), facets=facets, suggestion=suggestion, page=page,
                                 page_size=page_size)  # fmt: skip
         sample = sample[:SAMPLE_LIMIT]
@@ -285,7 +293,8 @@ class PostgresBackend:
                                      page_size=page_size, relevance=relevance)  # fmt: skip
         else:  # price or newest: an ordered LIMIT (an index walk or a top-N sort of the matches)
             ids = list(products.order_by(*ORDERINGS[sort]).values_list("pk", flat=True)[start : start + page_size])
-        facets = _facets_of(sample, scale=total / len(sample)) if with_facets else empty_facets()
+        facets = (selection_facets(_facets_of(sample, scale=total / len(sample)), filters, count) if with_facets
+                  else empty_facets())  # fmt: skip
         return SearchResult(ids=ids, total=total, facets=facets, suggestion=suggestion, page=page,
                             page_size=page_size, total_is_estimate=True, facets_sampled=with_facets)  # fmt: skip
 
@@ -309,6 +318,14 @@ class PostgresBackend:
             found = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
             cursor.execute(RESTORE_SCANS_SQL, list(before[:2]))  # the caller's transaction plans as before
         return found
+
+    def _sampled_facets(self, products: QuerySet[Product], *, alias: str) -> dict:
+        """Facets of these products: exact up to SAMPLE_LIMIT, else a sample's scaled to the estimate."""
+        sample = self._sample(products, alias=alias, relevance=False)
+        if len(sample) <= SAMPLE_LIMIT:
+            return _facets_of(sample, scale=1.0)
+        sample = sample[:SAMPLE_LIMIT]
+        return _facets_of(sample, scale=self._estimate_total(sample, alias=alias)[0] / len(sample))
 
     @staticmethod
     def _estimate_total(sample: list[dict], *, alias: str) -> tuple[int, int]:
@@ -365,7 +382,12 @@ class PostgresBackend:
             else:
                 sample, estimated = sample[:SAMPLE_LIMIT], True
                 total = self._estimate_total(sample, alias=PRIMARY)[0]
-            facets = _facets_of(sample, scale=total / max(1, len(sample))) if with_facets else empty_facets()
+            facets = empty_facets()
+            if with_facets:
+                facets = selection_facets(
+                    _facets_of(sample, scale=total / max(1, len(sample))), filters,
+                    lambda wanted, facet: self._sampled_facets(filtered_products(wanted, alias=PRIMARY), alias=PRIMARY),
+                )  # fmt: skip
             return {"ids": ids, "total": total, "facets": facets, "total_is_estimate": estimated,
                     "facets_sampled": estimated and with_facets}  # fmt: skip
 

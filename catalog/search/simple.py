@@ -24,6 +24,7 @@ from catalog.search.base import (
     empty_facets,
     price_band_index,
     price_bands,
+    selection_facets,
 )
 from catalog.search.queryset import ORDERINGS, filtered_products
 from shop.db_router import choose_read_alias, replica_ok
@@ -31,6 +32,9 @@ from shop.db_router import choose_read_alias, replica_ok
 
 class SimpleBackend:
     name = "simple"
+
+    def __init__(self, *, recount_chosen: bool = True) -> None:
+        self.recount_chosen = recount_chosen
 
     @replica_ok
     def search(
@@ -73,6 +77,10 @@ class SimpleBackend:
             "price_bands": price_bands(Counter(price_band_index(price) for _, _, price, _ in rows)),
             "attributes": attribute_facets(attributes),
         }
+        if self.recount_chosen:  # each facet chosen in counted again without its own choice (base.py)
+            plain = SimpleBackend(recount_chosen=False)
+            facets = selection_facets(facets, filters, lambda wanted, facet: plain.search(
+                query=query, filters=wanted, sort=sort, page=1, page_size=1, with_facets=True).facets)  # fmt: skip
         return SearchResult(ids=ids, total=len(rows), facets=facets, suggestion=None, page=page, page_size=page_size)
 
     def index(self, *, product_ids: list[int]) -> None:

@@ -13,6 +13,7 @@ from catalog.services.images import (
 from catalog.services.pricing import update_product_price
 from catalog.services.products import (
     move_products_to_category,
+    refresh_products_named_after,
     schedule_product_invalidation,
     set_products_active,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "load_demo_catalog",
     "make_thumbnails",
     "move_products_to_category",
+    "refresh_products_named_after",
     "requeue_pending_thumbnails",
     "schedule_product_invalidation",
     "schedule_thumbnails_for_new_originals",

@@ -6,10 +6,9 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from catalog import cache as catalog_cache
-from catalog import search
 from catalog.models import Product
 from catalog.selectors import ProductNotFound
+from catalog.services.products import schedule_product_invalidation
 
 
 @transaction.atomic(durable=True)
@@ -23,7 +22,8 @@ def update_product_price(*, product_id: int, price: Decimal, compare_at_price: D
         raise ProductNotFound()
     product.price, product.compare_at_price = price, compare_at_price
     product.full_clean(validate_unique=False)
-    product.save(update_fields=["price", "compare_at_price", "updated_at"])
-    transaction.on_commit(lambda: catalog_cache.invalidate_product(product_id=product.pk, slugs=[product.slug]))
-    search.schedule_index(product_ids=[product.pk])  # the search index carries the price too
+    product.version += 1
+    product.save(update_fields=["price", "compare_at_price", "version", "updated_at"])  # locked: no lost bump
+    # on commit: its cached data moves to the new version; the search index carries the price too
+    schedule_product_invalidation(product_id=product.pk, slugs=[product.slug], bump=False)
     return product

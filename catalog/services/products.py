@@ -6,21 +6,25 @@ from collections.abc import Iterable
 from functools import partial
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from catalog import search
-from catalog.cache import invalidate_product
+from catalog.cache import invalidate_product, invalidate_products
 from catalog.models import Category, Product
 from catalog.selectors import CategoryNotFound
 
 
-def schedule_product_invalidation(*, product_id: int, slugs: Iterable[str]) -> None:
-    """On commit of the caller's transaction, forget the product's cached data under each slug
-    and send its search index update to a worker.
+def schedule_product_invalidation(*, product_id: int, slugs: Iterable[str], bump: bool = True) -> None:
+    """Raise the product's version (`bump`: unless the caller's UPDATE did), and on commit of the
+    caller's transaction move its cached data (under each slug) to that version and send its
+    search index update to a worker. Every service that changes what customers see calls it.
 
     Not durable: the admin's save hooks call it inside the change form's transaction, services
     inside their own. Outside any transaction it runs at once (Django's on_commit rule).
     """
+    if bump:
+        Product.objects.filter(pk=product_id).update(version=F("version") + 1)
     unique_slugs = sorted({slug for slug in slugs if slug})
     transaction.on_commit(partial(invalidate_product, product_id=product_id, slugs=unique_slugs))
     search.schedule_index(product_ids=[product_id])  # after the invalidation: the index reads fresh cards
@@ -57,7 +61,23 @@ def _update_and_invalidate(changing, **values) -> int:
     slug_by_id = dict(changing.values_list("pk", "slug"))
     if not slug_by_id:
         return 0
-    changed = changing.filter(pk__in=slug_by_id).update(**values, updated_at=timezone.now())
+    changed = changing.filter(pk__in=slug_by_id).update(**values, version=F("version") + 1, updated_at=timezone.now())
     for product_id, slug in slug_by_id.items():
-        schedule_product_invalidation(product_id=product_id, slugs=[slug])
+        schedule_product_invalidation(product_id=product_id, slugs=[slug], bump=False)
     return changed
+
+
+def refresh_products_named_after(*, brand_id: int | None = None, category_id: int | None = None) -> int:
+    """A brand or category renamed: its name is on its products' cards and pages, so raise their
+    versions (one UPDATE) and, on commit, move their cached data and re-index them. Not durable
+    (the admin's save hook runs it in the change form's transaction); returns how many."""
+    products = Product.objects.filter(brand_id=brand_id) if brand_id is not None else Product.objects.filter(
+        category_id=category_id
+    )
+    slug_by_id = dict(products.values_list("pk", "slug"))
+    if not slug_by_id:
+        return 0
+    Product.objects.filter(pk__in=slug_by_id).update(version=F("version") + 1)
+    transaction.on_commit(partial(invalidate_products, {pk: [slug] for pk, slug in slug_by_id.items()}))
+    search.schedule_index(product_ids=list(slug_by_id))
+    return len(slug_by_id)
