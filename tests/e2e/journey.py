@@ -21,7 +21,7 @@ from tests.e2e.server import LiveShop
 
 AXE_SCRIPT = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
 BLOCKING_IMPACTS = ("serious", "critical")
-PASSWORD = "a long journey password 19"  # noqa: S105 (a test account on a throwaway database)
+PASSWORD = "a long journey password 19"
 ACTION_TIMEOUT_MS = 10_000  # one click or one expectation; a failing step fails within this
 NOUN = "Headphones"  # the category walked through, and what the misspelt search must find
 

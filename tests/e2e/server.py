@@ -99,7 +99,7 @@ def live_shop(workdir: Path) -> Iterator[LiveShop]:
     with log.open("w") as out:
         # One process (the local-memory cache and eager Celery stay consistent), threads for the
         # browser's parallel requests for styles, scripts and pictures.
-        process = subprocess.Popen(  # noqa: S603
+        process = subprocess.Popen(
             [
                 sys.executable, "-m", "gunicorn", "shop.wsgi", "--bind", "127.0.0.1:0", "--workers", "1",
                 "--threads", "8", "--worker-class", "gthread", "--timeout", "60", "--access-logfile", "-",
