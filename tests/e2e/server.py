@@ -40,8 +40,8 @@ class LiveShop:
 
     def mails_to(self, address: str) -> list[str]:
         """Every e-mail sent to `address` so far, oldest first, as raw text (headers and body)."""
-        found = []
-        for path in sorted(self.mail_dir.glob("*.log"), key=lambda p: p.stat().st_mtime_ns):
+        found = []  # Django's file backend: one file per connection, messages ended by a line of dashes
+        for path in sorted(self.mail_dir.glob("*.log"), key=lambda p: (p.stat().st_mtime_ns, p.name)):
             for message in path.read_text(errors="replace").split("-" * 79):
                 if re.search(rf"^To: .*{re.escape(address)}", message, re.MULTILINE | re.IGNORECASE):
                     found.append(message)
