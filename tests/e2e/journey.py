@@ -241,8 +241,9 @@ def product(j: Journey) -> None:
 def search_typo(j: Journey) -> None:
     search = j.page.get_by_role("combobox", name="Search products")
     search.fill("hedphones")
-    search.press("Enter")
-    expect(j.page.get_by_role("heading", level=1)).to_contain_text("hedphones")
+    with j.page.expect_navigation():
+        search.press("Enter")
+    expect(j.page).to_have_url(re.compile(r"/search/\?.*q=hedphones"))
     titles = j.card_titles()
     assert any(NOUN.lower() in t.lower() for t in titles), f"'hedphones' found {titles[:5]}"
 
@@ -260,6 +261,7 @@ def add_beyond_stock(j: Journey) -> None:
     answer = j.main.get_by_role("status").or_(j.main.get_by_role("alert"))
     said = answer.filter(has_text=re.compile(rf"\b{available}\b", re.I)).first
     said_visible = _eventually_visible(said)
+    j.snap()  # the answer, before the cart page
     quantities = j.cart_quantities()
     if title in quantities:  # leave the cart as it was for the checkout, whatever happened
         j.follow(j.main.get_by_role("button", name=f"Remove {title} from your cart"))
@@ -390,7 +392,12 @@ def guest_order_after_verification(j: Journey) -> None:
     if not j.page.get_by_role("button", name="Log out").is_visible():
         j.log_in(j.email, PASSWORD)
     j.go(link)
-    expect(j.main.get_by_text(re.compile(r"order", re.I)).first).to_be_visible()
+    # The link may open a page that asks for a click (a mail scanner fetching links proves nothing).
+    confirm = j.main.get_by_role("button", name=re.compile(r"^(confirm|verify)", re.I))
+    if confirm.count():
+        j.follow(confirm.first)
+    said = re.compile(r"guest.*order|order.*(added|attached|in your account)", re.I)
+    expect(j.main.get_by_text(said).first).to_be_visible()
     j.follow(j.page.get_by_role("link", name="My orders"))
     expect(j.main.get_by_text(j.learned["order_number"])).to_be_visible()
 
