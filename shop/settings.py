@@ -302,8 +302,9 @@ if AWS_STORAGE_BUCKET_NAME:
     STORAGES["default"] = {"BACKEND": "storages.backends.s3.S3Storage"}
 
 # --- E-mail --------------------------------------------------------------------------------
-# EMAIL_URL present: real SMTP (smtp+tls://user:pass@host:587, or smtps:// for implicit TLS).
-# Absent: the console.
+# EMAIL_URL present: real SMTP (smtp+tls://user:pass@host:587, or smtps:// for implicit TLS), or
+# one file per message in a folder (filemail:////abs/path: four slashes; the browser journey reads
+# its verification links there). Absent: the console.
 EMAIL_URL = env.str("EMAIL_URL", default="")
 if EMAIL_URL:
     _email = env.email_url("EMAIL_URL")
@@ -315,6 +316,8 @@ if EMAIL_URL:
     EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
     EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
     EMAIL_TIMEOUT = 10
+    if _email.get("EMAIL_FILE_PATH"):
+        EMAIL_FILE_PATH = _email["EMAIL_FILE_PATH"]
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="shop@localhost")

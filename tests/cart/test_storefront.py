@@ -257,6 +257,26 @@ def test_listing_cards_carry_a_small_add_form_that_comes_back_to_the_listing(cli
     assert "csrfmiddlewaretoken" in html
 
 
+def test_a_card_button_names_its_product_and_keeps_its_visible_words_in_that_name(client):
+    # axe (serious, label-content-name-mismatch): an aria-label "Add X to cart" on a button that
+    # shows "Add to cart" hid the visible words from speech users; the name is now the content.
+    shoes = CategoryFactory(name="Shoes")
+    runner = stocked(category=shoes, title="Trail Runner")
+    html = client.get(shoes.get_absolute_url()).content.decode()
+    form = html[html.index("data-cart-add") :]
+    button = form[form.index("<button") : form.index("</button>")]
+    assert "aria-label" not in button
+    assert f'Add<span class="visually-hidden"> {runner.title}</span> to cart' in button
+
+
+def test_flash_messages_are_list_items_inside_one_status_region(client):
+    # axe (serious, list): <li role="status"> is no list item, so the list held foreign children.
+    product = stocked()
+    page = client.post(ADD_URL, {"product_id": product.pk, "quantity": 1}, follow=True).content.decode()
+    assert '<div role="status"><ul class="messages">' in page
+    assert '<li class="message message-success">Added to your cart.</li>' in page
+
+
 def test_an_out_of_stock_product_offers_a_disabled_button(client):
     product = ProductFactory()  # no stock row: out of stock
     html = client.get(product.get_absolute_url()).content.decode()

@@ -95,6 +95,14 @@ def test_email_url_switches_to_smtp():
     }
 
 
+def test_email_url_filemail_writes_each_message_to_the_folder_named(tmp_path):
+    found = settings_with("EMAIL_BACKEND", "EMAIL_FILE_PATH", EMAIL_URL=f"filemail:///{tmp_path}")
+    assert found == {
+        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "EMAIL_FILE_PATH": str(tmp_path),
+    }
+
+
 def test_stripe_gateway_is_chosen_by_variable():
     found = settings_with("PAYMENT_GATEWAY", "STRIPE_API_BASE", PAYMENT_GATEWAY="stripe", STRIPE_API_KEY="sk_test_x",
                           STRIPE_WEBHOOK_SECRET="whsec_x", STRIPE_API_BASE="http://127.0.0.1:8420")  # fmt: skip
