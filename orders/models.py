@@ -147,7 +147,7 @@ class OrderEvent(models.Model):
 
 class EmailKind(models.TextChoices):
     RECEIVED = "received", "Order received"
-    ALLOCATED = "allocated", "Order confirmed"
+    ALLOCATED = "allocated", "Order confirmed"  # sent when the payment is authorized (the value predates that)
     REJECTED = "rejected", "Order could not be fulfilled"
     CANCELLED = "cancelled", "Order cancelled"
     PAYMENT_FAILED = "payment_failed", "Payment needs attention"

@@ -44,6 +44,7 @@ from orders import pricing, selectors
 from orders.access import signed_order_url
 from orders.exceptions import (
     EmailNeverQueued,
+    EmailNotReady,
     EmptyCart,
     InvalidDeliveryOption,
     InvalidEmail,
@@ -82,6 +83,8 @@ PAYMENT_PROBLEMS = {
     "insufficient_funds": "Your card was declined for insufficient funds: use another payment method.",
     "card_declined": "Your card was declined: use another payment method.",
 }
+# "Your order is confirmed" is true from the payment's authorization on.
+CONFIRMED_STATES = (OrderState.AUTHORIZED, OrderState.SHIPPED, OrderState.DELIVERED, OrderState.REFUNDED)
 NUMBER_ATTEMPTS = 5  # random order numbers tried before giving up (a collision is a 1 in 10**15 event)
 
 
@@ -169,8 +172,9 @@ def place_order(
             data={"cart_id": cart.pk, "total": str(order.total)},
         )  # fmt: skip
         idempotency_complete(idempotency, order)
+        # "received" first: on the embedded default each consumer runs inline as it is handed on
         outbox.publish_all(
-            [outbox.Message(ORDER_PLACED, order.number, {"order_id": order.pk}), _email_due(order, EmailKind.RECEIVED)]
+            [_email_due(order, EmailKind.RECEIVED), outbox.Message(ORDER_PLACED, order.number, {"order_id": order.pk})]
         )
     return Created(order, created=True)
 
@@ -204,7 +208,7 @@ def allocate_order(*, order_id: int) -> Order:
             outbox.publish_all([_email_due(order, EmailKind.REJECTED)])
             return order
         _transition(order, OrderState.ALLOCATED, data={"units": -sum(change.quantity for change in changes)})
-        outbox.publish_all([_email_due(order, EmailKind.ALLOCATED), _authorization_request(order)])
+        outbox.publish_all([_authorization_request(order)])  # "confirmed" waits for the payment
     return order
 
 
@@ -256,6 +260,7 @@ def apply_payment_result(*, order_id: int, status: str, message: str = "", decli
         data = {"payment_status": status, "decline_code": decline_code}
         if status == "authorized" and order.state in (OrderState.ALLOCATED, OrderState.PAYMENT_FAILED):
             _transition(order, OrderState.AUTHORIZED, message="Payment authorized", data=data)
+            outbox.publish_all([_email_due(order, EmailKind.ALLOCATED)])  # "your order is confirmed"
         elif status == "authorized" and order.state == OrderState.CANCELLED:
             outbox.publish_all([outbox.Message(PAYMENT_VOID, order.number, {"order_id": order.pk})])
         elif status in ("declined", "requires_action") and order.state == OrderState.ALLOCATED:
@@ -394,7 +399,16 @@ def send_order_email(*, order_id: int, kind: str) -> bool:
     claim and `sent_at` leaves a claim that times out (EMAIL_CLAIM_TIMEOUT), and a later retry
     sends: at least once, never two concurrent sends. A failed send gives its claim back at once,
     so the task's retry can send.
+
+    The customer reads them in order, whatever order the workers take them in: "confirmed" is
+    sent only once the order's payment is authorized (False before, and the authorization makes
+    it due again), and every e-mail but "received" sends a pending "received" first. Raises
+    EmailNotReady while another worker is sending "received" (the task retries).
     """
+    if kind == EmailKind.ALLOCATED and not Order.objects.filter(pk=order_id, state__in=CONFIRMED_STATES).exists():
+        return False
+    if kind != EmailKind.RECEIVED:
+        _send_received_first(order_id=order_id, kind=kind)
     now = timezone.now()
     claimed = EmailLog.objects.filter(
         order_id=order_id, kind=kind, sent_at=None, claimed_at__lt=now - EMAIL_CLAIM_TIMEOUT
@@ -410,6 +424,15 @@ def send_order_email(*, order_id: int, kind: str) -> bool:
     EmailLog.objects.filter(order_id=order_id, kind=kind).update(sent_at=timezone.now())
     OrderEvent.objects.create(order_id=order_id, kind=OrderEventKind.EMAIL_SENT, data={"kind": kind})
     return True
+
+
+def _send_received_first(*, order_id: int, kind: str) -> None:
+    """Send the order's "received" e-mail now if it is due and unsent (orders without one, as
+    staff-made ones, have no log row and wait for nothing). Raises EmailNotReady while another
+    worker holds its claim; an SMTP error propagates (the caller's task retries both)."""
+    pending = EmailLog.objects.filter(order_id=order_id, kind=EmailKind.RECEIVED, sent_at=None)
+    if pending.exists() and not send_order_email(order_id=order_id, kind=EmailKind.RECEIVED) and pending.exists():
+        raise EmailNotReady(kind=kind, waits_for=EmailKind.RECEIVED)
 
 
 # --- Helpers: they run inside the caller's transaction -----------------------------------------------
