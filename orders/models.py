@@ -13,6 +13,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 from django.urls import reverse
 
 from orders.states import OrderState
@@ -73,7 +74,11 @@ class Order(models.Model):
             ("mark_shipped", "Can mark orders shipped"),
             ("resend_order_email", "Can resend order e-mails"),
         ]
-        indexes = [models.Index(fields=["customer", "-created_at"], name="order_customer_recent_idx")]
+        indexes = [
+            models.Index(fields=["customer", "-created_at"], name="order_customer_recent_idx"),
+            # a verified address finds its guest orders (email__iexact compares UPPER(email))
+            models.Index(Upper("email"), condition=Q(customer__isnull=True), name="order_guest_email_idx"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(subtotal__gte=0, shipping__gte=0, tax__gte=0, total__gte=0),

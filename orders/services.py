@@ -32,6 +32,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from accounts import services as accounts_services
+from accounts.emails import same_email
 from accounts.services import AddressData
 from cart import selectors as cart_selectors
 from cart import services as cart_services
@@ -210,6 +211,42 @@ def allocate_order(*, order_id: int) -> Order:
         _transition(order, OrderState.ALLOCATED, data={"units": -sum(change.quantity for change in changes)})
         outbox.publish_all([_authorization_request(order)])  # "confirmed" waits for the payment
     return order
+
+
+# --- Guest orders following the customer into their account ----------------------------------------
+
+
+def offer_guest_orders(*, customer: User) -> int:
+    """How many orders were placed as a guest with the customer's e-mail address; when there are
+    any, the address is sent a verification link (accounts), whose use attaches them
+    (attach_guest_orders). Never attaches anything on the address's word alone."""
+    found = len(selectors.list_guest_order_ids_for_email(email=customer.email))
+    if found:
+        accounts_services.request_email_verification(user=customer)
+    return found
+
+
+def attach_guest_orders(*, customer: User, email: str) -> int:
+    """Give the account the orders placed as a guest with `email`, an address the account has just
+    proved is theirs (accounts' `email_verified`). Returns how many were attached now.
+
+    Durable transaction; idempotent: only orders still without an account change (a conditional
+    UPDATE each, so two deliveries attach each order once), each with a line in its history.
+    An address that is no longer the account's attaches nothing."""
+    if not same_email(customer.email, email):
+        return 0
+    with transaction.atomic(durable=True):
+        attached = [
+            order_id
+            for order_id in selectors.list_guest_order_ids_for_email(email=email)
+            if Order.objects.filter(pk=order_id, customer=None).update(customer=customer, updated_at=timezone.now())
+        ]
+        OrderEvent.objects.bulk_create(
+            OrderEvent(order_id=order_id, kind=OrderEventKind.NOTE, actor=customer,
+                       message="Added to the customer's account: they verified the order's e-mail address")
+            for order_id in attached
+        )  # fmt: skip
+    return len(attached)
 
 
 # --- Changes by customers and staff ----------------------------------------------------------------
