@@ -50,6 +50,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
     deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    email_verified_at = models.DateTimeField(
+        "e-mail verified at", null=True, blank=True, editable=False,
+        help_text="When the customer last proved the address is theirs (a link e-mailed to it).",
+    )  # fmt: skip
 
     objects = UserManager()
 

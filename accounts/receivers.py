@@ -20,7 +20,9 @@ logger = logging.getLogger(__name__)
 def on_user_logged_in(sender, *, request, user, **kwargs) -> None:
     """Every sign-in door ends here (storefront log-in and sign-up, the API token endpoint)."""
     guest_token = guest_token_from_request(request) if request is not None else None
-    transaction.on_commit(lambda: customer_signed_in.send(sender=type(user), user=user, guest_token=guest_token))
+    transaction.on_commit(
+        lambda: customer_signed_in.send(sender=type(user), user=user, guest_token=guest_token, request=request)
+    )
 
 
 @receiver(post_migrate, dispatch_uid="accounts.ensure_staff_groups")

@@ -1,17 +1,22 @@
-"""Every write of the accounts app: sign-up, addresses, account deletion."""
+"""Every write of the accounts app: sign-up, addresses, e-mail verification, account deletion."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
 from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from accounts import selectors
-from accounts.exceptions import AccountLimitReached, EmailAlreadyRegistered, InvalidAddress
+from accounts import selectors, verification
+from accounts.emails import same_email
+from accounts.exceptions import AccountLimitReached, EmailAlreadyRegistered, InvalidAddress, InvalidVerificationLink
 from accounts.models import Address, User
+from accounts.signals import email_verified
+from accounts.tasks import send_account_email_task
 from shop.idempotency import Created, IdempotencyRequest, referenced_pk
 from shop.idempotency import claim as idempotency_claim
 from shop.idempotency import complete as idempotency_complete
@@ -162,3 +167,55 @@ def update_profile(*, user: User, full_name: str) -> User:
     user.full_clean(exclude=["password"])
     user.save(update_fields=["full_name"])
     return user
+
+
+def request_email_verification(*, user: User) -> None:
+    """E-mail a signed link to the account's address; opening it proves the address is theirs
+    (verify_email). Sent on the `email` queue after the caller's commit (at once outside one).
+    Every link stays valid until one of them is used or it expires."""
+    context = {
+        "email": user.email,
+        "url": verification.verification_url(user),
+        "shop_name": settings.SHOP_NAME,
+        "valid_days": max(1, settings.ACCOUNTS_EMAIL_VERIFICATION_MAX_AGE // 86400),
+    }
+    subject = "".join(render_to_string("accounts/email/verify_email_subject.txt", context).splitlines())
+    body = render_to_string("accounts/email/verify_email.txt", context)
+    to_email = user.email
+    transaction.on_commit(lambda: send_account_email_task.delay(subject=subject, body=body, to_email=to_email))
+
+
+def check_verification_link(*, token: str) -> User:
+    """The account a verification link would verify, without using it (the confirmation page).
+    Raises InvalidVerificationLink, VerificationLinkExpired."""
+    claim = verification.read_token(token)
+    user = User.objects.filter(pk=claim.user_id).first()
+    _check_claim(claim, user)
+    return user
+
+
+@transaction.atomic(durable=True)
+def verify_email(*, token: str) -> User:
+    """Mark the account's address verified from a link e-mailed to it, once: the link stops working
+    when it is used (the verification state it signed moves on), when it is older than
+    ACCOUNTS_EMAIL_VERIFICATION_MAX_AGE, or when the account's address changed since. Sends
+    `email_verified` on commit. Locks the user row. Raises InvalidVerificationLink,
+    VerificationLinkExpired; a refusal changes nothing."""
+    claim = verification.read_token(token)
+    try:
+        user = selectors.lock_user(user_id=claim.user_id)
+    except User.DoesNotExist:
+        user = None
+    _check_claim(claim, user)
+    user.email_verified_at = timezone.now()
+    user.save(update_fields=["email_verified_at"])
+    email = user.email
+    transaction.on_commit(lambda: email_verified.send(sender=User, user=user, email=email))
+    return user
+
+
+def _check_claim(claim: verification.VerificationClaim, user: User | None) -> None:
+    if user is None or user.is_deleted or not user.is_active or not same_email(claim.email, user.email):
+        raise InvalidVerificationLink()
+    if claim.state != verification.state_of(user):  # verified with this link (or a later one) already
+        raise InvalidVerificationLink("This link was used already. Ask for a new one if you need it.")

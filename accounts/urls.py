@@ -27,6 +27,12 @@ urlpatterns = [
     path("addresses/<int:address_id>/delete/", views.address_delete_view, name="address_delete"),
     path("delete/", views.account_delete_view, name="delete"),
     path(
+        "verify-email/",
+        throttle_post("email_verification")(views.verify_email_request_view),
+        name="verify_email_request",
+    ),
+    path("verify-email/<str:token>/", views.verify_email_view, name="verify_email"),
+    path(
         "password-reset/",
         throttle_post("password_reset")(
             auth_views.PasswordResetView.as_view(

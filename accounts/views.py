@@ -7,10 +7,12 @@ from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import selectors, services
-from accounts.exceptions import AccountLimitReached, AddressNotFound, EmailAlreadyRegistered
+from accounts.exceptions import AccountLimitReached, AddressNotFound, EmailAlreadyRegistered, InvalidVerificationLink
 from accounts.forms import AddressForm, DeleteAccountForm, SignUpForm
 
 
@@ -111,3 +113,32 @@ def account_delete_view(request: HttpRequest) -> HttpResponse:
         messages.success(request, "Your account has been deleted. Your past orders are kept for our records.")
         return redirect("catalog:home")
     return render(request, "accounts/account_delete.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def verify_email_request_view(request: HttpRequest) -> HttpResponse:
+    """E-mail the signed-in customer a new verification link (throttled in urls.py)."""
+    services.request_email_verification(user=request.user)
+    messages.success(request, f"We sent a link to {request.user.email}: open it to confirm the address.")
+    back = request.POST.get("next", "")
+    safe = url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure())
+    return redirect(back if back and safe else "accounts:account")
+
+
+@require_http_methods(["GET", "POST"])
+def verify_email_view(request: HttpRequest, token: str) -> HttpResponse:
+    """GET shows what the link confirms, with a button; the POST verifies (a mail scanner that
+    prefetches the link uses nothing). A used, expired or forged link is a 400 page."""
+    try:
+        user = services.verify_email(token=token) if request.method == "POST" else services.check_verification_link(token=token)
+    except InvalidVerificationLink as exc:
+        return render(request, "accounts/verify_email.html", {"error": exc.message}, status=400)
+    if request.method == "GET":
+        return render(request, "accounts/verify_email.html", {"email": user.email})
+    messages.success(
+        request, f"Thank you: {user.email} is confirmed. Orders you placed as a guest with it are now in your account."
+    )
+    if request.user.is_authenticated and request.user.pk == user.pk:
+        return redirect("orders:list")
+    return redirect(f"{reverse('accounts:login')}?next={reverse('orders:list')}")

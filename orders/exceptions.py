@@ -115,3 +115,12 @@ class CaptureFailed(DomainError):
 
     def __init__(self, message: str):
         super().__init__(message, fields={"state": [message]})
+
+
+class EmailNotReady(Exception):
+    """An order e-mail waits for one that must reach the customer before it ("we received your order"
+    is being sent by another worker right now). Not a customer's error: the e-mail task retries it."""
+
+    def __init__(self, *, kind: str, waits_for: str):
+        super().__init__(f"The {kind!r} e-mail waits for {waits_for!r}, which is being sent.")
+        self.kind, self.waits_for = kind, waits_for

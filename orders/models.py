@@ -13,6 +13,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 from django.urls import reverse
 
 from orders.states import OrderState
@@ -77,7 +78,11 @@ class Order(models.Model):
             ("mark_shipped", "Can mark orders shipped"),
             ("resend_order_email", "Can resend order e-mails"),
         ]
-        indexes = [models.Index(fields=["customer", "-created_at"], name="order_customer_recent_idx")]
+        indexes = [
+            models.Index(fields=["customer", "-created_at"], name="order_customer_recent_idx"),
+            # a verified address finds its guest orders (email__iexact compares UPPER(email))
+            models.Index(Upper("email"), condition=Q(customer__isnull=True), name="order_guest_email_idx"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(subtotal__gte=0, shipping__gte=0, tax__gte=0, total__gte=0),
@@ -176,7 +181,7 @@ class OrderEvent(models.Model):
 
 class EmailKind(models.TextChoices):
     RECEIVED = "received", "Order received"
-    ALLOCATED = "allocated", "Order confirmed"
+    ALLOCATED = "allocated", "Order confirmed"  # sent when the payment is authorized (the value predates that)
     REJECTED = "rejected", "Order could not be fulfilled"
     CANCELLED = "cancelled", "Order cancelled"
     PAYMENT_FAILED = "payment_failed", "Payment needs attention"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models import Prefetch, QuerySet, Sum
 
+from accounts.emails import normalize_email, same_email
 from orders.exceptions import OrderNotFound
 from orders.models import Order, OrderEvent, OrderLine, RefundRestock
 
@@ -68,6 +69,14 @@ def find_order_by_email(*, number: str, email: str) -> Order:
     if order is None:
         raise OrderNotFound("No order matches this number and e-mail address.")
     return order
+
+
+def list_guest_order_ids_for_email(*, email: str) -> list[int]:
+    """Orders placed as a guest (no account) with this e-mail address, as accounts.emails compares
+    addresses; oldest first. One indexed query (order_guest_email_idx); the database's
+    case-insensitive match only narrows, the shop's own comparison decides."""
+    candidates = Order.objects.filter(customer=None, email__iexact=normalize_email(email)).order_by("pk")
+    return [pk for pk, address in candidates.values_list("pk", "email") if same_email(address, email)]
 
 
 def returnable_units(*, order_id: int) -> dict[int, int]:

@@ -32,6 +32,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from accounts import services as accounts_services
+from accounts.emails import same_email
 from accounts.services import AddressData
 from cart import selectors as cart_selectors
 from cart import services as cart_services
@@ -45,6 +46,7 @@ from orders.access import signed_order_url
 from orders.exceptions import (
     CaptureFailed,
     EmailNeverQueued,
+    EmailNotReady,
     EmptyCart,
     InvalidDeliveryOption,
     InvalidEmail,
@@ -94,6 +96,8 @@ PAYMENT_PROBLEMS = {
     "card_declined": "Your card was declined: use another payment method.",
     "voided": "The hold on your card was released (voided or expired) before your order shipped: pay again.",
 }
+# "Your order is confirmed" is true from the payment's authorization on.
+CONFIRMED_STATES = (OrderState.AUTHORIZED, OrderState.SHIPPED, OrderState.DELIVERED, OrderState.REFUNDED)
 NUMBER_ATTEMPTS = 5  # random order numbers tried before giving up (a collision is a 1 in 10**15 event)
 
 
@@ -181,8 +185,9 @@ def place_order(
             data={"cart_id": cart.pk, "total": str(order.total)},
         )  # fmt: skip
         idempotency_complete(idempotency, order)
+        # "received" first: on the embedded default each consumer runs inline as it is handed on
         outbox.publish_all(
-            [outbox.Message(ORDER_PLACED, order.number, {"order_id": order.pk}), _email_due(order, EmailKind.RECEIVED)]
+            [_email_due(order, EmailKind.RECEIVED), outbox.Message(ORDER_PLACED, order.number, {"order_id": order.pk})]
         )
     return Created(order, created=True)
 
@@ -216,8 +221,44 @@ def allocate_order(*, order_id: int) -> Order:
             outbox.publish_all([_email_due(order, EmailKind.REJECTED)])
             return order
         _transition(order, OrderState.ALLOCATED, data={"units": -sum(change.quantity for change in changes)})
-        outbox.publish_all([_email_due(order, EmailKind.ALLOCATED), _authorization_request(order)])
+        outbox.publish_all([_authorization_request(order)])  # "confirmed" waits for the payment
     return order
+
+
+# --- Guest orders following the customer into their account ----------------------------------------
+
+
+def offer_guest_orders(*, customer: User) -> int:
+    """How many orders were placed as a guest with the customer's e-mail address; when there are
+    any, the address is sent a verification link (accounts), whose use attaches them
+    (attach_guest_orders). Never attaches anything on the address's word alone."""
+    found = len(selectors.list_guest_order_ids_for_email(email=customer.email))
+    if found:
+        accounts_services.request_email_verification(user=customer)
+    return found
+
+
+def attach_guest_orders(*, customer: User, email: str) -> int:
+    """Give the account the orders placed as a guest with `email`, an address the account has just
+    proved is theirs (accounts' `email_verified`). Returns how many were attached now.
+
+    Durable transaction; idempotent: only orders still without an account change (a conditional
+    UPDATE each, so two deliveries attach each order once), each with a line in its history.
+    An address that is no longer the account's attaches nothing."""
+    if not same_email(customer.email, email):
+        return 0
+    with transaction.atomic(durable=True):
+        attached = [
+            order_id
+            for order_id in selectors.list_guest_order_ids_for_email(email=email)
+            if Order.objects.filter(pk=order_id, customer=None).update(customer=customer, updated_at=timezone.now())
+        ]
+        OrderEvent.objects.bulk_create(
+            OrderEvent(order_id=order_id, kind=OrderEventKind.NOTE, actor=customer,
+                       message="Added to the customer's account: they verified the order's e-mail address")
+            for order_id in attached
+        )  # fmt: skip
+    return len(attached)
 
 
 # --- Changes by customers and staff ----------------------------------------------------------------
@@ -289,6 +330,7 @@ def apply_payment_result(*, order_id: int, status: str, message: str = "", decli
         data = {"payment_status": status, "decline_code": decline_code}
         if status == "authorized" and order.state in (OrderState.ALLOCATED, OrderState.PAYMENT_FAILED):
             _transition(order, OrderState.AUTHORIZED, message="Payment authorized", data=data)
+            outbox.publish_all([_email_due(order, EmailKind.ALLOCATED)])  # "your order is confirmed"
         elif status == "voided" and order.state == OrderState.AUTHORIZED:
             # the bank released the hold (voided or expired) before shipping: the customer pays again
             _transition(order, OrderState.PAYMENT_FAILED, message=PAYMENT_PROBLEMS["voided"], data=data)
@@ -467,7 +509,16 @@ def send_order_email(*, order_id: int, kind: str) -> bool:
     claim and `sent_at` leaves a claim that times out (EMAIL_CLAIM_TIMEOUT), and a later retry
     sends: at least once, never two concurrent sends. A failed send gives its claim back at once,
     so the task's retry can send.
+
+    The customer reads them in order, whatever order the workers take them in: "confirmed" is
+    sent only once the order's payment is authorized (False before, and the authorization makes
+    it due again), and every e-mail but "received" sends a pending "received" first. Raises
+    EmailNotReady while another worker is sending "received" (the task retries).
     """
+    if kind == EmailKind.ALLOCATED and not Order.objects.filter(pk=order_id, state__in=CONFIRMED_STATES).exists():
+        return False
+    if kind != EmailKind.RECEIVED:
+        _send_received_first(order_id=order_id, kind=kind)
     now = timezone.now()
     claimed = EmailLog.objects.filter(
         order_id=order_id, kind=kind, sent_at=None, claimed_at__lt=now - EMAIL_CLAIM_TIMEOUT
@@ -483,6 +534,15 @@ def send_order_email(*, order_id: int, kind: str) -> bool:
     EmailLog.objects.filter(order_id=order_id, kind=kind).update(sent_at=timezone.now())
     OrderEvent.objects.create(order_id=order_id, kind=OrderEventKind.EMAIL_SENT, data={"kind": kind})
     return True
+
+
+def _send_received_first(*, order_id: int, kind: str) -> None:
+    """Send the order's "received" e-mail now if it is due and unsent (orders without one, as
+    staff-made ones, have no log row and wait for nothing). Raises EmailNotReady while another
+    worker holds its claim; an SMTP error propagates (the caller's task retries both)."""
+    pending = EmailLog.objects.filter(order_id=order_id, kind=EmailKind.RECEIVED, sent_at=None)
+    if pending.exists() and not send_order_email(order_id=order_id, kind=EmailKind.RECEIVED) and pending.exists():
+        raise EmailNotReady(kind=kind, waits_for=EmailKind.RECEIVED)
 
 
 # --- Helpers: they run inside the caller's transaction -----------------------------------------------

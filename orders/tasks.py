@@ -8,12 +8,13 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 from inventory.exceptions import StockBusy
+from orders.exceptions import EmailNotReady
 
 # Allocation waits out busy stock rows and database blips: 1, 2, 4 ... 60 s, 10 times.
 ALLOCATION_RETRY = {"autoretry_for": (StockBusy, OperationalError, InterfaceError), "retry_backoff": True,
                     "retry_backoff_max": 60, "retry_jitter": True, "max_retries": 10}  # fmt: skip
-# E-mail waits out an SMTP server that is down: 10 s, 20 s ... 10 min, 8 times.
-EMAIL_RETRY = {"autoretry_for": (smtplib.SMTPException, OSError), "retry_backoff": 10, "retry_backoff_max": 600,
+# E-mail waits out an SMTP server that is down (or "received" being sent first): 10 s, 20 s ... 10 min, 8 times.
+EMAIL_RETRY = {"autoretry_for": (smtplib.SMTPException, OSError, EmailNotReady), "retry_backoff": 10, "retry_backoff_max": 600,
                "retry_jitter": True, "max_retries": 8}  # fmt: skip
 
 

@@ -423,11 +423,14 @@ def _payment_label(token: str) -> str:
 @never_cache
 @require_GET
 def order_list_view(request: HttpRequest) -> HttpResponse:
-    """The customer's (or this guest token's) orders, newest first, 20 a page; three queries a page."""
+    """The customer's (or this guest token's) orders, newest first, 20 a page; three queries a page
+    (four signed in: orders placed as a guest with the account's address are pointed out)."""
     orders = selectors.list_orders(customer=request.user, guest_key=_guest_key(request))
     page = Paginator(orders, ORDERS_PER_PAGE).get_page(request.GET.get("page"))
     rows = [(order, sum(line.quantity for line in order.lines.all())) for order in page]
     context = {"page": page, "rows": rows, "page_number": page.number, "num_pages": page.paginator.num_pages}
+    if _signed_in(request):
+        context["guest_orders_found"] = len(selectors.list_guest_order_ids_for_email(email=request.user.email))
     return render(request, "orders/list.html", context)
 
 

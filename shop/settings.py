@@ -207,6 +207,7 @@ API_THROTTLE_RATES = {
     "anon": env.str("THROTTLE_RATE_ANON", default="60/minute"),
     "login": env.str("THROTTLE_RATE_LOGIN", default="10/minute"),
     "password_reset": env.str("THROTTLE_RATE_PASSWORD_RESET", default="5/hour"),
+    "email_verification": env.str("THROTTLE_RATE_EMAIL_VERIFICATION", default="5/hour"),  # links e-mailed
     "signup": env.str("THROTTLE_RATE_SIGNUP", default="20/hour"),
     "stock_feed": env.str("THROTTLE_RATE_STOCK_FEED", default="120/minute"),  # per API key
     "order_lookup": env.str("THROTTLE_RATE_ORDER_LOOKUP", default="10/minute"),  # find an order by number + e-mail
@@ -358,6 +359,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 24
+# How long an e-mail verification link works (it also stops working once it has been used).
+ACCOUNTS_EMAIL_VERIFICATION_MAX_AGE = env.int("ACCOUNTS_EMAIL_VERIFICATION_MAX_AGE", default=60 * 60 * 24 * 3)
 
 # --- Internationalisation ------------------------------------------------------------------
 LANGUAGE_CODE = "en-gb"

@@ -43,6 +43,7 @@ OWNED.update({name: _order for name in ["api:order-detail", "api:order-cancel", 
 # Patterns with arguments that name no customer's object.
 PUBLIC = {
     "catalog:category", "catalog:product", "accounts:password_reset_confirm",
+    "accounts:verify_email",  # a signed token that verifies only the account it was made for
     "api:product-detail", "api:product-by-slug",  # the public catalog
     "api:cart-line", "cart:line", "cart:remove",  # a product id in the caller's own cart (no cart id in URLs)
     "payments:webhook",  # a gateway's name; events are verified by their signature
