@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orders', '0004_order_payment_attempts_alter_emaillog_kind'),
+        ('orders', '0006_order_payment_failed_at'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
