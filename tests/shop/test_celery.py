@@ -77,7 +77,7 @@ def test_every_task_that_touches_the_database_retries_a_database_blip(task_name)
 
 def test_a_task_outside_the_pipeline_is_not_requeued_on_a_lost_worker():
     app.loader.import_default_modules()
-    assert app.tasks["catalog.recompute_popularity"].reject_on_worker_lost is not True
+    assert app.tasks["shop.purge_idempotency_keys"].reject_on_worker_lost is not True
 
 
 def test_beat_runs_only_registered_tasks():
