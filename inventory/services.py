@@ -338,15 +338,16 @@ def plan_allocation(*, requests: list[AllocationRequest]) -> AllocationPlan:
 def apply_allocation(*, plan: AllocationPlan, strict: bool = True) -> AllocationPlan:
     """Lock the batch's stock rows (product-id order), decide again on the locked levels and write.
 
-    Inside the caller's transaction (asserted), in a savepoint with bounded lock waits. strict: when
-    a decision differs from the plan's, raise AllocationPlanChanged with nothing written (the
-    locks go with the savepoint); not strict: write the new decisions. Returns the decisions
+    Inside the caller's transaction (asserted; the caller's savepoint undoes it on an error), with
+    bounded lock waits. strict: when a decision differs from the plan's, raise
+    AllocationPlanChanged with nothing written; not strict: write the new decisions. Returns the decisions
     written, with the ledger's figures. Raises StockBusy.
     """
     assert transaction.get_connection().in_atomic_block, "apply_allocation() runs inside the caller's transaction"
     replays = {d.order_id: d.changes for d in plan.decisions if d.order_id in plan.replayed}
     products = sorted({p for r in plan.requests if r.order_id not in replays for p, _ in r.lines})
-    with _bounded_atomic(durable=False):
+    with _busy_as_stock_busy():  # no savepoint of its own: nothing is written before the last check
+        _bound_lock_wait()
         locked = {item.product_id: item.available for item in selectors.lock_stock_items(product_ids=products)}
         decided, levels = _decide(plan.requests, replays, {p: locked.get(p, 0) for p in products})
         if strict and decided.outcomes() != plan.outcomes():
@@ -479,10 +480,16 @@ def _stock_transaction(*, product_id: int) -> Iterator[None]:
 @contextmanager
 def _bounded_atomic(*, durable: bool) -> Iterator[None]:
     """A transaction (or, not durable, a savepoint) whose lock waits end after LOCK_TIMEOUT as StockBusy."""
+    with _busy_as_stock_busy(), transaction.atomic(durable=durable):
+        _bound_lock_wait()
+        yield
+
+
+@contextmanager
+def _busy_as_stock_busy() -> Iterator[None]:
+    """A lock wait past LOCK_TIMEOUT (or a deadlock) becomes StockBusy."""
     try:
-        with transaction.atomic(durable=durable):
-            _bound_lock_wait()
-            yield
+        yield
     except OperationalError as exc:
         if _sqlstate(exc) in (LOCK_NOT_AVAILABLE, DEADLOCK_DETECTED):
             raise StockBusy() from exc
