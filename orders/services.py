@@ -36,7 +36,6 @@ from accounts import services as accounts_services
 from accounts.services import AddressData
 from cart import selectors as cart_selectors
 from cart import services as cart_services
-from cart.exceptions import CartClosed
 from catalog import selectors as catalog_selectors
 from inventory import selectors as inventory_selectors
 from inventory import services as inventory_services
@@ -126,13 +125,10 @@ def place_order(
     with transaction.atomic(durable=True):
         if (ref := idempotency_claim(idempotency)) is not None:
             return Created(Order.objects.get(pk=referenced_pk(ref)), created=False)
-        cart = cart_selectors.find_open_cart(user=customer if signed_in else None, guest_token=guest_token)
+        # Closes the cart and locks it: a concurrent submit waits here, then finds no open cart.
+        cart = cart_services.check_out_open_cart(user=customer if signed_in else None, guest_token=guest_token)
         if cart is None:
             raise EmptyCart()
-        try:
-            cart_services.close_cart(cart_id=cart.pk)  # locks the cart: a concurrent submit waits here
-        except CartClosed as exc:  # the other submit checked it out first
-            raise EmptyCart() from exc
         lines = cart_selectors.get_checkout_lines(cart_id=cart.pk)
         if not lines:
             raise EmptyCart()
@@ -154,7 +150,7 @@ def place_order(
             payment_method=payment_method,
             totals=totals,
         )
-        OrderLine.objects.bulk_create(
+        order_lines = OrderLine.objects.bulk_create(
             [
                 OrderLine(
                     order=order,
@@ -168,10 +164,11 @@ def place_order(
                 for line in totals.lines
             ]
         )
-        OrderEvent.objects.create(
+        event = OrderEvent.objects.create(
             order=order, kind=OrderEventKind.PLACED, to_state=OrderState.PLACED, actor=customer if signed_in else None,
             data={"cart_id": cart.pk, "total": str(order.total)},
         )  # fmt: skip
+        _remember_related(order, lines=order_lines, events=[event])  # the API answers without reading it again
         idempotency_complete(idempotency, order)
         outbox.publish_all(
             [outbox.Message(ORDER_PLACED, order.number, {"order_id": order.pk}), _email_due(order, EmailKind.RECEIVED)]
@@ -623,6 +620,15 @@ def _create_order(*, customer, guest_key, email, address, delivery, payment_meth
             if attempt == NUMBER_ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")
+
+
+def _remember_related(order: Order, **related: list) -> None:
+    """Give the order's related managers these rows as if prefetched (no query when they are read)."""
+    cache = order.__dict__.setdefault("_prefetched_objects_cache", {})
+    for name, rows in related.items():
+        queryset = getattr(order, name).all()
+        queryset._result_cache, queryset._prefetch_done = list(rows), True
+        cache[name] = queryset
 
 
 def _sellable(lines: list[cart_selectors.CheckoutLine]) -> dict[int, catalog_selectors.SellableProduct]:

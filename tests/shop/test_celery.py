@@ -10,7 +10,6 @@ from accounts.tasks import send_account_email_task
 from shop.celery import app, queue_for_task
 from tests.celery_helpers import real_broker
 
-
 # Every task that moves an order, money or an order e-mail.
 PIPELINE_TASKS = ["orders.allocate_order", "orders.apply_payment_result", "orders.send_order_email",
                   "orders.expire_unpaid_orders", "orders.redrive_stuck_orders", "payments.authorize_payment",
