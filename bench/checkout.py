@@ -1,21 +1,28 @@
-"""Checkout throughput: gunicorn + PostgreSQL + Redis + RabbitMQ + Celery workers, all on 127.0.0.1.
+"""The order pipeline end to end: gunicorn + PostgreSQL + Redis + RabbitMQ + Celery workers, all on 127.0.0.1.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/shop_bench_checkout REDIS_URL=redis://127.0.0.1:6379/8 \\
     CELERY_BROKER_URL=amqp://guest:guest@127.0.0.1:5672/shop_bench \\
-        .venv/bin/python bench/checkout.py [--orders 2000] [--clients 8] [--workers 2] [--allocators 2]
+        .venv/bin/python bench/checkout.py [--mode live|flash|drain] [--orders N] [--clients 8] [--workers 2]
 
-Migrates, loads 200 demo products (no images) and gives every product plenty of stock. One
-product is "hot": every order wants it, so every allocation updates its stock row. Then it
-creates one account per order with a filled cart (3 lines: the hot product and two others),
-starts gunicorn and Celery workers (the inventory queue with `--allocators` processes, prefetch 1,
-late acks; one worker for the e-mail and default queues), and measures:
+Migrates, loads 200 demo products (no images). One product is "hot": every order wants it.
+Worker groups: the inventory queue (`--allocators` processes, prefetch 1), payments + default (one
+process) and email (one process), as docs/pipeline.md sizes them.
 
-- POST /api/v1/checkout (Idempotency-Key, JWT): orders placed/s and p50/p95/p99 of the request,
-  `--clients` concurrent connections;
-- allocation by the workers: lines allocated/s from the first to the last "allocated" event,
-  and how long after the last order was placed the queue was drained.
+- live (default): `--orders` accounts with a 3-line cart (the hot product and two others) check
+  out over POST /api/v1/checkout from `--clients` connections while the workers run.
+- flash: a flash sale. The hot product has `--units` units (10,000) and `--orders` buyers (20,000)
+  each want one: exactly `--units` must be sold, every other buyer told "sold out" (409 at
+  checkout, or the order rejected), nothing oversold, nothing stuck.
+- drain: allocation speed on its own. `--orders` placed orders (3 lines, the hot product in each;
+  written in bulk, with their "order.placed" messages published) wait with the inventory consumer
+  stopped; then it starts and the time until no order is left placed is measured.
 
-Every loop is bounded in requests and in time; nothing but 127.0.0.1 is contacted.
+Every mode then waits until no order is left in a state the pipeline moves by itself (placed,
+allocated: every order authorized, rejected, payment_failed or cancelled) and reports orders/s
+placed with p50/p95/p99 of the request, lines/s allocated (first to last decision), the
+placed-to-authorized latency p50/p95/p99, the largest backlog of placed orders (sampled every
+0.2 s) and the hot product's units sold against its stock. Every loop is bounded in requests and
+in time; nothing but 127.0.0.1 is contacted.
 """
 
 from __future__ import annotations
@@ -32,71 +39,97 @@ import time
 import uuid
 from collections import Counter
 
-from harness import PYTHON, ROOT, bench_environment, gunicorn, manage, run_load
+import psycopg
+from harness import PYTHON, ROOT, bench_environment, gunicorn, manage, percentile, run_load
 
 SETUP = """
-import json
-from datetime import timedelta
+import json, uuid
 from django.db import transaction
-from django.utils import timezone
 from cart.models import Cart, CartAdd
 from catalog.models import Product
 from inventory.models import StockItem
-from orders.models import Order
 from rest_framework_simplejwt.tokens import AccessToken
 from accounts.models import User
+MODE, ORDERS, UNITS = "MODE_", ORDERS_, UNITS_
 products = list(Product.objects.filter(is_active=True).order_by("pk").values_list("pk", "price")[:200])
 hot = products[0]
 StockItem.objects.filter(product_id__in=[p for p, _ in products]).update(available=10_000_000)
+if MODE == "flash":
+    StockItem.objects.filter(product_id=hot[0]).update(available=UNITS)
 tokens = []
-with transaction.atomic():
-    prefix = "bench-checkout-RUN"
-    users = User.objects.bulk_create([User(email=f"{prefix}-{i}@example.com", full_name=f"Bench {i}") for i in range(ORDERS)])
-    carts = Cart.objects.bulk_create([Cart(user=u) for u in users])
-    adds = []
-    for i, cart in enumerate(carts):
-        for product_id, price in (hot, products[1 + i % 199], products[1 + (i * 7 + 3) % 199]):
-            adds.append(CartAdd(cart=cart, tag=__import__("uuid").uuid4(), product_id=product_id, quantity=1,
-                                unit_price=price))
-    CartAdd.objects.bulk_create(adds, batch_size=5000)
-    tokens = [str(AccessToken.for_user(u)) for u in users]
-print(json.dumps({"tokens": tokens, "hot": hot[0]}))
+if MODE != "drain":
+    with transaction.atomic():
+        prefix = "bench-checkout-RUN"
+        users = User.objects.bulk_create([User(email=f"{prefix}-{i}@example.com", full_name=f"Bench {i}") for i in range(ORDERS)])
+        carts = Cart.objects.bulk_create([Cart(user=u) for u in users])
+        adds = []
+        for i, cart in enumerate(carts):
+            basket = (hot,) if MODE == "flash" else (hot, products[1 + i % 199], products[1 + (i * 7 + 3) % 199])
+            for product_id, price in basket:
+                adds.append(CartAdd(cart=cart, tag=uuid.uuid4(), product_id=product_id, quantity=1, unit_price=price))
+        CartAdd.objects.bulk_create(adds, batch_size=5000)
+        tokens = [str(AccessToken.for_user(u)) for u in users]
+print(json.dumps({"tokens": tokens, "hot": hot[0], "level": StockItem.objects.get(product_id=hot[0]).available}))
 """
 
-REPORT = """
+# Drain mode: orders written in bulk as place_order leaves them (placed, lines, an "order.placed"
+# outbox row each), then their messages handed to the broker with the inventory consumer stopped.
+PLACE_IN_BULK = """
 import json
-from django.db.models import Count, Max, Min
-from orders.models import Order, OrderEvent, OrderLine
-orders = Order.objects.filter(email__startswith="bench-checkout-RUN")
-states = dict(orders.values_list("state").annotate(n=Count("id")))
-events = OrderEvent.objects.filter(order__in=orders, to_state="allocated")
-span = events.aggregate(first=Min("created_at"), last=Max("created_at"))
-placed = OrderEvent.objects.filter(order__in=orders, to_state="placed").aggregate(last=Max("created_at"))
-lines = OrderLine.objects.filter(order__in=orders, order__state__in=["allocated", "authorized"]).count()
-print(json.dumps({
-    "states": states, "lines": lines,
-    "allocation_seconds": (span["last"] - span["first"]).total_seconds() if span["first"] else None,
-    "drained_after_last_placed": (span["last"] - placed["last"]).total_seconds() if span["last"] else None,
-}))
+from decimal import Decimal
+from django.db import transaction
+from catalog.models import Product
+from orders.models import Order, OrderLine, new_order_number
+from shop import outbox
+from shop.models import OutboxMessage
+ORDERS = ORDERS_
+products = list(Product.objects.filter(is_active=True).order_by("pk").values_list("pk", "price", "title", "sku")[:200])
+hot = products[0]
+ids = []
+for start in range(0, ORDERS, 2000):
+    with transaction.atomic():
+        orders = Order.objects.bulk_create([
+            Order(number=new_order_number(), email=f"bench-checkout-RUN-{i}@example.com", full_name="Bench Buyer",
+                  line1="1 Load Street", city="Berlin", postal_code="10115", country="DE", delivery_option="standard",
+                  payment_method="tok_visa", subtotal=Decimal("10.00"), total=Decimal("10.00"))
+            for i in range(start, min(ORDERS, start + 2000))
+        ])
+        lines = []
+        for i, order in enumerate(orders, start=start):
+            for p in (hot, products[1 + i % 199], products[1 + (i * 7 + 3) % 199]):
+                lines.append(OrderLine(order=order, product_id=p[0], title=p[2], sku=p[3], unit_price=p[1],
+                                       quantity=1, subtotal=p[1]))
+        OrderLine.objects.bulk_create(lines)
+        rows = OutboxMessage.objects.bulk_create([
+            OutboxMessage(topic="order.placed", key=o.number, payload={"order_id": o.pk}) for o in orders])
+    ids.extend(row.pk for row in rows)
+for start in range(0, len(ids), 1000):
+    outbox.dispatch(message_ids=ids[start:start + 1000])
+print(json.dumps({"placed": len(ids)}))
 """
 
-ADDRESS = {
-    "full_name": "Bench Buyer",
-    "line1": "1 Load Street",
-    "city": "Berlin",
-    "postal_code": "10115",
-    "country": "DE",
-}
+MOVING = ("placed", "allocated")  # states the pipeline still moves by itself
+TOOK_STOCK = ("allocated", "authorized", "payment_failed", "shipped", "delivered")
+ADDRESS = {"full_name": "Bench Buyer", "line1": "1 Load Street", "city": "Berlin", "postal_code": "10115",
+           "country": "DE"}  # fmt: skip
 
 
-def start_workers(env: dict, allocators: int) -> list[subprocess.Popen]:
-    common = [PYTHON, "-m", "celery", "-A", "shop", "worker", "--without-mingle", "--without-gossip", "-l", "warning"]
-    return [
-        subprocess.Popen([*common, "-Q", "inventory", "--concurrency", str(allocators), "--prefetch-multiplier", "1",
-                          "-n", f"inventory-{os.getpid()}@%h"], cwd=ROOT, env=env),
-        subprocess.Popen([*common, "-Q", "email,default", "--concurrency", "1", "-n", f"email-{os.getpid()}@%h"],
-                         cwd=ROOT, env=env),
-    ]  # fmt: skip
+def start_worker(env: dict, queues: str, concurrency: int, name: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [PYTHON, "-m", "celery", "-A", "shop", "worker", "--without-mingle", "--without-gossip", "-l", "warning",
+         "-Q", queues, "--concurrency", str(concurrency), "--prefetch-multiplier", "1", "-n", f"{name}-{os.getpid()}@%h"],
+        cwd=ROOT, env=env,
+    )  # fmt: skip
+
+
+def stop(workers: list[subprocess.Popen]) -> None:
+    for worker in workers:
+        worker.terminate()
+    for worker in workers:
+        try:
+            worker.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            worker.kill()
 
 
 class Checkout:
@@ -123,12 +156,10 @@ class Checkout:
             status = 0
         with self.lock:
             self.statuses[status] += 1
-        return status == 201
+        return status in (201, 409)  # 409: sold out at checkout (flash sale), an answer too
 
 
 def place_orders(port: int, tokens: list[str], clients: int, time_limit: float) -> dict:
-    """Each of `clients` threads checks out the next account's cart (harness.run_load: one request
-    per account, bounded in requests and in time)."""
     pending, statuses, lock = list(reversed(tokens)), Counter(), threading.Lock()
     senders = [Checkout(port, pending, statuses, lock) for _ in range(clients)]
     try:
@@ -138,72 +169,145 @@ def place_orders(port: int, tokens: list[str], clients: int, time_limit: float) 
             sender.conn.close()
 
 
-def wait_until_settled(env: dict, run: str, expected: int, time_limit: float) -> dict:
-    deadline = time.monotonic() + time_limit
+class Backlog(threading.Thread):
+    """Samples the number of placed orders of this run every 0.2 s; keeps the largest."""
+
+    def __init__(self, dsn: str, run: str) -> None:
+        super().__init__(daemon=True)
+        self.dsn, self.pattern, self.largest, self.stopped = dsn, f"bench-checkout-{run}-%", 0, threading.Event()
+
+    def run(self) -> None:
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            while not self.stopped.wait(0.2):
+                count = conn.execute("SELECT count(*) FROM orders_order WHERE state = 'placed' AND email LIKE %s",
+                                     [self.pattern]).fetchone()[0]  # fmt: skip
+                self.largest = max(self.largest, count)
+
+
+def states(conn, run: str) -> dict[str, int]:
+    rows = conn.execute("SELECT state, count(*) FROM orders_order WHERE email LIKE %s GROUP BY state",
+                        [f"bench-checkout-{run}-%"]).fetchall()  # fmt: skip
+    return dict(rows)
+
+
+def wait_until_settled(conn, run: str, time_limit: float) -> tuple[dict, float, bool]:
+    started = time.monotonic()
     while True:
-        report = json.loads(manage(env, "shell", "-c", REPORT.replace("RUN", run)).strip().splitlines()[-1])
-        if report["states"].get("placed", 0) == 0 and sum(report["states"].values()) >= expected:
-            return report
-        if time.monotonic() > deadline:
-            report["timed_out"] = True
-            return report
-        time.sleep(1)
+        current = states(conn, run)
+        if not any(current.get(state) for state in MOVING):
+            return current, time.monotonic() - started, False
+        if time.monotonic() - started > time_limit:
+            return current, time.monotonic() - started, True
+        time.sleep(0.5)
+
+
+def report(conn, run: str, hot: int, level: int) -> dict:
+    pattern = f"bench-checkout-{run}-%"
+    decided = conn.execute(
+        "SELECT min(e.created_at), max(e.created_at), count(DISTINCT e.order_id) FROM orders_orderevent e "
+        "JOIN orders_order o ON o.id = e.order_id WHERE o.email LIKE %s AND e.to_state IN ('allocated', 'rejected')",
+        [pattern],
+    ).fetchone()
+    lines = conn.execute(
+        "SELECT count(*) FROM orders_orderline l JOIN orders_order o ON o.id = l.order_id WHERE o.email LIKE %s "
+        "AND EXISTS (SELECT 1 FROM orders_orderevent e WHERE e.order_id = o.id AND e.to_state = 'allocated')",
+        [pattern],
+    ).fetchone()[0]
+    latencies = [row[0] for row in conn.execute(
+        "SELECT extract(epoch FROM e.created_at - o.created_at) FROM orders_orderevent e "
+        "JOIN orders_order o ON o.id = e.order_id WHERE o.email LIKE %s AND e.to_state = 'authorized'", [pattern],
+    ).fetchall()]  # fmt: skip
+    sold = conn.execute(
+        "SELECT coalesce(sum(l.quantity), 0) FROM orders_orderline l JOIN orders_order o ON o.id = l.order_id "
+        "WHERE o.email LIKE %s AND l.product_id = %s AND o.state = ANY(%s)", [pattern, hot, list(TOOK_STOCK)],
+    ).fetchone()[0]  # fmt: skip
+    now = conn.execute("SELECT available FROM inventory_stockitem WHERE product_id = %s", [hot]).fetchone()[0]
+    seconds = (decided[1] - decided[0]).total_seconds() if decided[0] else 0.0
+    return {
+        "decided_orders": decided[2], "allocated_lines": lines, "decision_seconds": seconds,
+        "lines_per_second": lines / seconds if seconds else 0.0,
+        "authorized_latency": [percentile([float(x) for x in latencies], q) for q in (50, 95, 99)],
+        "hot_sold": sold, "hot_stock": level, "hot_left": now, "oversold": max(0, sold - level),
+        "books_agree": level - sold == now,
+    }  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--orders", type=int, default=2000, help="orders to place (one account and cart each)")
+    parser.add_argument("--mode", choices=("live", "flash", "drain"), default="live")
+    parser.add_argument("--orders", type=int, help="orders or buyers (live 2,000; flash 20,000; drain 20,000)")
+    parser.add_argument("--units", type=int, default=10_000, help="flash: units of the hot product")
     parser.add_argument("--clients", type=int, default=8, help="concurrent checkout connections")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
-    parser.add_argument("--allocators", type=int, default=2, help="processes of the inventory-queue Celery worker")
-    parser.add_argument("--time-limit", type=float, default=300, help="seconds per phase at most")
+    parser.add_argument("--allocators", type=int, default=1, help="processes of the inventory-queue Celery worker")
+    parser.add_argument("--time-limit", type=float, default=600, help="seconds per phase at most")
     args = parser.parse_args()
+    orders = args.orders or (2000 if args.mode == "live" else 20_000)
     if not (os.environ.get("DATABASE_URL", "").startswith("postgres") and os.environ.get("REDIS_URL")
             and os.environ.get("CELERY_BROKER_URL", "").startswith("amqp")):  # fmt: skip
         sys.exit("bench/checkout.py measures the production setup: set DATABASE_URL, REDIS_URL and CELERY_BROKER_URL")
 
     run = f"{int(time.time())}"
-    env = bench_environment(
-        MEDIA_ROOT=tempfile.mkdtemp(prefix="shop-bench-media-"), CACHE_KEY_PREFIX=f"benchcheckout{run}",
-        EMAIL_URL="dummymail://",
-    )  # fmt: skip
-    print(f"database: {env['DATABASE_URL'].split('@')[-1]}, broker: {env['CELERY_BROKER_URL'].split('@')[-1]}")
+    env = bench_environment(MEDIA_ROOT=tempfile.mkdtemp(prefix="shop-bench-media-"), CACHE_KEY_PREFIX=f"benchcheckout{run}",
+                            EMAIL_URL="dummymail://")  # fmt: skip
+    dsn = env["DATABASE_URL"].replace("postgres://", "postgresql://", 1)
+    print(f"mode {args.mode}, {orders} orders; database: {dsn.split('@')[-1]}, broker: {env['CELERY_BROKER_URL'].split('@')[-1]}")
     manage(env, "migrate", "--noinput", "-v0")
     print(manage(env, "load_demo_catalog", "--products", "200", "--no-images").strip())
-    started = time.perf_counter()
-    setup = json.loads(
-        manage(env, "shell", "-c", SETUP.replace("ORDERS", str(args.orders)).replace("RUN", run))
-        .strip()
-        .splitlines()[-1]
-    )
-    print(
-        f"{args.orders} accounts with a 3-line cart in {time.perf_counter() - started:.1f} s; hot product {setup['hot']}"
-    )
-    workers = start_workers(env, args.allocators)
+    manage(env, "shell", "-c", "from shop.celery import app; app.control.purge()")
+    script = SETUP.replace("MODE_", args.mode).replace("ORDERS_", str(orders)).replace("UNITS_", str(args.units))
+    setup = json.loads(manage(env, "shell", "-c", script.replace("RUN", run)).strip().splitlines()[-1])
+    level = setup["level"]
+    others = [start_worker(env, "payments,default", 1, "payments"), start_worker(env, "email", 1, "email")]
+    inventory: list[subprocess.Popen] = []
+    backlog = Backlog(dsn, run)
+    checkout = None
+    drain_seconds = None
     try:
-        with gunicorn(env, workers=args.workers) as port:
-            checkout = place_orders(port, setup["tokens"], args.clients, args.time_limit)
-        settled = wait_until_settled(env, run, checkout["statuses"].get(201, 0), args.time_limit)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            if args.mode == "drain":
+                stop(others)  # allocation alone: nothing else competes for the cores while it drains
+                started = time.perf_counter()
+                placed = json.loads(manage(env, "shell", "-c", PLACE_IN_BULK.replace("ORDERS_", str(orders))
+                                           .replace("RUN", run)).strip().splitlines()[-1])  # fmt: skip
+                print(f"{placed['placed']} orders placed in bulk with their messages queued in "
+                      f"{time.perf_counter() - started:.1f} s; the inventory consumer is stopped")  # fmt: skip
+                backlog.start()
+                started = time.monotonic()
+                inventory = [start_worker(env, "inventory", args.allocators, "inventory")]
+                while states(conn, run).get("placed", 0) and time.monotonic() - started < args.time_limit:
+                    time.sleep(0.2)
+                drain_seconds = time.monotonic() - started
+                others = [start_worker(env, "payments,default", 1, "payments"), start_worker(env, "email", 1, "email")]
+            else:
+                inventory = [start_worker(env, "inventory", args.allocators, "inventory")]
+                backlog.start()
+                with gunicorn(env, workers=args.workers) as port:
+                    checkout = place_orders(port, setup["tokens"], args.clients, args.time_limit)
+            final, settle_seconds, timed_out = wait_until_settled(conn, run, args.time_limit)
+            backlog.stopped.set()
+            figures = report(conn, run, setup["hot"], level)
     finally:
-        for worker in workers:
-            worker.terminate()
-        for worker in workers:
-            worker.wait(timeout=60)
+        backlog.stopped.set()
+        stop(inventory + others)
 
-    print(
-        f"\n{'POST /api/v1/checkout':<24} {'orders':>7} {'orders/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}  statuses"
-    )
-    print(f"{'':<24} {checkout['requests']:>7} {checkout['rps']:>9.1f} {checkout['p50']:>8.1f} {checkout['p95']:>8.1f} "
-          f"{checkout['p99']:>8.1f}  {checkout['statuses']}")  # fmt: skip
-    seconds = settled["allocation_seconds"] or 0
-    rate = settled["lines"] / seconds if seconds else 0
-    print(f"\nallocation ({args.allocators} worker processes): orders by state {settled['states']}")
-    print(f"  {settled['lines']} lines allocated in {seconds:.1f} s: {rate:.0f} lines/s "
-          f"({rate / 3:.0f} orders/s, every order takes the hot product)")  # fmt: skip
-    print(
-        f"  queue drained {settled['drained_after_last_placed']:.1f} s after the last order was placed"
-        + ("  (TIMED OUT)" if settled.get("timed_out") else "")
-    )
+    if checkout:
+        print(f"\n{'POST /api/v1/checkout':<24} {'requests':>8} {'orders/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}  statuses")
+        print(f"{'':<24} {checkout['requests']:>8} {checkout['rps']:>9.1f} {checkout['p50']:>8.1f} {checkout['p95']:>8.1f} "
+              f"{checkout['p99']:>8.1f}  {checkout['statuses']}")  # fmt: skip
+    if drain_seconds is not None:
+        print(f"\ndrain: {figures['decided_orders']} orders decided {drain_seconds:.1f} s after the inventory consumer "
+              f"started ({args.allocators} process): {figures['allocated_lines'] / drain_seconds:.0f} lines/s allocated")  # fmt: skip
+    print(f"\nallocation: {figures['allocated_lines']} lines allocated, first to last decision {figures['decision_seconds']:.1f} s: "
+          f"{figures['lines_per_second']:.0f} lines/s (the hot product in every order)")  # fmt: skip
+    p50, p95, p99 = figures["authorized_latency"]
+    print(f"placed -> authorized: p50 {p50 / 1000:.2f} s, p95 {p95 / 1000:.2f} s, p99 {p99 / 1000:.2f} s")
+    print(f"largest backlog of placed orders: {backlog.largest}")
+    print(f"settled {settle_seconds:.1f} s after the load{' (TIMED OUT)' if timed_out else ''}: orders by state {final}")
+    print(f"hot product: {figures['hot_sold']} units sold of {figures['hot_stock']}, {figures['hot_left']} left, "
+          f"oversold {figures['oversold']}, stock and orders agree: {figures['books_agree']}")  # fmt: skip
+    if args.mode == "flash" and checkout:
+        print(f"buyers told sold out: {checkout['statuses'].get(409, 0)} at checkout, {final.get('rejected', 0)} rejected")
 
 
 if __name__ == "__main__":

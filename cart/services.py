@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
+from django.utils import timezone
 
 from cart import selectors
 from cart.crdt import Add
@@ -130,6 +131,42 @@ def close_cart(*, cart_id: int) -> Cart:
     cart = _lock_open_cart(cart_id)
     cart.status = CartStatus.CHECKED_OUT
     cart.save(update_fields=["status", "updated_at"])
+    return cart
+
+
+def check_out_open_cart(*, user=None, guest_token: str | None = None) -> Cart | None:
+    """Close the open cart of the signed-in user (else of the guest token) for checkout, in one
+    conditional UPDATE ... RETURNING; None when there is no open cart.
+
+    Runs inside the caller's transaction (orders.services.place_order; asserted). The row stays
+    locked until that commits: a concurrent submit of the same cart waits here, then finds it
+    closed (None); if the checkout rolls back, the cart is open again.
+    """
+    assert transaction.get_connection().in_atomic_block, "check_out_open_cart() runs inside the checkout's transaction"
+    if user is not None and user.is_authenticated:
+        owner_field, owner = "user", user.pk
+    elif guest_token:
+        owner_field, owner = "guest_key", guest_key(guest_token)
+    else:
+        return None
+    connection = transaction.get_connection()
+    quote = connection.ops.quote_name
+    table = quote(Cart._meta.db_table)
+    column = {name: quote(Cart._meta.get_field(name).column) for name in ("id", owner_field, "status", "updated_at")}
+    now = Cart._meta.get_field("updated_at").get_db_prep_value(timezone.now(), connection)
+    sql = (
+        f"UPDATE {table} SET {column['status']} = %s, {column['updated_at']} = %s "  # noqa: S608
+        f"WHERE {column['status']} = %s AND {column['id']} = (SELECT {column['id']} FROM {table} "
+        f"WHERE {column[owner_field]} = %s AND {column['status']} = %s ORDER BY {column['id']} LIMIT 1) "
+        f"RETURNING {column['id']}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [CartStatus.CHECKED_OUT, now, CartStatus.OPEN, owner, CartStatus.OPEN])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    cart = Cart(pk=row[0], status=CartStatus.CHECKED_OUT)
+    cart.guest_key = owner if owner_field == "guest_key" else None
     return cart
 
 

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from inventory import selectors
@@ -250,33 +249,195 @@ def order_cause(*, order_id: int) -> str:
 
 
 def allocate(*, order_id: int, lines: list[tuple[int, int]]) -> list[StockChange]:
-    """Take stock for every (product_id, quantity) line of an order: all lines, or none.
+    """Take stock for every (product_id, quantity) line of one order: all lines, or none.
 
-    Runs inside the caller's transaction (the orders worker's; asserted, not durable), in a
-    savepoint of its own, so an OutOfStock leaves nothing taken and the caller's transaction
-    usable. One conditional UPDATE per product (available >= n), in product-id order, so two
-    allocations never deadlock; one ledger row per line keyed by ("order:<id>", allocation,
-    product), so a retry of an allocation that committed returns its changes with applied=False
-    and takes nothing. Lock waits are bounded (LOCK_TIMEOUT) for the rest of the caller's
-    transaction. Raises OutOfStock (the first short product), StockBusy, InvalidStockChange.
+    A batch of one (allocate_batch): runs inside the caller's transaction (asserted, not durable),
+    locks the stock rows in product-id order, writes one ledger row per product keyed by
+    ("order:<id>", allocation, product), so a retry of an allocation that committed returns its
+    changes with applied=False and takes nothing. Lock waits are bounded (LOCK_TIMEOUT) for the
+    rest of the caller's transaction. Raises OutOfStock (the first short product, in product-id
+    order; nothing taken), StockBusy, InvalidStockChange.
     """
-    assert transaction.get_connection().in_atomic_block, "allocate() runs inside the caller's transaction"
-    quantities = _merge_lines(lines)
-    cause = order_cause(order_id=order_id)
-    changes = []
-    with _bounded_atomic(durable=False):
-        for product_id, quantity in quantities:
-            movement, claimed = _claim_cause(
-                product_id=product_id, kind=MovementKind.ALLOCATION, cause=cause, reason="", actor=None
-            )
-            if not claimed:  # the lines commit together: one found means the whole allocation happened
-                return [_change_from(m, applied=False) for m in _movements(cause, MovementKind.ALLOCATION)]
-            level = _add_units(product_id=product_id, delta=-quantity)
-            if level is None:
-                available = selectors.get_level(product_id=product_id)
-                raise OutOfStock(product_id=product_id, requested=quantity, available=available)
-            changes.append(_complete(movement, delta=-quantity, level_after=level))
-    return changes
+    (decision,) = allocate_batch(requests=[AllocationRequest(order_id=order_id, lines=tuple(lines))]).decisions
+    if decision.shortage is not None:
+        raise OutOfStock(**decision.shortage.__dict__)
+    return list(decision.changes)
+
+
+# --- Allocation in batches (ARCHITECTURE.md flow 5) ------------------------------------------------
+#
+# A batch of orders is decided first come, first served in memory and written set-based: one
+# UPDATE ... FROM (VALUES ...) for every stock row it changes, one INSERT for its ledger rows. The
+# result is exactly that of allocating the orders one by one in the order given. The caller can
+# write what follows from the decisions (the orders' states) before the stock rows are locked:
+# plan_allocation() decides on levels read without a lock, apply_allocation() then locks the rows
+# (product-id order), decides again on the locked levels and writes only if every decision is the
+# same (levels moved by other allocators rarely change a decision); otherwise it raises
+# AllocationPlanChanged and the caller falls back to allocate_batch(), which decides under the lock.
+
+
+@dataclass(frozen=True)
+class AllocationRequest:
+    """One order to allocate: its id and its (product_id, quantity) lines."""
+
+    order_id: int
+    lines: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True)
+class Shortage:
+    """Why an order was refused: the first product (in product-id order) it wants more of than is left."""
+
+    product_id: int
+    requested: int
+    available: int
+
+
+@dataclass(frozen=True)
+class AllocationDecision:
+    """One order's outcome: its stock changes (allocated), or the shortage that refused it (nothing taken)."""
+
+    order_id: int
+    changes: tuple[StockChange, ...] = ()
+    shortage: Shortage | None = None
+
+    @property
+    def allocated(self) -> bool:
+        return self.shortage is None
+
+
+@dataclass(frozen=True)
+class AllocationPlan:
+    """The decisions of a batch, in the order the requests were given."""
+
+    requests: tuple[AllocationRequest, ...]
+    decisions: tuple[AllocationDecision, ...]
+    replayed: frozenset[int] = frozenset()  # orders whose allocation committed before (nothing taken now)
+
+    def outcomes(self) -> tuple:
+        """What the orders' side depends on: who was allocated, and every shortage's figures."""
+        return tuple((d.order_id, d.shortage) for d in self.decisions)
+
+
+class AllocationPlanChanged(Exception):
+    """The locked levels decide some order differently from the plan; nothing was written."""
+
+
+def plan_allocation(*, requests: list[AllocationRequest]) -> AllocationPlan:
+    """Decide a batch on the levels read now, without a lock (two queries: earlier allocations, levels).
+
+    Writes nothing. Raises InvalidStockChange when an order has no line or a line below one unit.
+    """
+    requests = tuple(AllocationRequest(order_id=r.order_id, lines=tuple(_merge_lines(list(r.lines)))) for r in requests)
+    replays = _earlier_allocations(order_ids=[r.order_id for r in requests])
+    products = sorted({product_id for r in requests if r.order_id not in replays for product_id, _ in r.lines})
+    levels = selectors.get_levels(product_ids=products)
+    return _decide(requests, replays, levels)[0]
+
+
+def apply_allocation(*, plan: AllocationPlan, strict: bool = True) -> AllocationPlan:
+    """Lock the batch's stock rows (product-id order), decide again on the locked levels and write.
+
+    Inside the caller's transaction (asserted; the caller's savepoint undoes it on an error), with
+    bounded lock waits. strict: when a decision differs from the plan's, raise
+    AllocationPlanChanged with nothing written; not strict: write the new decisions. Returns the decisions
+    written, with the ledger's figures. Raises StockBusy.
+    """
+    assert transaction.get_connection().in_atomic_block, "apply_allocation() runs inside the caller's transaction"
+    replays = {d.order_id: d.changes for d in plan.decisions if d.order_id in plan.replayed}
+    products = sorted({p for r in plan.requests if r.order_id not in replays for p, _ in r.lines})
+    with _busy_as_stock_busy():  # no savepoint of its own: nothing is written before the last check
+        _bound_lock_wait()
+        locked = {item.product_id: item.available for item in selectors.lock_stock_items(product_ids=products)}
+        decided, levels = _decide(plan.requests, replays, {p: locked.get(p, 0) for p in products})
+        if strict and decided.outcomes() != plan.outcomes():
+            raise AllocationPlanChanged()
+        _write_levels({p: level for p, level in levels.items() if level != locked.get(p, 0)})
+        StockMovement.objects.bulk_create(
+            [
+                StockMovement(product_id=change.product_id, kind=change.kind, cause=change.cause,
+                              quantity=change.quantity, level_after=change.level_after)
+                for decision in decided.decisions if decision.order_id not in replays
+                for change in decision.changes
+            ]
+        )  # fmt: skip
+    return decided
+
+
+def allocate_batch(*, requests: list[AllocationRequest]) -> AllocationPlan:
+    """Allocate a batch of orders, first come first served in the order given: each is allocated
+    (all its lines) or refused naming its first short product, with nothing taken.
+
+    Inside the caller's transaction (asserted): locks every stock row the batch touches once, in
+    product-id order, then one UPDATE for the levels and one INSERT for the ledger rows (unique per
+    order and product: a batch retried after it committed takes nothing twice). Raises StockBusy,
+    InvalidStockChange.
+    """
+    return apply_allocation(plan=plan_allocation(requests=requests), strict=False)
+
+
+def _decide(
+    requests: tuple[AllocationRequest, ...], replays: dict[int, tuple[StockChange, ...]], levels: dict[int, int]
+) -> tuple[AllocationPlan, dict[int, int]]:
+    """The one-by-one rule, in memory: returns the plan and the levels after it."""
+    levels = dict(levels)
+    decisions = []
+    for request in requests:
+        if request.order_id in replays:
+            decisions.append(AllocationDecision(order_id=request.order_id, changes=replays[request.order_id]))
+            continue
+        short = next(((p, q) for p, q in request.lines if levels[p] < q), None)
+        if short is not None:
+            shortage = Shortage(product_id=short[0], requested=short[1], available=levels[short[0]])
+            decisions.append(AllocationDecision(order_id=request.order_id, shortage=shortage))
+            continue
+        cause = order_cause(order_id=request.order_id)
+        changes = []
+        for product_id, quantity in request.lines:
+            levels[product_id] -= quantity
+            changes.append(StockChange(product_id=product_id, kind=MovementKind.ALLOCATION, cause=cause,
+                                       quantity=-quantity, level_after=levels[product_id], applied=True))  # fmt: skip
+        decisions.append(AllocationDecision(order_id=request.order_id, changes=tuple(changes)))
+    plan = AllocationPlan(requests=requests, decisions=tuple(decisions), replayed=frozenset(replays))
+    return plan, levels
+
+
+def _earlier_allocations(*, order_ids: list[int]) -> dict[int, tuple[StockChange, ...]]:
+    """The allocations of these orders already on the ledger (a replay), by order id; one query."""
+    causes = {order_cause(order_id=order_id): order_id for order_id in order_ids}
+    found: dict[int, list[StockChange]] = {}
+    movements = StockMovement.objects.filter(kind=MovementKind.ALLOCATION, cause__in=list(causes)).order_by("product_id")
+    for movement in movements:
+        found.setdefault(causes[movement.cause], []).append(_change_from(movement, applied=False))
+    return {order_id: tuple(changes) for order_id, changes in found.items()}
+
+
+def _write_levels(levels: dict[int, int]) -> None:
+    """Set these products' levels in one UPDATE ... FROM (VALUES ...) RETURNING, in product-id order.
+
+    The rows are locked by the caller; the CHECK constraint (available >= 0) stays the last line
+    of defence. RETURNING proves every row was written, without a second read.
+    """
+    if not levels:
+        return
+    connection = transaction.get_connection()
+    quote = connection.ops.quote_name
+    table = quote(StockItem._meta.db_table)
+    product, available, updated_at = (
+        quote(StockItem._meta.get_field(name).column) for name in ("product", "available", "updated_at")
+    )
+    rows = sorted(levels.items())
+    sql = (
+        f"UPDATE {table} SET {available} = new.column2, {updated_at} = %s "  # noqa: S608
+        f"FROM (VALUES {', '.join(['(%s, %s)'] * len(rows))}) AS new "
+        f"WHERE {table}.{product} = new.column1 RETURNING {table}.{product}, {table}.{available}"
+    )
+    now = StockItem._meta.get_field("updated_at").get_db_prep_value(timezone.now(), connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [now, *(value for row in rows for value in row)])
+        written = dict(cursor.fetchall())
+    if written != levels:
+        raise RuntimeError(f"stock levels written {written} differ from the levels decided {levels}")
 
 
 def release(*, order_id: int) -> list[StockChange]:
@@ -319,10 +480,16 @@ def _stock_transaction(*, product_id: int) -> Iterator[None]:
 @contextmanager
 def _bounded_atomic(*, durable: bool) -> Iterator[None]:
     """A transaction (or, not durable, a savepoint) whose lock waits end after LOCK_TIMEOUT as StockBusy."""
+    with _busy_as_stock_busy(), transaction.atomic(durable=durable):
+        _bound_lock_wait()
+        yield
+
+
+@contextmanager
+def _busy_as_stock_busy() -> Iterator[None]:
+    """A lock wait past LOCK_TIMEOUT (or a deadlock) becomes StockBusy."""
     try:
-        with transaction.atomic(durable=durable):
-            _bound_lock_wait()
-            yield
+        yield
     except OperationalError as exc:
         if _sqlstate(exc) in (LOCK_NOT_AVAILABLE, DEADLOCK_DETECTED):
             raise StockBusy() from exc
@@ -405,24 +572,32 @@ def _create_stock_item(*, product_id: int) -> None:
 
 
 def _add_units(*, product_id: int, delta: int) -> int | None:
-    """available += delta in one conditional UPDATE that never goes below zero.
+    """available += delta in one conditional UPDATE that never goes below zero, RETURNING the new level.
 
     Returns the new level, or None when the product has fewer than -delta units (nothing changed).
     """
+    connection = transaction.get_connection()
+    quote = connection.ops.quote_name
+    product, available, updated_at = (
+        quote(StockItem._meta.get_field(name).column) for name in ("product", "available", "updated_at")
+    )
+    sql = (
+        f"UPDATE {quote(StockItem._meta.db_table)} SET {available} = {available} + %s, {updated_at} = %s "  # noqa: S608
+        f"WHERE {product} = %s AND {available} >= %s RETURNING {available}"
+    )
+    now = StockItem._meta.get_field("updated_at").get_db_prep_value(timezone.now(), connection)
 
-    def update() -> int:
-        return StockItem.objects.filter(product_id=product_id, available__gte=max(0, -delta)).update(
-            available=F("available") + delta, updated_at=timezone.now()
-        )
+    def update() -> int | None:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [delta, now, product_id, max(0, -delta)])
+            row = cursor.fetchone()
+        return None if row is None else row[0]
 
-    changed = update()
-    if not changed and delta > 0:  # never stocked: create the row at 0, then add
+    level = update()
+    if level is None and delta > 0:  # never stocked: create the row at 0, then add
         _create_stock_item(product_id=product_id)
-        changed = update()
-    if not changed:
-        return None
-    # The UPDATE holds the row lock until commit, so this read is the level we just wrote.
-    return StockItem.objects.filter(product_id=product_id).values_list("available", flat=True).get()
+        level = update()
+    return level
 
 
 def _complete(movement: StockMovement, *, delta: int, level_after: int) -> StockChange:

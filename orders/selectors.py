@@ -7,12 +7,15 @@ number that does not exist, so order numbers cannot be probed.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db import transaction
 from django.db.models import Prefetch, QuerySet, Sum
 
 from accounts.emails import normalize_email, same_email
 from orders.exceptions import OrderNotFound
 from orders.models import Order, OrderEvent, OrderLine, RefundRestock
+from orders.states import OrderState
 
 
 def lock_order(*, order_id: int) -> Order:
@@ -22,6 +25,33 @@ def lock_order(*, order_id: int) -> Order:
         return Order.objects.select_for_update(of=("self",)).get(pk=order_id)
     except Order.DoesNotExist as exc:
         raise OrderNotFound() from exc
+
+
+def claim_placed_orders(*, limit: int, order_ids: list[int] | None = None) -> list[Order]:
+    """The oldest placed orders (placement order), locked FOR UPDATE SKIP LOCKED, so two allocators
+    never take the same order; `order_ids` narrows the claim to those. Needs an open transaction."""
+    assert transaction.get_connection().in_atomic_block, "claim_placed_orders() needs an open transaction"
+    orders = Order.objects.filter(state=OrderState.PLACED)
+    if order_ids is not None:
+        orders = orders.filter(pk__in=order_ids)
+    return list(orders.order_by("created_at", "id").select_for_update(skip_locked=True, of=("self",))[:limit])
+
+
+def get_allocation_lines(*, order_ids: list[int]) -> dict[int, list[tuple[int, int, str]]]:
+    """(product_id, quantity, title) of each order's lines, by order id, in one query."""
+    lines: dict[int, list[tuple[int, int, str]]] = {order_id: [] for order_id in order_ids}
+    rows = OrderLine.objects.filter(order_id__in=order_ids).order_by("order_id", "product_id")
+    for order_id, product_id, quantity, title in rows.values_list("order_id", "product_id", "quantity", "title"):
+        lines[order_id].append((product_id, quantity, title))
+    return lines
+
+
+def lock_stuck_orders(*, states: tuple[str, ...], older_than: datetime, limit: int) -> list[Order]:
+    """Orders unchanged in one of `states` since before `older_than`, oldest first, locked SKIP LOCKED
+    (an order being changed right now is not stuck). Needs an open transaction."""
+    assert transaction.get_connection().in_atomic_block, "lock_stuck_orders() needs an open transaction"
+    orders = Order.objects.filter(state__in=states, updated_at__lt=older_than).order_by("updated_at", "id")
+    return list(orders.select_for_update(skip_locked=True, of=("self",))[:limit])
 
 
 def _with_lines(orders: QuerySet[Order]) -> QuerySet[Order]:

@@ -18,6 +18,7 @@ ARCHITECTURE.md flows 4 and 5, STYLE.md sections 5 to 9:
 from __future__ import annotations
 
 import logging
+import traceback
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -27,7 +28,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -36,11 +37,10 @@ from accounts.emails import same_email
 from accounts.services import AddressData
 from cart import selectors as cart_selectors
 from cart import services as cart_services
-from cart.exceptions import CartClosed
 from catalog import selectors as catalog_selectors
 from inventory import selectors as inventory_selectors
 from inventory import services as inventory_services
-from inventory.exceptions import OutOfStock
+from inventory.exceptions import StockBusy
 from orders import pricing, selectors
 from orders.access import signed_order_url
 from orders.exceptions import (
@@ -56,6 +56,7 @@ from orders.exceptions import (
     PriceChanged,
     ProductNoLongerSold,
 )
+from orders.metrics import ORDERS_REDRIVEN
 from orders.models import (
     EmailKind,
     EmailLog,
@@ -72,7 +73,7 @@ from payments import selectors as payments_selectors
 from payments import services as payments_services
 from payments.exceptions import RefundRefused
 from payments.models import RefundState
-from shop import money, outbox
+from shop import deadletters, money, outbox
 from shop.idempotency import Created, IdempotencyKeyReused, IdempotencyRequest, referenced_pk
 from shop.idempotency import claim as idempotency_claim
 from shop.idempotency import complete as idempotency_complete
@@ -88,6 +89,8 @@ EMAIL_CLAIM_TIMEOUT = timedelta(minutes=5)  # a claim older than this was abando
 NEVER_CLAIMED = datetime(2000, 1, 1, tzinfo=UTC)  # a new log row's claimed_at: the first claim succeeds
 PAYMENT_AUTHORIZE = "payment.authorize"  # outbox topic: authorize an allocated order (payments worker)
 PAYMENT_VOID = "payment.void"
+PAYMENT_REDRIVE = "payment.redrive"  # outbox topic: the sweep asks payments to finish or report an attempt
+REDRIVE_BATCH = 200  # stuck orders (and unsent e-mails) driven again per sweep
 EXPIRE_BATCH = 100  # unpaid orders cancelled per beat run
 # What a customer is told when the payment did not go through (by decline code or status).
 PAYMENT_PROBLEMS = {
@@ -138,13 +141,10 @@ def place_order(
     with transaction.atomic(durable=True):
         if (ref := idempotency_claim(idempotency)) is not None:
             return Created(Order.objects.get(pk=referenced_pk(ref)), created=False)
-        cart = cart_selectors.find_open_cart(user=customer if signed_in else None, guest_token=guest_token)
+        # Closes the cart and locks it: a concurrent submit waits here, then finds no open cart.
+        cart = cart_services.check_out_open_cart(user=customer if signed_in else None, guest_token=guest_token)
         if cart is None:
             raise EmptyCart()
-        try:
-            cart_services.close_cart(cart_id=cart.pk)  # locks the cart: a concurrent submit waits here
-        except CartClosed as exc:  # the other submit checked it out first
-            raise EmptyCart() from exc
         lines = cart_selectors.get_checkout_lines(cart_id=cart.pk)
         if not lines:
             raise EmptyCart()
@@ -166,7 +166,7 @@ def place_order(
             payment_method=payment_method,
             totals=totals,
         )
-        OrderLine.objects.bulk_create(
+        order_lines = OrderLine.objects.bulk_create(
             [
                 OrderLine(
                     order=order,
@@ -180,10 +180,11 @@ def place_order(
                 for line in totals.lines
             ]
         )
-        OrderEvent.objects.create(
+        event = OrderEvent.objects.create(
             order=order, kind=OrderEventKind.PLACED, to_state=OrderState.PLACED, actor=customer if signed_in else None,
             data={"cart_id": cart.pk, "total": str(order.total)},
         )  # fmt: skip
+        _remember_related(order, lines=order_lines, events=[event])  # the API answers without reading it again
         idempotency_complete(idempotency, order)
         # "received" first: on the embedded default each consumer runs inline as it is handed on
         outbox.publish_all(
@@ -196,33 +197,144 @@ def place_order(
 
 
 def allocate_order(*, order_id: int) -> Order:
-    """Take the stock of a placed order: allocated, or rejected as out of stock with nothing taken.
+    """Take the stock of one placed order (staff actions, tests): a batch of one.
 
-    Durable transaction: locks the order, then (inside inventory.services.allocate) each stock
-    row in product-id order. Safe to run twice: an order no longer placed (allocated, rejected,
-    cancelled meanwhile) is returned unchanged. Raises StockBusy when a stock row stays locked
-    past the lock timeout (the task retries it).
+    Durable transaction: locks the order (waiting for a run that holds it), then decides it exactly
+    as a batch would. Safe to run twice: an order no longer placed is returned unchanged. Raises
+    StockBusy when a stock row stays locked past the lock timeout (the task retries it).
     """
     with transaction.atomic(durable=True):
         order = selectors.lock_order(order_id=order_id)
-        if order.state != OrderState.PLACED:
-            return order
-        lines = list(order.lines.values_list("product_id", "quantity", "title"))
-        try:
-            changes = inventory_services.allocate(order_id=order.pk, lines=[(p, q) for p, q, _ in lines])
-        except OutOfStock as exc:
-            title = next(title for product_id, _, title in lines if product_id == exc.product_id)
-            order.rejection_reason = (
-                f"{title}: {exc.requested} ordered, only {exc.available} left." if exc.available
-                else f"{title} sold out before your order could be confirmed."
-            )  # fmt: skip
-            _transition(order, OrderState.REJECTED, message=order.rejection_reason,
-                        data={"product_id": exc.product_id, "requested": exc.requested, "available": exc.available})  # fmt: skip
-            outbox.publish_all([_email_due(order, EmailKind.REJECTED)])
-            return order
-        _transition(order, OrderState.ALLOCATED, data={"units": -sum(change.quantity for change in changes)})
-        outbox.publish_all([_authorization_request(order)])  # "confirmed" waits for the payment
+        if order.state == OrderState.PLACED:
+            _decide_orders([order])
     return order
+
+
+def allocate_waiting_orders(*, limit: int | None = None) -> list[Order]:
+    """One allocation run: claim the oldest placed orders (up to `limit`, ORDERS_ALLOCATION_BATCH by
+    default; SKIP LOCKED, so concurrent runs take different orders) and decide them first come,
+    first served, in one durable transaction. Returns the orders claimed.
+
+    A batch that fails is never half applied: it is split in two and each half retried in its own
+    savepoint, so one bad order never blocks the others; an order that fails on its own is left
+    placed and recorded as a dead letter (staff retry it). StockBusy and database errors are not
+    split: they roll the run back and the task retries it.
+    """
+    with transaction.atomic(durable=True):
+        orders = selectors.claim_placed_orders(limit=limit or settings.ORDERS_ALLOCATION_BATCH)
+        if orders:
+            _decide_in_parts(orders, selectors.get_allocation_lines(order_ids=[order.pk for order in orders]))
+    return orders
+
+
+def allocate_until_decided(*, order_id: int, max_runs: int = 20) -> str:
+    """The "order.placed" consumer: run allocation batches until this order is decided, and return
+    its state. Nothing happens when another run decided it already; when another run holds it right
+    now (SKIP LOCKED), that run decides it."""
+    state = Order.objects.filter(pk=order_id).values_list("state", flat=True).first()
+    for _ in range(max_runs):
+        if state != OrderState.PLACED:
+            break
+        claimed = allocate_waiting_orders()
+        if not claimed:
+            break
+        ours = next((order for order in claimed if order.pk == order_id), None)
+        # the state this run decided (after commit, eager consumers may have moved it on already)
+        state = ours.state if ours is not None else Order.objects.filter(pk=order_id).values_list("state", flat=True).first()
+    return state or ""
+
+
+# Errors that end the run for a retry instead of splitting the batch (they say nothing about an order).
+TRANSIENT_ERRORS = (StockBusy, OperationalError, InterfaceError)
+
+
+def _decide_in_parts(orders: list[Order], lines: dict[int, list[tuple[int, int, str]]]) -> None:
+    try:
+        with transaction.atomic():
+            _decide_orders(orders, lines)
+    except TRANSIENT_ERRORS:
+        raise
+    except Exception as exc:  # a bulkhead, not a handler: whatever broke the batch is isolated below
+        for order in orders:
+            order.state, order.rejection_reason = OrderState.PLACED, ""  # the savepoint undid what was written
+        if len(orders) > 1:
+            middle = len(orders) // 2
+            _decide_in_parts(orders[:middle], lines)
+            _decide_in_parts(orders[middle:], lines)
+            return
+        logger.exception("allocation of order %s failed on its own; it stays placed", orders[0].pk)
+        deadletters.record(task_name="orders.allocate_order", task_id="", args=[],
+                           kwargs={"order_id": orders[0].pk}, exc=exc, traceback=traceback.format_exc())  # fmt: skip
+
+
+def _decide_orders(orders: list[Order], lines: dict[int, list[tuple[int, int, str]]] | None = None) -> None:
+    """Decide placed orders (placement order) inside the caller's transaction.
+
+    The orders' side (states, events, e-mail logs, outbox rows) is written first, on a plan made
+    from levels read without a lock; then inventory locks the stock rows, checks the plan still
+    holds, and writes stock and ledger. So the hot rows are locked for two statements and the
+    commit. When the locked levels decide differently, everything is written again under the lock.
+    """
+    lines = lines if lines is not None else selectors.get_allocation_lines(order_ids=[order.pk for order in orders])
+    requests = [
+        inventory_services.AllocationRequest(order_id=order.pk, lines=tuple((p, q) for p, q, _ in lines[order.pk]))
+        for order in orders
+    ]
+    plan = inventory_services.plan_allocation(requests=requests)
+    try:
+        with transaction.atomic():
+            _record_decisions(orders, plan, lines)
+            inventory_services.apply_allocation(plan=plan)
+    except inventory_services.AllocationPlanChanged:
+        for order in orders:
+            order.state, order.rejection_reason = OrderState.PLACED, ""
+        plan = inventory_services.allocate_batch(requests=requests)  # the stock rows stay locked from here
+        _record_decisions(orders, plan, lines)
+
+
+def _record_decisions(
+    orders: list[Order], plan: inventory_services.AllocationPlan, lines: dict[int, list[tuple[int, int, str]]]
+) -> None:
+    """Write the orders' outcomes set-based: one UPDATE per outcome, one INSERT each for the events,
+    the e-mail logs and the outbox rows."""
+    decisions = {decision.order_id: decision for decision in plan.decisions}
+    now = timezone.now()
+    events, emails, messages = [], [], []
+    for order in orders:
+        decision = decisions[order.pk]
+        target = OrderState.ALLOCATED if decision.allocated else OrderState.REJECTED
+        check_transition(order.state, target)
+        order.state, order.updated_at = target, now
+        if decision.allocated:
+            data, message = {"units": -sum(change.quantity for change in decision.changes)}, ""
+            kinds = []  # "your order is confirmed" waits for the payment's authorization
+            messages.append(_authorization_request(order))
+        else:
+            order.rejection_reason = message = _rejection_reason(decision.shortage, lines[order.pk])
+            data = {"product_id": decision.shortage.product_id, "requested": decision.shortage.requested,
+                    "available": decision.shortage.available}  # fmt: skip
+            kinds = [EmailKind.REJECTED]
+        events.append(OrderEvent(order=order, kind=OrderEventKind.STATE_CHANGED, from_state=OrderState.PLACED,
+                                 to_state=target, message=message, data=data))  # fmt: skip
+        for kind in kinds:
+            emails.append(EmailLog(order=order, kind=kind, claimed_at=NEVER_CLAIMED))
+            messages.append(outbox.Message(ORDER_EMAIL, order.number, {"order_id": order.pk, "kind": kind}))
+    allocated = [order.pk for order in orders if order.state == OrderState.ALLOCATED]
+    if allocated:
+        Order.objects.filter(pk__in=allocated).update(state=OrderState.ALLOCATED, updated_at=now)
+    rejected = [order for order in orders if order.state == OrderState.REJECTED]
+    if rejected:
+        Order.objects.bulk_update(rejected, ["state", "rejection_reason", "updated_at"])
+    OrderEvent.objects.bulk_create(events)
+    EmailLog.objects.bulk_create(emails, ignore_conflicts=True)
+    outbox.publish_all(messages)
+
+
+def _rejection_reason(shortage: inventory_services.Shortage, lines: list[tuple[int, int, str]]) -> str:
+    title = next(title for product_id, _, title in lines if product_id == shortage.product_id)
+    if shortage.available:
+        return f"{title}: {shortage.requested} ordered, only {shortage.available} left."[:300]
+    return f"{title} sold out before your order could be confirmed."[:300]
 
 
 # --- Guest orders following the customer into their account ----------------------------------------
@@ -396,6 +508,48 @@ def expire_unpaid_orders(*, limit: int = EXPIRE_BATCH) -> int:
     return cancelled
 
 
+def redrive_stuck_orders(*, limit: int = REDRIVE_BATCH) -> dict[str, int]:
+    """Beat: every step of the pipeline is recoverable from the database alone. Orders that waited
+    longer than ORDERS_REDRIVE_AFTER_SECONDS in placed are handed to allocation again; in allocated
+    (payment pending), to payments, which looks the payment up (at the gateway when it was sent
+    there) before creating any; e-mails due whose claim expired unsent are sent again. Each goes
+    through the outbox to the same idempotent consumers, so a re-drive of an order that was merely
+    slow changes nothing. Counted in shop_orders_redriven_total{state}. Returns the counts.
+    """
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=settings.ORDERS_REDRIVE_AFTER_SECONDS)
+    counts = {OrderState.PLACED.value: 0, OrderState.ALLOCATED.value: 0, "email": 0}
+    with transaction.atomic(durable=True):
+        stuck = selectors.lock_stuck_orders(states=(OrderState.PLACED, OrderState.ALLOCATED), older_than=cutoff,
+                                            limit=limit)  # fmt: skip
+        messages = []
+        for order in stuck:
+            if order.state == OrderState.PLACED:
+                messages.append(outbox.Message(ORDER_PLACED, order.number, {"order_id": order.pk}))
+            else:
+                messages.append(_authorization_request(order, topic=PAYMENT_REDRIVE))
+            counts[order.state] += 1
+        unsent = EmailLog.objects.filter(sent_at=None, claimed_at__lt=now - EMAIL_CLAIM_TIMEOUT,
+                                         order__updated_at__lt=cutoff).order_by("pk")[:limit]  # fmt: skip
+        for order_id, number, kind in unsent.values_list("order_id", "order__number", "kind"):
+            messages.append(outbox.Message(ORDER_EMAIL, number, {"order_id": order_id, "kind": kind}))
+            counts["email"] += 1
+        if stuck:  # the next sweep gives them their time again
+            Order.objects.filter(pk__in=[order.pk for order in stuck]).update(updated_at=now)
+            OrderEvent.objects.bulk_create([
+                OrderEvent(order=order, kind=OrderEventKind.NOTE, message=f"Driven again after waiting {order.state}")
+                for order in stuck
+            ])  # fmt: skip
+        if messages:
+            outbox.publish_all(messages)
+    for state in (OrderState.PLACED, OrderState.ALLOCATED):
+        if counts[state]:
+            ORDERS_REDRIVEN.labels(state=state.value).inc(counts[state])
+    if any(counts.values()):
+        logger.warning("re-drove stuck orders and e-mails: %s", counts)
+    return counts
+
+
 def payment_window() -> timedelta:
     return timedelta(hours=settings.PAYMENTS_WINDOW_HOURS)
 
@@ -563,9 +717,10 @@ def _transition(
     )  # fmt: skip
 
 
-def _authorization_request(order: Order) -> outbox.Message:
-    """Ask the payments worker to authorize the order's payment method for its total."""
-    return outbox.Message(PAYMENT_AUTHORIZE, order.number, {
+def _authorization_request(order: Order, *, topic: str = PAYMENT_AUTHORIZE) -> outbox.Message:
+    """Ask the payments worker to authorize the order's payment method for its total (or, with
+    PAYMENT_REDRIVE, to look up and finish the attempt under way)."""
+    return outbox.Message(topic, order.number, {
         "order_id": order.pk, "order_number": order.number, "amount": money.to_minor_units(order.total, order.currency),
         "currency": order.currency, "payment_method": order.payment_method, "attempt": order.payment_attempts,
     })  # fmt: skip
@@ -600,6 +755,15 @@ def _create_order(*, customer, guest_key, email, address, delivery, payment_meth
             if attempt == NUMBER_ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")
+
+
+def _remember_related(order: Order, **related: list) -> None:
+    """Give the order's related managers these rows as if prefetched (no query when they are read)."""
+    cache = order.__dict__.setdefault("_prefetched_objects_cache", {})
+    for name, rows in related.items():
+        queryset = getattr(order, name).all()
+        queryset._result_cache, queryset._prefetch_done = list(rows), True
+        cache[name] = queryset
 
 
 def _sellable(lines: list[cart_selectors.CheckoutLine]) -> dict[int, catalog_selectors.SellableProduct]:

@@ -187,6 +187,30 @@ def record_result(*, payment_id: int, result: GatewayResult) -> Payment:
     return payment
 
 
+# --- Recovery (the orders sweep) ----------------------------------------------------------------------
+
+
+def redrive_payment(
+    *, order_id: int, order_number: str, amount: int, currency: str, payment_method: str, attempt: int
+) -> Payment:
+    """An order waited too long for this payment attempt: finish it, or tell orders its result again.
+
+    No payment row yet (the authorization message was lost): authorize now. A pending payment:
+    authorize_payment looks an authorization the gateway already has up (retrieve) before it
+    confirms, and never creates a second one. A payment past pending: its result is published
+    again (the first "payment.result" was lost); orders applies a result once. Idempotent.
+    Raises PaymentUnavailable (the task retries).
+    """
+    payment = Payment.objects.filter(order_id=order_id, attempt=attempt).first()
+    if payment is None or payment.state == PaymentState.PENDING:
+        return authorize_payment(order_id=order_id, order_number=order_number, amount=amount, currency=currency,
+                                 payment_method=payment_method, attempt=attempt)  # fmt: skip
+    with transaction.atomic(durable=True):
+        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        _publish_result(payment)
+    return payment
+
+
 # --- Helpers -------------------------------------------------------------------------------------------
 
 
@@ -251,6 +275,10 @@ def _apply(payment: Payment, attempts: list[Payment], result: GatewayResult) -> 
     payment.save()
     if payment.superseded or not (followed_before or _current(attempts) == payment):
         return  # a lost race or an attempt replaced since: orders follows another one
+    _publish_result(payment)
+
+
+def _publish_result(payment: Payment) -> None:
     outbox.publish(
         topic=PAYMENT_RESULT, key=payment.reference,
         payload={"order_id": payment.order_id, "payment_id": payment.pk, "status": payment.state,

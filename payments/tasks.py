@@ -1,15 +1,16 @@
-"""Payment tasks: outbox consumers on the default queue. Transient gateway trouble (and an open
-circuit breaker) is retried with exponential backoff: 5 s, 10 s, 20 s ... capped at 10 minutes,
-12 times (about an hour and a half); a card's answer is a result, never a retry."""
+"""Payment tasks: outbox consumers on the payments queue (late ack, requeued when the worker dies;
+shop.celery). Transient gateway trouble (and an open circuit breaker) is retried with exponential
+backoff: 5 s, 10 s, 20 s ... capped at 10 minutes, 12 times (about an hour and a half); database
+errors likewise; a card's answer is a result, never a retry."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
 from payments.exceptions import PaymentUnavailable
+from shop.celery import retrying
 
-GATEWAY_RETRY = {"autoretry_for": (PaymentUnavailable,), "retry_backoff": 5, "retry_backoff_max": 600,
-                 "retry_jitter": True, "max_retries": 12, "acks_late": True}  # fmt: skip
+GATEWAY_RETRY = retrying(PaymentUnavailable, max_retries=12, retry_backoff=5, retry_backoff_max=600)
 
 
 @shared_task(name="payments.authorize_payment", **GATEWAY_RETRY)
@@ -34,3 +35,14 @@ def void_payment_task(*, order_id: int, payment_id: int | None = None, message_i
     from payments.services import void_payment
 
     return len(void_payment(order_id=order_id, payment_id=payment_id))
+
+
+@shared_task(name="payments.redrive_payment", **GATEWAY_RETRY)
+def redrive_payment_task(*, order_id: int, order_number: str, amount: int, currency: str, payment_method: str,
+                         attempt: int, message_id: int | None = None) -> str:  # fmt: skip
+    """The sweep's consumer ("payment.redrive"): look the order's payment up (at the gateway when it
+    was sent there) before creating any, and report its state to orders again."""
+    from payments.services import redrive_payment
+
+    return redrive_payment(order_id=order_id, order_number=order_number, amount=amount, currency=currency,
+                           payment_method=payment_method, attempt=attempt).state  # fmt: skip

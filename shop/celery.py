@@ -1,8 +1,10 @@
-"""The Celery app: queues default, email, inventory and images; JSON only; routing by task name.
+"""The Celery app: queues default, email, inventory, payments and images; JSON only; routing by task name.
 
-Tasks on the inventory queue are acknowledged late and requeued when their worker dies, so a
-killed allocation worker never loses an order; run that worker group with prefetch 1
+Every task that moves an order, money or an e-mail (the inventory, payments and email queues, and
+every orders.* / payments.* task) is acknowledged late and requeued when its worker dies, so a
+killed worker never loses a step of an order; run those worker groups with prefetch 1
 (`celery -A shop worker -Q inventory --prefetch-multiplier=1`, as docker-compose.yml does).
+docs/pipeline.md describes the queues and how to size their workers.
 """
 
 from __future__ import annotations
@@ -12,8 +14,21 @@ from fnmatch import fnmatch
 
 from celery import Celery, Task
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shop.settings")
+
+LATE_ACK_QUEUES = frozenset({"inventory", "payments", "email"})
+LATE_ACK_PREFIXES = ("orders.", "payments.")
+DEAD_LETTER_UNRECORDED_RETRY = 60  # s: a failure that could not be written down is tried again after this
+# Database blips (a restart, a failover) are waited out, never lost: 1, 2, 4 ... 60 s, 10 times.
+DATABASE_ERRORS = (OperationalError, InterfaceError)
+
+
+def retrying(*errors: type[BaseException], max_retries: int = 10, **options) -> dict:
+    """Task options that retry `errors` and database errors with exponential backoff and jitter."""
+    return {"autoretry_for": (*errors, *DATABASE_ERRORS), "retry_backoff": True, "retry_backoff_max": 60,
+            "retry_jitter": True, "max_retries": max_retries, **options}  # fmt: skip
 
 
 class DeadLetteringTask(Task):
@@ -23,7 +38,12 @@ class DeadLetteringTask(Task):
     def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
         from shop.deadletters import record  # local import: the models load after the Celery app
 
-        record(task_name=self.name, task_id=task_id, args=args, kwargs=kwargs, exc=exc, traceback=str(einfo))
+        letter = record(task_name=self.name, task_id=task_id, args=args, kwargs=kwargs, exc=exc, traceback=str(einfo))
+        if letter is None and not self.request.is_eager:
+            # The dead letter could not be written (the database is down too): never drop the
+            # step; send the task again for later, as a retry without a limit.
+            self.retry(args=args, kwargs=kwargs, exc=exc, countdown=DEAD_LETTER_UNRECORDED_RETRY, max_retries=None,
+                       throw=False)  # fmt: skip
 
 
 app = Celery("shop", task_cls=DeadLetteringTask)
@@ -38,16 +58,21 @@ def queue_for_task(name: str) -> str:
     return settings.CELERY_TASK_DEFAULT_QUEUE
 
 
-class InventoryQueueAnnotation:
-    """Late acknowledgement and requeue-on-worker-loss for every task routed to `inventory`."""
+def acks_late(name: str) -> bool:
+    """Whether the task is acknowledged only once it ran, and requeued when its worker dies."""
+    return queue_for_task(name) in LATE_ACK_QUEUES or name.startswith(LATE_ACK_PREFIXES)
+
+
+class LateAckAnnotation:
+    """Late acknowledgement and requeue-on-worker-loss for every task that moves an order or money."""
 
     def annotate(self, task) -> dict | None:
-        if queue_for_task(task.name) == "inventory":
+        if acks_late(task.name):
             return {"acks_late": True, "reject_on_worker_lost": True}
         return None
 
 
-app.conf.task_annotations = (InventoryQueueAnnotation(),)
+app.conf.task_annotations = (LateAckAnnotation(),)
 app.autodiscover_tasks()
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import environ
 from kombu import Exchange, Queue
 
-CELERY_QUEUE_NAMES = ("default", "email", "inventory", "images")
+CELERY_QUEUE_NAMES = ("default", "email", "inventory", "payments", "images")
 
 
 def redis_cache_config(url: str, *, key_prefix: str = "shop") -> dict:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Generic, TypeVar
 
-from django.db import IntegrityError, models, transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from shop.exceptions import DomainError
@@ -90,15 +90,29 @@ def claim(request: IdempotencyRequest | None) -> str | None:
     assert transaction.get_connection().in_atomic_block, "claim() runs inside the creating service's transaction"
     if request is None:
         return None
-    try:
-        with transaction.atomic():
-            IdempotencyKey.objects.create(scope=request.scope, key=request.key, fingerprint=request.fingerprint)
+    if _insert_or_ignore(request):
         return None
-    except IntegrityError:
-        existing = IdempotencyKey.objects.get(scope=request.scope, key=request.key)
+    existing = IdempotencyKey.objects.get(scope=request.scope, key=request.key)
     if existing.fingerprint != request.fingerprint:
         raise IdempotencyKeyReused()
     return existing.result_ref
+
+
+def _insert_or_ignore(request: IdempotencyRequest) -> bool:
+    """Insert the key in one statement (no savepoint); False when it exists already. A concurrent
+    insert of the same key makes this wait until that transaction ends (the unique index)."""
+    connection = transaction.get_connection()
+    quote = connection.ops.quote_name
+    fields = [IdempotencyKey._meta.get_field(name) for name in ("scope", "key", "fingerprint", "result_ref", "created_at")]
+    sql = (
+        f"INSERT INTO {quote(IdempotencyKey._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608
+        f"VALUES (%s, %s, %s, %s, %s) ON CONFLICT ({quote(fields[0].column)}, {quote(fields[1].column)}) DO NOTHING "
+        f"RETURNING {quote(IdempotencyKey._meta.pk.column)}"
+    )
+    now = fields[-1].get_db_prep_value(timezone.now(), connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [request.scope, request.key, request.fingerprint, "", now])
+        return cursor.fetchone() is not None
 
 
 def complete(request: IdempotencyRequest | None, obj: models.Model) -> None:

@@ -161,9 +161,13 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = celery_queues()
 # Task names are "<app>.<action>"; routing is by name so a worker group serves a queue.
+# Money never waits behind e-mails: authorization, capture, void and the handling of payment
+# results have the payments queue (docs/pipeline.md sizes the worker groups).
 CELERY_TASK_ROUTES = {
     "orders.allocate_order": {"queue": "inventory"},  # the order worker's stock transaction
     "inventory.*": {"queue": "inventory"},
+    "payments.*": {"queue": "payments"},
+    "orders.apply_payment_result": {"queue": "payments"},
     "*.send_*email*": {"queue": "email"},
     "*thumbnail*": {"queue": "images"},
 }
@@ -175,6 +179,8 @@ CELERY_BEAT_SCHEDULE = {
     "purge-outbox": {"task": "shop.purge_outbox", "schedule": 60 * 60},
     # Orders whose payment failed and was not completed within PAYMENTS_WINDOW_HOURS are cancelled.
     "expire-unpaid-orders": {"task": "orders.expire_unpaid_orders", "schedule": 5 * 60},
+    # Orders that waited too long in placed or allocated (and unsent e-mails) are driven again.
+    "redrive-stuck-orders": {"task": "orders.redrive_stuck_orders", "schedule": 60},
 }
 CELERY_TIMEZONE = "UTC"
 OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=7)
@@ -245,6 +251,11 @@ ORDERS_DELIVERY_OPTIONS = {
 }
 ORDERS_TAX_RATE = env.str("ORDERS_TAX_RATE", default="0.19")
 ORDERS_PRICES_INCLUDE_TAX = env.bool("ORDERS_PRICES_INCLUDE_TAX", default=True)
+# Allocation decides up to this many waiting orders per transaction (docs/pipeline.md).
+ORDERS_ALLOCATION_BATCH = env.int("ORDERS_ALLOCATION_BATCH", default=500)
+# An order still placed or allocated (payment pending) this long after its last change is driven
+# again by the beat sweep (orders.redrive_stuck_orders), through the same idempotent services.
+ORDERS_REDRIVE_AFTER_SECONDS = env.int("ORDERS_REDRIVE_AFTER_SECONDS", default=120)
 
 # --- Outbox --------------------------------------------------------------------------------
 # topic -> the Celery task (by name) that consumes it; the checkout and payment issues add theirs.
@@ -255,6 +266,7 @@ OUTBOX_ROUTES: dict[str, str] = {
     "payment.capture": "payments.capture_payment",  # take the money of a shipped order
     "payment.void": "payments.void_payment",  # release the authorization of a cancelled order
     "payment.result": "orders.apply_payment_result",  # what a payment became: the order follows
+    "payment.redrive": "payments.redrive_payment",  # the sweep: look the payment up, finish or report it
 }
 
 # --- Search --------------------------------------------------------------------------------

@@ -112,7 +112,9 @@ class CheckoutApi(OrdersBaseApi):
             guest_token=token,
             idempotency=idempotency,
         )
-        order = selectors.get_order(number=outcome.value.number, granted_numbers=frozenset({outcome.value.number}))
+        order = outcome.value  # a new order comes with its lines and history; a replay is read again
+        if not outcome.created:
+            order = selectors.get_order(number=order.number, granted_numbers=frozenset({order.number}))
         return Response(OrderSerializer(order).data, status=201 if outcome.created else 200)
 
 

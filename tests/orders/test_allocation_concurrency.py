@@ -2,7 +2,8 @@
 
 Orders are placed first with the broker unreachable (so nothing allocates yet: every order is
 waiting, as during a burst), then worker threads allocate them all at once, as the inventory
-workers would. A negative control runs the same race through a naive read-then-write
+workers would: each runs what orders.allocate_order runs, batches of the oldest waiting orders
+(small batches here, so many allocators decide overlapping products at the same time). A negative control runs the same race through a naive read-then-write
 allocation written here, and must oversell: it proves the harness can see the bug.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 import uuid
 from collections import Counter, defaultdict
 
@@ -20,7 +22,7 @@ from django.db.models import Sum
 from inventory.exceptions import StockBusy
 from inventory.models import MovementKind, StockItem, StockMovement
 from orders.models import Order
-from orders.services import allocate_order, place_order
+from orders.services import allocate_order, allocate_until_decided, place_order
 from orders.states import OrderState
 from shop.api.idempotency import IdempotencyRequest
 from tests.accounts.factories import UserFactory
@@ -57,8 +59,28 @@ def drain(items: list, handle, threads: int = WORKERS) -> list:
     return results
 
 
+@pytest.fixture(autouse=True)
+def small_batches(settings):
+    settings.ORDERS_ALLOCATION_BATCH = 7
+
+
 def allocate_like_the_task(order_id: int) -> str:
-    """What orders.allocate_order does on a worker, including its retry of a busy stock row."""
+    """What orders.allocate_order does on a worker (batches until this order is decided), including
+    its retry of a busy stock row; returns the order's state once decided."""
+    for _ in range(400):
+        try:
+            allocate_until_decided(order_id=order_id)
+        except StockBusy:
+            continue
+        state = Order.objects.values_list("state", flat=True).get(pk=order_id)
+        if state != OrderState.PLACED:
+            return OrderState.ALLOCATED if state in TOOK_STOCK else state
+        time.sleep(0.05)  # still placed: another run holds it right now and decides it
+    raise AssertionError(f"order {order_id} was never decided")
+
+
+def allocate_one_by_one(order_id: int) -> str:
+    """The single-order path (staff, tests): a batch of one."""
     for _ in range(20):
         try:
             return allocate_order(order_id=order_id).state
@@ -184,7 +206,7 @@ def test_allocations_of_orders_sharing_products_in_any_order_never_deadlock():
     baskets = [{a: 1, b: 1} if i % 2 else {b: 1, a: 1} for i in range(40)]
     order_ids = place_orders(baskets)
 
-    states = Counter(drain(order_ids, allocate_like_the_task))
+    states = Counter(drain(order_ids, allocate_one_by_one))
 
     assert states == {OrderState.ALLOCATED: 40}
     assert dict(StockItem.objects.filter(product__in=[a, b]).values_list("product_id", "available")) == {

@@ -10,6 +10,11 @@ from accounts.tasks import send_account_email_task
 from shop.celery import app, queue_for_task
 from tests.celery_helpers import real_broker
 
+# Every task that moves an order, money or an order e-mail.
+PIPELINE_TASKS = ["orders.allocate_order", "orders.apply_payment_result", "orders.send_order_email",
+                  "orders.expire_unpaid_orders", "orders.redrive_stuck_orders", "payments.authorize_payment",
+                  "payments.capture_payment", "payments.void_payment", "payments.redrive_payment"]  # fmt: skip
+
 
 @app.task(name="inventory.probe_for_tests")
 def inventory_probe() -> None:
@@ -24,6 +29,12 @@ def inventory_probe() -> None:
         ("orders.send_order_email", "email"),
         ("catalog.make_thumbnails", "images"),
         ("catalog.recompute_popularity", "default"),
+        ("payments.authorize_payment", "payments"),
+        ("payments.capture_payment", "payments"),
+        ("payments.void_payment", "payments"),
+        ("payments.redrive_payment", "payments"),
+        ("orders.apply_payment_result", "payments"),
+        ("orders.allocate_order", "inventory"),
     ],
 )
 def test_tasks_are_routed_to_their_queue_by_name(task_name, queue):
@@ -31,8 +42,8 @@ def test_tasks_are_routed_to_their_queue_by_name(task_name, queue):
     assert app.amqp.router.route({}, task_name)["queue"].name == queue
 
 
-def test_the_four_queues_exist():
-    assert {q.name for q in app.conf.task_queues} == {"default", "email", "inventory", "images"}
+def test_the_five_queues_exist():
+    assert {q.name for q in app.conf.task_queues} == {"default", "email", "inventory", "payments", "images"}
 
 
 def test_only_json_crosses_the_broker():
@@ -43,7 +54,29 @@ def test_only_json_crosses_the_broker():
 def test_inventory_tasks_are_acked_late_and_requeued_when_their_worker_dies():
     assert inventory_probe.acks_late is True
     assert inventory_probe.reject_on_worker_lost is True
-    assert send_account_email_task.acks_late is False  # an e-mail task keeps the default
+    assert send_account_email_task.acks_late is True  # the email queue too: a claim is never lost
+
+
+@pytest.mark.parametrize("task_name", PIPELINE_TASKS)
+def test_every_task_that_moves_an_order_or_money_is_acked_late_and_requeued_on_a_lost_worker(task_name):
+    app.loader.import_default_modules()
+    task = app.tasks[task_name]
+    assert (task.acks_late, task.reject_on_worker_lost) == (True, True)
+
+
+@pytest.mark.parametrize("task_name", PIPELINE_TASKS)
+def test_every_task_that_touches_the_database_retries_a_database_blip(task_name):
+    from django.db import InterfaceError, OperationalError
+
+    app.loader.import_default_modules()
+    task = app.tasks[task_name]
+    assert {OperationalError, InterfaceError} <= set(task.autoretry_for)
+    assert task.max_retries >= 8
+
+
+def test_a_task_outside_the_pipeline_is_not_requeued_on_a_lost_worker():
+    app.loader.import_default_modules()
+    assert app.tasks["shop.purge_idempotency_keys"].reject_on_worker_lost is not True
 
 
 def test_beat_runs_only_registered_tasks():
