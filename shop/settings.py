@@ -310,8 +310,18 @@ if PAYMENT_GATEWAY not in {"test", "stripe"}:
 STRIPE_API_KEY = env.str("STRIPE_API_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
-# The test gateway signs its webhooks with this secret (like Stripe's whsec_...).
-PAYMENTS_TEST_WEBHOOK_SECRET = env.str("PAYMENTS_TEST_WEBHOOK_SECRET", default="test-webhook-secret")
+# The test gateway signs its webhooks with this secret (like Stripe's whsec_...). The default is
+# public (it is in the docs), so with DEBUG off the test gateway needs a secret of its own:
+# anyone holding the default could mark payments as succeeded (docs/security.md).
+PAYMENTS_TEST_WEBHOOK_SECRET_DEFAULT = "test-webhook-secret"
+PAYMENTS_TEST_WEBHOOK_SECRET = env.str("PAYMENTS_TEST_WEBHOOK_SECRET", default="")
+if not PAYMENTS_TEST_WEBHOOK_SECRET and DEBUG:
+    PAYMENTS_TEST_WEBHOOK_SECRET = PAYMENTS_TEST_WEBHOOK_SECRET_DEFAULT
+if PAYMENT_GATEWAY == "test" and not DEBUG and PAYMENTS_TEST_WEBHOOK_SECRET in ("", PAYMENTS_TEST_WEBHOOK_SECRET_DEFAULT):
+    raise ImproperlyConfigured(
+        "With DEBUG off, PAYMENT_GATEWAY=test needs PAYMENTS_TEST_WEBHOOK_SECRET (a secret of your own, "
+        "not the documented default)"
+    )
 # How long a customer has to complete or replace a failed payment before the order is cancelled
 # and its stock released (hours).
 PAYMENTS_WINDOW_HOURS = env.int("PAYMENTS_WINDOW_HOURS", default=24)
