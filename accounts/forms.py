@@ -11,15 +11,13 @@ from django.template import loader
 from accounts.models import Address, User
 from accounts.services import revoke_refresh_tokens
 from accounts.tasks import send_account_email_task
+from shop.email_addresses import EmailAddressFormField, normalize_email
 
 
 class SignUpForm(forms.Form):
     full_name = forms.CharField(max_length=150, required=False, label="Your name")
-    email = forms.EmailField(max_length=254, label="E-mail address")
+    email = EmailAddressFormField(label="E-mail address")
     password = forms.CharField(widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}), strip=False)
-
-    def clean_email(self) -> str:
-        return self.cleaned_data["email"].strip().lower()
 
     def clean(self) -> dict:
         cleaned = super().clean()
@@ -34,7 +32,7 @@ class SignUpForm(forms.Form):
 
 
 class EmailAuthenticationForm(AuthenticationForm):
-    username = forms.EmailField(label="E-mail address", widget=forms.EmailInput(attrs={"autofocus": True}))
+    username = EmailAddressFormField(label="E-mail address", widget=forms.EmailInput(attrs={"autofocus": True}))
     error_messages = {
         "invalid_login": "That e-mail address and password do not match an account. Check both and try again.",
         "inactive": "This account is closed.",
@@ -76,6 +74,13 @@ class QueuedPasswordResetForm(PasswordResetForm):
 
     subject_template_name = "accounts/email/password_reset_subject.txt"
     email_template_name = "accounts/email/password_reset.txt"
+    email = EmailAddressFormField(label="E-mail address", widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+
+    def get_users(self, email: str):
+        # Exact match on the normal form: Django's iexact + casefold compare would also find a
+        # look-alike account (U+017F LONG S + "am" for "sam") on PostgreSQL.
+        return (user for user in User.objects.filter(email=normalize_email(email), is_active=True)
+                if user.has_usable_password())  # fmt: skip
 
     def save(self, **kwargs) -> None:
         # Django's view passes its own (admin) template names; the shop's always win.

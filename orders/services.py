@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
-from django.core.validators import validate_email
+from django.core.validators import MaxLengthValidator, validate_email
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -59,6 +59,7 @@ from payments import methods as payment_methods
 from payments import selectors as payments_selectors
 from payments import services as payments_services
 from shop import money, outbox
+from shop.email_addresses import EMAIL_MAX_LENGTH, normalize_email
 from shop.idempotency import Created, IdempotencyRequest, referenced_pk
 from shop.idempotency import claim as idempotency_claim
 from shop.idempotency import complete as idempotency_complete
@@ -494,9 +495,10 @@ def _delivery_option(code: str) -> pricing.DeliveryOption:
 
 
 def _clean_email(email: str) -> str:
-    email = (email or "").strip()
+    email = normalize_email(email)
     try:
         validate_email(email)
+        MaxLengthValidator(EMAIL_MAX_LENGTH)(email)  # the column's length: past it PostgreSQL refuses the row
     except ValidationError as exc:
         raise InvalidEmail() from exc
     return email

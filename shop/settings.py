@@ -313,7 +313,7 @@ STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
 # The test gateway signs its webhooks with this secret (like Stripe's whsec_...). The default is
 # public (it is in the docs), so with DEBUG off the test gateway needs a secret of its own:
 # anyone holding the default could mark payments as succeeded (docs/security.md).
-PAYMENTS_TEST_WEBHOOK_SECRET_DEFAULT = "test-webhook-secret"
+PAYMENTS_TEST_WEBHOOK_SECRET_DEFAULT = "test-webhook-secret"  # noqa: S105 (public on purpose: refused in production)
 PAYMENTS_TEST_WEBHOOK_SECRET = env.str("PAYMENTS_TEST_WEBHOOK_SECRET", default="")
 if not PAYMENTS_TEST_WEBHOOK_SECRET and DEBUG:
     PAYMENTS_TEST_WEBHOOK_SECRET = PAYMENTS_TEST_WEBHOOK_SECRET_DEFAULT

@@ -91,6 +91,7 @@ def test_a_guest_orders_with_an_email_address(shoe, django_capture_on_commit_cal
         ({"delivery_option": "teleport"}, InvalidDeliveryOption, "delivery_option"),
         ({"payment_method": "4242424242424242"}, InvalidPaymentMethod, "payment_method"),
         ({"email": "not-an-address"}, InvalidEmail, "email"),
+        ({"email": "a" * 64 + "@" + ("b" * 63 + ".") * 3 + "com"}, InvalidEmail, "email"),  # 260 > 254 characters
         ({"expected_total": D("100.00")}, PriceChanged, "expected_total"),
     ],
 )
