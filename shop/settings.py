@@ -208,6 +208,10 @@ SIMPLE_JWT = {
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": False,  # the token view sends user_logged_in, which updates it
     "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default="") or SECRET_KEY,
+    # Every token carries a digest of the password hash, checked on each request against the user
+    # row the authentication loads anyway: a password change or reset (any door, admin included)
+    # or an account deletion revokes outstanding access tokens at once, not after 15 minutes.
+    "CHECK_REVOKE_TOKEN": True,
     "AUTH_HEADER_TYPES": ("Bearer",),
 }
 SPECTACULAR_SETTINGS = {
