@@ -6,12 +6,12 @@ from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm
 from django.db import transaction
-from django.template import loader
 
 from accounts.models import Address, User
 from accounts.services import revoke_refresh_tokens
 from accounts.tasks import send_account_email_task
 from shop.email_addresses import EmailAddressFormField, normalize_email
+from shop.templating import render_text
 
 
 class SignUpForm(forms.Form):
@@ -90,8 +90,8 @@ class QueuedPasswordResetForm(PasswordResetForm):
     def send_mail(
         self, subject_template_name, email_template_name, context, from_email, to_email, html_email_template_name=None
     ):
-        subject = "".join(loader.render_to_string(subject_template_name, context).splitlines())
-        body = loader.render_to_string(email_template_name, context)
+        subject = "".join(render_text(subject_template_name, context).splitlines())
+        body = render_text(email_template_name, context)
         transaction.on_commit(lambda: send_account_email_task.delay(subject=subject, body=body, to_email=to_email))
 
 

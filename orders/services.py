@@ -63,6 +63,7 @@ from shop.email_addresses import EMAIL_MAX_LENGTH, normalize_email
 from shop.idempotency import Created, IdempotencyRequest, referenced_pk
 from shop.idempotency import claim as idempotency_claim
 from shop.idempotency import complete as idempotency_complete
+from shop.templating import render_text
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -507,8 +508,8 @@ def _clean_email(email: str) -> str:
 def _message(order: Order, kind: str) -> EmailMultiAlternatives:
     context = {"order": order, "lines": list(order.lines.all()), "order_url": signed_order_url(order),
                "shop_name": settings.SHOP_NAME, "payment_window_hours": settings.PAYMENTS_WINDOW_HOURS}  # fmt: skip
-    subject = render_to_string(f"orders/email/{kind}_subject.txt", context).strip()
-    text = render_to_string(f"orders/email/{kind}.txt", context)
+    subject = render_text(f"orders/email/{kind}_subject.txt", context).strip()
+    text = render_text(f"orders/email/{kind}.txt", context)
     html = render_to_string(f"orders/email/{kind}.html", context)
     message = EmailMultiAlternatives(subject=subject, body=text, to=[order.email])
     message.attach_alternative(html, "text/html")

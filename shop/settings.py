@@ -99,6 +99,15 @@ TEMPLATES = [
             ],
         },
     },
+    {
+        # Plain-text e-mail (bodies and subjects): the same templates, never HTML-escaped, so
+        # "Smith & Sons" is not "Smith &amp; Sons". Render with shop.templating.render_text.
+        "NAME": "text",
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {"autoescape": False},
+    },
 ]
 
 # --- Database ------------------------------------------------------------------------------
