@@ -133,12 +133,29 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache and sessions --------------------------------------------------------------------
 # REDIS_URL: django-redis with errors ignored and short socket timeouts, so a Redis outage
 # degrades to database reads instead of failing pages. Sessions live in the database behind
-# the cache (cached_db), so they survive a Redis outage too.
+# the cache (cached_db), so they survive a Redis outage too. Every Redis path (cache, sessions,
+# throttles, the payment breaker's state, replica pinning) uses this cache, whose connections
+# time out after REDIS_SOCKET_TIMEOUT / REDIS_CONNECT_TIMEOUT seconds and share a per-process
+# circuit breaker (shop.redis_guard): REDIS_BREAKER_FAILURES failures in a row stop all calls
+# for REDIS_BREAKER_OPEN_SECONDS; the outage is logged at most once per REDIS_OUTAGE_LOG_SECONDS
+# with a count (django-redis's traceback per ignored error is off).
 REDIS_URL = env.str("REDIS_URL", default="")
+REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=0.2)
+REDIS_CONNECT_TIMEOUT = env.float("REDIS_CONNECT_TIMEOUT", default=0.2)
+REDIS_BREAKER_FAILURES = env.int("REDIS_BREAKER_FAILURES", default=3)
+REDIS_BREAKER_OPEN_SECONDS = env.float("REDIS_BREAKER_OPEN_SECONDS", default=5.0)
+REDIS_OUTAGE_LOG_SECONDS = env.float("REDIS_OUTAGE_LOG_SECONDS", default=60.0)
+DJANGO_REDIS_IGNORE_EXCEPTIONS = True
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = False
 if REDIS_URL:
-    CACHES = {"default": redis_cache_config(REDIS_URL, key_prefix=env.str("CACHE_KEY_PREFIX", default="shop"))}
-    DJANGO_REDIS_IGNORE_EXCEPTIONS = True
-    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+    CACHES = {
+        "default": redis_cache_config(
+            REDIS_URL,
+            key_prefix=env.str("CACHE_KEY_PREFIX", default="shop"),
+            socket_timeout=REDIS_SOCKET_TIMEOUT,
+            connect_timeout=REDIS_CONNECT_TIMEOUT,
+        )
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "shop"}}
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
