@@ -9,6 +9,7 @@ PY=.venv/bin/python
 work=$(mktemp -d)
 port=$($PY -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
 export DEBUG=0 SECRET_KEY="fuzz-$(head -c 32 /dev/urandom | base64 | tr -d '/+=')" ALLOWED_HOSTS=127.0.0.1
+export PAYMENTS_TEST_WEBHOOK_SECRET="fuzz-$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
 export SECURE_SSL_REDIRECT=false LOG_LEVEL=WARNING EMAIL_URL="consolemail://"
 export DATABASE_URL="${FUZZ_DATABASE_URL:-sqlite:///${work}/fuzz.sqlite3}"
 # The fuzzer is one client sending thousands of requests: lift the rates so it tests the

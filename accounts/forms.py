@@ -6,20 +6,18 @@ from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm
 from django.db import transaction
-from django.template import loader
 
 from accounts.models import Address, User
 from accounts.services import revoke_refresh_tokens
 from accounts.tasks import send_account_email_task
+from shop.email_addresses import EmailAddressFormField, normalize_email
+from shop.templating import render_text
 
 
 class SignUpForm(forms.Form):
     full_name = forms.CharField(max_length=150, required=False, label="Your name")
-    email = forms.EmailField(max_length=254, label="E-mail address")
+    email = EmailAddressFormField(label="E-mail address")
     password = forms.CharField(widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}), strip=False)
-
-    def clean_email(self) -> str:
-        return self.cleaned_data["email"].strip().lower()
 
     def clean(self) -> dict:
         cleaned = super().clean()
@@ -34,7 +32,7 @@ class SignUpForm(forms.Form):
 
 
 class EmailAuthenticationForm(AuthenticationForm):
-    username = forms.EmailField(label="E-mail address", widget=forms.EmailInput(attrs={"autofocus": True}))
+    username = EmailAddressFormField(label="E-mail address", widget=forms.EmailInput(attrs={"autofocus": True}))
     error_messages = {
         "invalid_login": "That e-mail address and password do not match an account. Check both and try again.",
         "inactive": "This account is closed.",
@@ -76,6 +74,13 @@ class QueuedPasswordResetForm(PasswordResetForm):
 
     subject_template_name = "accounts/email/password_reset_subject.txt"
     email_template_name = "accounts/email/password_reset.txt"
+    email = EmailAddressFormField(label="E-mail address", widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+
+    def get_users(self, email: str):
+        # Exact match on the normal form: Django's iexact + casefold compare would also find a
+        # look-alike account (U+017F LONG S + "am" for "sam") on PostgreSQL.
+        return (user for user in User.objects.filter(email=normalize_email(email), is_active=True)
+                if user.has_usable_password())  # fmt: skip
 
     def save(self, **kwargs) -> None:
         # Django's view passes its own (admin) template names; the shop's always win.
@@ -85,8 +90,8 @@ class QueuedPasswordResetForm(PasswordResetForm):
     def send_mail(
         self, subject_template_name, email_template_name, context, from_email, to_email, html_email_template_name=None
     ):
-        subject = "".join(loader.render_to_string(subject_template_name, context).splitlines())
-        body = loader.render_to_string(email_template_name, context)
+        subject = "".join(render_text(subject_template_name, context).splitlines())
+        body = render_text(email_template_name, context)
         transaction.on_commit(lambda: send_account_email_task.delay(subject=subject, body=body, to_email=to_email))
 
 

@@ -8,6 +8,8 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from shop.email_addresses import EMAIL_MAX_LENGTH, normalize_email
+
 
 class UserManager(BaseUserManager):
     use_in_migrations = True
@@ -15,7 +17,7 @@ class UserManager(BaseUserManager):
     def _create_user(self, email: str, password: str | None, **extra_fields) -> User:
         if not email:
             raise ValueError("An e-mail address is required")
-        user = self.model(email=self.normalize_email(email).lower(), **extra_fields)
+        user = self.model(email=normalize_email(email), **extra_fields)
         user.set_password(password)
         user.save(using=self._db)
         return user
@@ -33,8 +35,9 @@ class UserManager(BaseUserManager):
         return self._create_user(email, password, **extra_fields)
 
     def get_by_natural_key(self, username: str) -> User:
-        # Log-in is case-insensitive on the address, as customers type it.
-        return self.get(email__iexact=username)
+        # Addresses are stored in their normal form (shop.email_addresses), so the look-up is
+        # exact: iexact would let PostgreSQL's UPPER() fold look-alikes (U+017F LONG S -> "S").
+        return self.get(email=normalize_email(username))
 
 
 class User(AbstractBaseUser, PermissionsMixin):
@@ -44,7 +47,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     (`accounts.services.delete_account`), and orders keep the e-mail they snapshotted.
     """
 
-    email = models.EmailField("e-mail address", max_length=254, unique=True)
+    email = models.EmailField("e-mail address", max_length=EMAIL_MAX_LENGTH, unique=True)
     full_name = models.CharField(max_length=150, blank=True)
     is_staff = models.BooleanField(default=False, help_text="May log in to the back office.")
     is_active = models.BooleanField(default=True)
@@ -74,9 +77,9 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.email
 
     def clean(self) -> None:
-        # Addresses are stored lower-case whichever door creates them (sign-up, admin, API).
+        # Addresses are stored in their normal form whichever door creates them (sign-up, admin, API).
         super().clean()
-        self.email = (self.email or "").strip().lower()
+        self.email = normalize_email(self.email)
 
     def get_full_name(self) -> str:
         return self.full_name or self.email

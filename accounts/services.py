@@ -17,6 +17,7 @@ from accounts.exceptions import AccountLimitReached, EmailAlreadyRegistered, Inv
 from accounts.models import Address, User
 from accounts.signals import email_verified
 from accounts.tasks import send_account_email_task
+from shop.email_addresses import normalize_email
 from shop.idempotency import Created, IdempotencyRequest, referenced_pk
 from shop.idempotency import claim as idempotency_claim
 from shop.idempotency import complete as idempotency_complete
@@ -26,12 +27,14 @@ MAX_ADDRESSES_PER_USER = 20
 
 @transaction.atomic(durable=True)
 def register_user(*, email: str, password: str, full_name: str = "") -> User:
-    """Create a customer account. Raises EmailAlreadyRegistered (case-insensitive match)."""
-    if User.objects.filter(email__iexact=email.strip()).exists():
+    """Create a customer account. Raises EmailAlreadyRegistered when the address's normal form
+    (shop.email_addresses: NFKC, lower case) is already an account's."""
+    email = normalize_email(email)
+    if User.objects.filter(email=email).exists():
         raise EmailAlreadyRegistered()
     try:
         with transaction.atomic():
-            return User.objects.create_user(email=email.strip(), password=password, full_name=full_name.strip())
+            return User.objects.create_user(email=email, password=password, full_name=full_name.strip())
     except IntegrityError as exc:  # a concurrent sign-up with the same address won the race
         raise EmailAlreadyRegistered() from exc
 

@@ -11,7 +11,7 @@ urlpatterns = [
     path("signup/", throttle_post("signup")(views.signup_view), name="signup"),
     path(
         "login/",
-        throttle_post("login")(
+        throttle_post("login", account_field="username")(
             auth_views.LoginView.as_view(
                 template_name="accounts/login.html",
                 authentication_form=EmailAuthenticationForm,

@@ -20,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 PRODUCTION_LIKE = {"DEBUG": "0", "SECRET_KEY": "bench-" + "x" * 50, "ALLOWED_HOSTS": "127.0.0.1",
+                   "PAYMENTS_TEST_WEBHOOK_SECRET": "bench-webhook-secret",
                    "SECURE_SSL_REDIRECT": "false", "LOG_LEVEL": "WARNING",
                    "THROTTLE_RATE_USER": "10000000/minute", "THROTTLE_RATE_ANON": "10000000/minute"}  # fmt: skip
 

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
+from django.db.models import JSONField
+
 SORTS = {
     "popularity": ("-popularity", "-id"),
     "price_asc": ("price", "id"),
@@ -23,7 +25,24 @@ DEFAULT_PAGE_SIZE = 24
 MAX_PAGE_SIZE = 100
 MAX_PRICE = Decimal("10000000")
 ATTRIBUTE_PREFIX = "attr_"
-_ATTRIBUTE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,29}$")
+# An attribute name is a plain key: letters and digits, single "_" or "-" between them, at most
+# 30 characters. Never a Django lookup: "__" (colour__regex) cannot occur, and a name that is
+# itself a lookup of the JSON column (regex, contains, exact ...) is refused too, since a key
+# lookup on SQLite would read it as one (a 500 there, a user-written regular expression elsewhere).
+_ATTRIBUTE_NAME = re.compile(r"^[A-Za-z0-9]+(?:[_-][A-Za-z0-9]+)*$")
+_ATTRIBUTE_NAME_MAX = 30
+_JSON_LOOKUPS = frozenset(name.lower() for name in JSONField.get_lookups())
+ATTRIBUTE_NAME_RULE = "Attribute names are letters, digits, and single _ or - between them (at most 30)."
+
+
+def valid_attribute_name(name: str) -> bool:
+    """True for a plain attribute key (see _ATTRIBUTE_NAME), never a lookup."""
+    return (
+        len(name) <= _ATTRIBUTE_NAME_MAX
+        and name.isascii()
+        and bool(_ATTRIBUTE_NAME.match(name))
+        and name.lower() not in _JSON_LOOKUPS
+    )
 KNOWN = {"category", "brand", "price_min", "price_max", "in_stock", "sort", "page", "page_size", "q"}
 
 
@@ -106,8 +125,8 @@ def parse_listing_params(params, *, strict_unknown: bool = False) -> tuple[dict,
     for key in sorted(params):
         if key.startswith(ATTRIBUTE_PREFIX):
             name = key[len(ATTRIBUTE_PREFIX) :]
-            if not _ATTRIBUTE_NAME.match(name):
-                errors[key] = ["Attribute names are lower-case letters, digits and underscores."]
+            if not valid_attribute_name(name):
+                errors[key] = [ATTRIBUTE_NAME_RULE]
                 continue
             chosen = tuple(sorted({v.strip()[:100] for v in params.getlist(key) if v.strip()}))[:20]
             if chosen:

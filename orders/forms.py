@@ -14,6 +14,7 @@ from accounts.models import Address
 from accounts.services import AddressData
 from orders import pricing
 from payments import methods as payment_methods
+from shop.email_addresses import EmailAddressFormField
 
 NEW_ADDRESS = "new"
 ONE_TIME_KEY_FORMAT = r"^[A-Za-z0-9_-]{16,64}$"
@@ -58,8 +59,7 @@ class CheckoutAddressForm(AddressForm):
 
 
 class GuestEmailForm(forms.Form):
-    email = forms.EmailField(
-        max_length=254,
+    email = EmailAddressFormField(
         label="E-mail address",
         help_text="We send your order confirmation and a link to follow your order here.",
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
@@ -118,8 +118,7 @@ class OrderLookupForm(forms.Form):
         help_text="As in your confirmation e-mail, for example SO-AB2CD-EF3GH.",
         widget=forms.TextInput(attrs={"autocapitalize": "characters", "spellcheck": "false"}),
     )
-    email = forms.EmailField(
-        max_length=254,
+    email = EmailAddressFormField(
         label="E-mail address",
         help_text="The address you gave when you ordered.",
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),

@@ -12,10 +12,11 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import Prefetch, QuerySet, Sum
 
-from accounts.emails import normalize_email, same_email
+from accounts.emails import same_email
 from orders.exceptions import OrderNotFound
 from orders.models import Order, OrderEvent, OrderLine, RefundRestock
 from orders.states import OrderState
+from shop.email_addresses import normalize_email
 
 
 def lock_order(*, order_id: int) -> Order:
@@ -94,8 +95,11 @@ def get_order_state(*, number: str, customer=None, guest_key: str = "", granted_
 
 
 def find_order_by_email(*, number: str, email: str) -> Order:
-    """Guest look-up: the order with this number placed with this e-mail (any case). OrderNotFound otherwise."""
-    order = Order.objects.filter(number=number.strip().upper(), email__iexact=email.strip()).first()
+    """Guest look-up: the *guest* order with this number placed with this e-mail (any case).
+    OrderNotFound otherwise; an order placed from an account is opened with the account only."""
+    order = Order.objects.filter(
+        number=number.strip().upper(), email__iexact=normalize_email(email), customer__isnull=True
+    ).first()
     if order is None:
         raise OrderNotFound("No order matches this number and e-mail address.")
     return order

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
-from django.core.validators import validate_email
+from django.core.validators import MaxLengthValidator, validate_email
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -74,9 +74,11 @@ from payments import services as payments_services
 from payments.exceptions import RefundRefused
 from payments.models import RefundState
 from shop import deadletters, money, outbox
+from shop.email_addresses import EMAIL_MAX_LENGTH, normalize_email
 from shop.idempotency import Created, IdempotencyKeyReused, IdempotencyRequest, referenced_pk
 from shop.idempotency import claim as idempotency_claim
 from shop.idempotency import complete as idempotency_complete
+from shop.templating import render_text
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -793,9 +795,10 @@ def _delivery_option(code: str) -> pricing.DeliveryOption:
 
 
 def _clean_email(email: str) -> str:
-    email = (email or "").strip()
+    email = normalize_email(email)
     try:
         validate_email(email)
+        MaxLengthValidator(EMAIL_MAX_LENGTH)(email)  # the column's length: past it PostgreSQL refuses the row
     except ValidationError as exc:
         raise InvalidEmail() from exc
     return email
@@ -804,8 +807,8 @@ def _clean_email(email: str) -> str:
 def _message(order: Order, kind: str) -> EmailMultiAlternatives:
     context = {"order": order, "lines": list(order.lines.all()), "order_url": signed_order_url(order),
                "shop_name": settings.SHOP_NAME, "payment_window_hours": settings.PAYMENTS_WINDOW_HOURS}  # fmt: skip
-    subject = render_to_string(f"orders/email/{kind}_subject.txt", context).strip()
-    text = render_to_string(f"orders/email/{kind}.txt", context)
+    subject = render_text(f"orders/email/{kind}_subject.txt", context).strip()
+    text = render_text(f"orders/email/{kind}.txt", context)
     html = render_to_string(f"orders/email/{kind}.html", context)
     message = EmailMultiAlternatives(subject=subject, body=text, to=[order.email])
     message.attach_alternative(html, "text/html")

@@ -7,13 +7,28 @@ Kept apart from settings.py so that tests build the same configurations the sett
 from __future__ import annotations
 
 import environ
+from django.utils.module_loading import import_string
 from kombu import Exchange, Queue
 
 CELERY_QUEUE_NAMES = ("default", "email", "inventory", "payments", "images")
 
 
-def redis_cache_config(url: str, *, key_prefix: str = "shop") -> dict:
-    """A django-redis cache that never fails a page: errors are ignored, sockets time out fast."""
+REDIS_SOCKET_TIMEOUT = 0.2  # seconds; a cache call that waits longer is a miss
+REDIS_CONNECT_TIMEOUT = 0.2
+
+
+def redis_cache_config(
+    url: str,
+    *,
+    key_prefix: str = "shop",
+    socket_timeout: float = REDIS_SOCKET_TIMEOUT,
+    connect_timeout: float = REDIS_CONNECT_TIMEOUT,
+) -> dict:
+    """A django-redis cache that never fails a page: errors are ignored, sockets time out fast,
+    and a per-process circuit breaker stops calling a failing Redis (shop.redis_guard)."""
+    guarded = (
+        "shop.redis_guard.GuardedSSLConnection" if url.startswith("rediss://") else "shop.redis_guard.GuardedConnection"
+    )
     return {
         "BACKEND": "django_redis.cache.RedisCache",
         "LOCATION": url,
@@ -22,8 +37,9 @@ def redis_cache_config(url: str, *, key_prefix: str = "shop") -> dict:
         "OPTIONS": {
             "CLIENT_CLASS": "django_redis.client.DefaultClient",
             "IGNORE_EXCEPTIONS": True,
-            "SOCKET_CONNECT_TIMEOUT": 0.2,
-            "SOCKET_TIMEOUT": 0.2,
+            "SOCKET_CONNECT_TIMEOUT": connect_timeout,
+            "SOCKET_TIMEOUT": socket_timeout,
+            "CONNECTION_POOL_KWARGS": {"connection_class": import_string(guarded)},
         },
     }
 

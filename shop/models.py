@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import models
-from rest_framework_api_key.models import AbstractAPIKey
+from django.db.models import Q
+from django.utils import timezone
+from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
 
 # What a machine client may be allowed to call. Endpoints name the scope they need.
 API_KEY_SCOPES = {
@@ -33,9 +35,17 @@ class IdempotencyKey(models.Model):
         return f"{self.scope} {self.key}"
 
 
+class ClientAPIKeyManager(BaseAPIKeyManager):
+    def get_usable_keys(self) -> models.QuerySet:
+        """Neither revoked nor expired. The library's ``get_from_key`` checks only revocation;
+        every endpoint that takes a key looks it up through here, so expiry applies everywhere."""
+        return super().get_usable_keys().filter(Q(expiry_date__isnull=True) | Q(expiry_date__gt=timezone.now()))
+
+
 class ClientAPIKey(AbstractAPIKey):
     """An API key for a seller or warehouse system, limited to the scopes it was given."""
 
+    objects = ClientAPIKeyManager()
     scopes = models.JSONField(default=list, help_text=f"Any of: {', '.join(API_KEY_SCOPES)}.")
 
     class Meta(AbstractAPIKey.Meta):

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "shop.failover.DatabaseUnavailableMiddleware",
+    "shop.api.request_limits.ApiBodySizeMiddleware",  # 413 before anything reads an oversized API body
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "catalog.middleware.CatalogCacheMiddleware",  # the listing generation read once per request
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -100,6 +101,15 @@ TEMPLATES = [
             ],
         },
     },
+    {
+        # Plain-text e-mail (bodies and subjects): the same templates, never HTML-escaped, so
+        # "Smith & Sons" is not "Smith &amp; Sons". Render with shop.templating.render_text.
+        "NAME": "text",
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {"autoescape": False},
+    },
 ]
 
 # --- Database ------------------------------------------------------------------------------
@@ -130,12 +140,29 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache and sessions --------------------------------------------------------------------
 # REDIS_URL: django-redis with errors ignored and short socket timeouts, so a Redis outage
 # degrades to database reads instead of failing pages. Sessions live in the database behind
-# the cache (cached_db), so they survive a Redis outage too.
+# the cache (cached_db), so they survive a Redis outage too. Every Redis path (cache, sessions,
+# throttles, the payment breaker's state, replica pinning) uses this cache, whose connections
+# time out after REDIS_SOCKET_TIMEOUT / REDIS_CONNECT_TIMEOUT seconds and share a per-process
+# circuit breaker (shop.redis_guard): REDIS_BREAKER_FAILURES failures in a row stop all calls
+# for REDIS_BREAKER_OPEN_SECONDS; the outage is logged at most once per REDIS_OUTAGE_LOG_SECONDS
+# with a count (django-redis's traceback per ignored error is off).
 REDIS_URL = env.str("REDIS_URL", default="")
+REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=0.2)
+REDIS_CONNECT_TIMEOUT = env.float("REDIS_CONNECT_TIMEOUT", default=0.2)
+REDIS_BREAKER_FAILURES = env.int("REDIS_BREAKER_FAILURES", default=3)
+REDIS_BREAKER_OPEN_SECONDS = env.float("REDIS_BREAKER_OPEN_SECONDS", default=5.0)
+REDIS_OUTAGE_LOG_SECONDS = env.float("REDIS_OUTAGE_LOG_SECONDS", default=60.0)
+DJANGO_REDIS_IGNORE_EXCEPTIONS = True
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = False
 if REDIS_URL:
-    CACHES = {"default": redis_cache_config(REDIS_URL, key_prefix=env.str("CACHE_KEY_PREFIX", default="shop"))}
-    DJANGO_REDIS_IGNORE_EXCEPTIONS = True
-    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+    CACHES = {
+        "default": redis_cache_config(
+            REDIS_URL,
+            key_prefix=env.str("CACHE_KEY_PREFIX", default="shop"),
+            socket_timeout=REDIS_SOCKET_TIMEOUT,
+            connect_timeout=REDIS_CONNECT_TIMEOUT,
+        )
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "shop"}}
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
@@ -195,7 +222,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["shop.api.parsers.BoundedJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "shop.api.pagination.PageNumberWithSize",
     "DEFAULT_THROTTLE_CLASSES": [
         "shop.api.throttling.UserRateThrottle",
@@ -218,6 +245,10 @@ API_THROTTLE_RATES = {
     "stock_feed": env.str("THROTTLE_RATE_STOCK_FEED", default="120/minute"),  # per API key
     "order_lookup": env.str("THROTTLE_RATE_ORDER_LOOKUP", default="10/minute"),  # find an order by number + e-mail
 }
+# Request bodies under /api/: above API_MAX_BODY_BYTES a 413 in the error shape; JSON nested
+# deeper than API_MAX_JSON_DEPTH a 400 (no endpoint takes more than a few levels).
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
+API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=32)
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=30)),
@@ -225,6 +256,10 @@ SIMPLE_JWT = {
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": False,  # the token view sends user_logged_in, which updates it
     "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default="") or SECRET_KEY,
+    # Every token carries a digest of the password hash, checked on each request against the user
+    # row the authentication loads anyway: a password change or reset (any door, admin included)
+    # or an account deletion revokes outstanding access tokens at once, not after 15 minutes.
+    "CHECK_REVOKE_TOKEN": True,
     "AUTH_HEADER_TYPES": ("Bearer",),
 }
 SPECTACULAR_SETTINGS = {
@@ -343,8 +378,18 @@ if PAYMENT_GATEWAY not in {"test", "stripe"}:
 STRIPE_API_KEY = env.str("STRIPE_API_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
-# The test gateway signs its webhooks with this secret (like Stripe's whsec_...).
-PAYMENTS_TEST_WEBHOOK_SECRET = env.str("PAYMENTS_TEST_WEBHOOK_SECRET", default="test-webhook-secret")
+# The test gateway signs its webhooks with this secret (like Stripe's whsec_...). The default is
+# public (it is in the docs), so with DEBUG off the test gateway needs a secret of its own:
+# anyone holding the default could mark payments as succeeded (docs/security.md).
+PAYMENTS_TEST_WEBHOOK_SECRET_DEFAULT = "test-webhook-secret"  # noqa: S105 (public on purpose: refused in production)
+PAYMENTS_TEST_WEBHOOK_SECRET = env.str("PAYMENTS_TEST_WEBHOOK_SECRET", default="")
+if not PAYMENTS_TEST_WEBHOOK_SECRET and DEBUG:
+    PAYMENTS_TEST_WEBHOOK_SECRET = PAYMENTS_TEST_WEBHOOK_SECRET_DEFAULT
+if PAYMENT_GATEWAY == "test" and not DEBUG and PAYMENTS_TEST_WEBHOOK_SECRET in ("", PAYMENTS_TEST_WEBHOOK_SECRET_DEFAULT):
+    raise ImproperlyConfigured(
+        "With DEBUG off, PAYMENT_GATEWAY=test needs PAYMENTS_TEST_WEBHOOK_SECRET (a secret of your own, "
+        "not the documented default)"
+    )
 # How long a customer has to complete or replace a failed payment before the order is cancelled
 # and its stock released (hours).
 PAYMENTS_WINDOW_HOURS = env.int("PAYMENTS_WINDOW_HOURS", default=24)

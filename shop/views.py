@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template import loader
 from django.views.csrf import csrf_failure as django_csrf_failure
 from django.views.decorators.csrf import csrf_exempt
+from django.views.defaults import bad_request as django_bad_request
 
 from shop.api.errors import is_api_request, json_error
+from shop.api.request_limits import payload_too_large_response
 from shop.failover import current_database_error, database_unavailable_response
 
 
@@ -19,6 +22,14 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     if is_api_request(request.path):
         return json_error("csrf_failed", "CSRF check failed: send the X-CSRFToken header with the session.", 403)
     return django_csrf_failure(request, reason=reason)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if is_api_request(request.path):
+        if isinstance(exception, RequestDataTooBig):  # a body without Content-Length, read past Django's limit
+            return payload_too_large_response()
+        return json_error("bad_request", "The request could not be understood.", 400)
+    return django_bad_request(request, exception)
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

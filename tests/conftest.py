@@ -15,6 +15,7 @@ from django.db import connection
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
+from shop.redis_guard import reset_breakers
 from tests.cache_helpers import clear_cache
 
 # Property tests stay bounded so the suite fits its time budget on 2 cores; HYPOTHESIS_PROFILE=deep
@@ -58,6 +59,13 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def _fast_password_hasher(settings) -> None:
     # Argon2 is the production hasher (tested on its own); tests hash with MD5 for speed.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_redis_breakers():
+    # The Redis circuit breakers are per process: a test that made one Redis address fail must
+    # not leave the next test with that breaker open (or its outage already reported).
+    reset_breakers()
 
 
 @pytest.fixture(autouse=True)

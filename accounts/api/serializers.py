@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from accounts.models import Address, Country, User
+from shop.email_addresses import EmailAddressSerializerField
 
 
 class UserOutputSerializer(serializers.ModelSerializer):
@@ -15,12 +16,9 @@ class UserOutputSerializer(serializers.ModelSerializer):
 
 
 class SignUpInputSerializer(serializers.Serializer):
-    email = serializers.EmailField(max_length=254)
+    email = EmailAddressSerializerField()
     password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
     full_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
-
-    def validate_email(self, value: str) -> str:
-        return value.strip().lower()
 
     def validate(self, attrs: dict) -> dict:
         candidate = User(email=attrs["email"], full_name=attrs.get("full_name", ""))
@@ -44,7 +42,7 @@ class RefreshTokenInputSerializer(serializers.Serializer):
 
 
 class PasswordResetInputSerializer(serializers.Serializer):
-    email = serializers.EmailField(max_length=254)
+    email = EmailAddressSerializerField()
 
 
 class PasswordResetConfirmInputSerializer(serializers.Serializer):

@@ -37,7 +37,7 @@ from accounts.models import User
 from shop.api.idempotency import idempotency_from_request
 from shop.api.pagination import PageNumberWithSize
 from shop.api.schema import IDEMPOTENCY_KEY_HEADER, error_response
-from shop.api.throttling import AnonRateThrottle, ScopedRateThrottle
+from shop.api.throttling import AccountRateThrottle, AnonRateThrottle, ScopedRateThrottle
 
 TokenPairSerializer = inline_serializer(
     "TokenPair", {"access": serializers.CharField(), "refresh": serializers.CharField()}
@@ -75,7 +75,7 @@ class SignUpApi(APIView):
 class TokenObtainApi(TokenObtainPairView):
     """E-mail and password for an access and a refresh token. Send X-Guest-Token to carry a guest cart over."""
 
-    throttle_classes = [AnonRateThrottle, ScopedRateThrottle]
+    throttle_classes = [AnonRateThrottle, ScopedRateThrottle, AccountRateThrottle]
     throttle_scope = "login"
 
     def post(self, request: Request, *args, **kwargs) -> Response:

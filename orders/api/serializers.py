@@ -8,6 +8,7 @@ from rest_framework import serializers
 from accounts.api.serializers import AddressInputSerializer
 from orders.models import Order, OrderEvent, OrderLine
 from orders.states import OrderState
+from shop.email_addresses import EmailAddressSerializerField
 
 
 class CheckoutAddressSerializer(AddressInputSerializer):
@@ -19,7 +20,7 @@ class CheckoutInputSerializer(serializers.Serializer):
     address_id = serializers.IntegerField(
         required=False, min_value=1, max_value=2**63 - 1, help_text="One of the signed-in customer's saved addresses."
     )
-    email = serializers.EmailField(
+    email = EmailAddressSerializerField(
         required=False, help_text="Guests: where the confirmation goes. Customers: optional."
     )
     delivery_option = serializers.CharField(max_length=20, help_text="A code from GET /api/v1/checkout/options.")

@@ -75,7 +75,8 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     response = drf_exception_handler(exc, context)  # sets WWW-Authenticate, Retry-After, Allow
     if response is None:
         return None  # an unexpected error: let it reach the error reporter (a 500)
-    code, message = next(((c, m) for kind, (c, m) in CODES.items() if isinstance(exc, kind)), ("error", "Error."))
+    fallback = (str(getattr(exc, "default_code", "error")), "Error.")  # PayloadTooLarge: payload_too_large
+    code, message = next(((c, m) for kind, (c, m) in CODES.items() if isinstance(exc, kind)), fallback)
     fields: dict = {}
     if isinstance(exc, exceptions.ValidationError):
         fields = _flatten(exc.detail)

@@ -25,7 +25,7 @@ class HasScopedAPIKey(BasePermission):
         if not raw:
             return False
         try:
-            key = ClientAPIKey.objects.get_from_key(raw)  # usable (not revoked or expired) and hash verified
+            key = ClientAPIKey.objects.get_from_key(raw)  # usable (not revoked, not expired) and hash verified
         except ClientAPIKey.DoesNotExist:
             return False
         if scope not in (key.scopes or []):

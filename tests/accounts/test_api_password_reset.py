@@ -192,3 +192,46 @@ def test_reset_revokes_refresh_tokens_from_a_rotation_too(api_client, customer):
     response = api_client.post(REFRESH_URL, {"refresh": rotated}, format="json")
     assert response.status_code == 401
     assert error_of(response)["code"] == "authentication_failed"
+
+
+# --- Outstanding access tokens die with the password (issue 20, item 9) -----------------------------
+
+
+def me_with(api_client, access: str):
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+    try:
+        return api_client.get("/api/v1/me")
+    finally:
+        api_client.credentials()
+
+
+def test_a_password_reset_revokes_outstanding_access_tokens(api_client, customer):
+    # given: an app holding a fresh access token
+    access = obtain(api_client, DEFAULT_PASSWORD).json()["access"]
+    assert me_with(api_client, access).status_code == 200
+    # when: the password is reset from the e-mail's link
+    assert confirm(api_client, **link_for(customer)).status_code == 204
+    # then: the old access token no longer works (before: for up to 15 minutes); a new log-in does
+    refused = me_with(api_client, access)
+    assert refused.status_code == 401
+    assert error_of(refused)["code"] == "authentication_failed"
+    assert me_with(api_client, obtain(api_client, NEW_PASSWORD).json()["access"]).status_code == 200
+
+
+def test_a_password_change_in_the_back_office_revokes_outstanding_access_tokens(api_client, client, customer):
+    access = obtain(api_client, DEFAULT_PASSWORD).json()["access"]
+    customer.is_staff = True
+    customer.save(update_fields=["is_staff"])
+    client.force_login(customer)
+    changed = client.post("/admin/password_change/", {"old_password": DEFAULT_PASSWORD,
+                                                      "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})  # fmt: skip
+    assert changed.status_code == 302
+    assert me_with(api_client, access).status_code == 401
+
+
+def test_deleting_the_account_revokes_outstanding_access_tokens(api_client, customer):
+    access = obtain(api_client, DEFAULT_PASSWORD).json()["access"]
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+    assert api_client.delete("/api/v1/me", {"password": DEFAULT_PASSWORD}, format="json").status_code == 204
+    api_client.credentials()
+    assert me_with(api_client, access).status_code == 401

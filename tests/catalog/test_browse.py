@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from catalog import cache as catalog_cache
+from catalog.filters import ATTRIBUTE_NAME_RULE
 from catalog.models import Product
 from inventory import services as inventory_services
 from tests.cache_helpers import clear_cache
@@ -174,6 +175,25 @@ def test_bad_listing_parameters_give_a_sane_category_page(client, shoes, params)
     response = client.get("/c/sport/", params)
     assert response.status_code == 200
     assert "Red Acme 42" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "key", ["attr_colour__regex", "attr_colour__contains", "attr_regex", "attr_colour__", "attr_Colour!"]
+)
+def test_an_attribute_name_is_a_plain_key_never_a_lookup(client, shoes, key):
+    # API: a 400 naming the parameter (before: a 500 on SQLite, a user-written regex elsewhere)
+    response = APIClient().get("/api/v1/products", {key: "^B"})
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {key: [ATTRIBUTE_NAME_RULE]}
+    # storefront: the bad filter is dropped and the page lists the category as usual
+    page = client.get("/c/sport/", {key: "^B"})
+    assert page.status_code == 200
+    assert "Red Acme 42" in page.content.decode()
+
+
+@pytest.mark.parametrize("name", ["size_eu", "size-eu", "Colour"])
+def test_plain_attribute_names_with_underscores_dashes_or_capitals_filter(name, shoes):
+    assert APIClient().get("/api/v1/products", {f"attr_{name}": "x"}).status_code == 200
 
 
 def test_past_the_last_page_is_a_404_in_the_api(shoes):

@@ -1,6 +1,9 @@
 """POST /api/v1/stock-updates: seller systems set stock levels by SKU, applied once, in the background."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from inventory.models import StockItem, StockMovement
@@ -256,3 +259,25 @@ def test_a_broker_outage_answers_503_so_the_seller_sends_the_batch_again(seller_
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "stock_feed_unavailable"
     assert not StockMovement.objects.exists()
+
+
+@pytest.mark.parametrize("state", ["expired", "revoked"])
+def test_an_expired_or_revoked_key_is_refused(seller_api, state, django_capture_on_commit_callbacks):
+    # given: a key that held the scope, now expired a minute ago (or revoked)
+    ProductFactory(sku="KETTLE-1")
+    if state == "expired":
+        seller_api.api_key.expiry_date = timezone.now() - timedelta(minutes=1)
+    else:
+        seller_api.api_key.revoked = True
+    seller_api.api_key.save()
+    # when
+    response, callbacks = send(
+        seller_api,
+        {"updates": [{"update_id": "u1", "sku": "KETTLE-1", "quantity": 4}]},
+        django_capture_on_commit_callbacks,
+    )
+    # then
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "permission_denied"
+    assert callbacks == []
+    assert not StockItem.objects.exists()

@@ -185,3 +185,27 @@ def test_checkout_options_list_delivery_and_test_cards(client):
     body = client.get("/api/v1/checkout/options").json()
     assert [o["code"] for o in body["delivery_options"]] == ["standard", "express"]
     assert body["currency"] == "EUR" and "tok_visa" in [c["token"] for c in body["test_cards"]]
+
+
+# A valid address of 260 characters: a 64-character local part and three 63-character labels.
+LONG_EMAIL = "a" * 64 + "@" + ("b" * 63 + ".") * 3 + "com"
+
+
+@pytest.mark.django_db
+def test_a_guest_email_longer_than_254_characters_is_refused_by_name(guest_api, shoe):
+    assert len(LONG_EMAIL) == 260
+    guest_api.post("/api/v1/cart/lines", {"product_id": shoe.pk, "quantity": 1}, format="json")
+    response = post_checkout(guest_api, checkout_body(email=LONG_EMAIL))
+    assert response.status_code == 400
+    assert error_of(response)["fields"] == {"email": ["Ensure this field has no more than 254 characters."]}
+    assert Order.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_guest_email_is_kept_in_its_normal_form(guest_api, shoe, django_capture_on_commit_callbacks):
+    guest_api.post("/api/v1/cart/lines", {"product_id": shoe.pk, "quantity": 1}, format="json")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_checkout(guest_api, checkout_body(email="\u017fam@Example.COM"))
+    assert response.status_code == 201
+    assert Order.objects.get().email == "sam@example.com"
+    assert mail.outbox[0].to == ["sam@example.com"]

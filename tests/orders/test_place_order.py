@@ -91,6 +91,7 @@ def test_a_guest_orders_with_an_email_address(shoe, django_capture_on_commit_cal
         ({"delivery_option": "teleport"}, InvalidDeliveryOption, "delivery_option"),
         ({"payment_method": "4242424242424242"}, InvalidPaymentMethod, "payment_method"),
         ({"email": "not-an-address"}, InvalidEmail, "email"),
+        ({"email": "a" * 64 + "@" + ("b" * 63 + ".") * 3 + "com"}, InvalidEmail, "email"),  # 260 > 254 characters
         ({"expected_total": D("100.00")}, PriceChanged, "expected_total"),
     ],
 )
@@ -141,3 +142,20 @@ def test_the_reviewed_total_is_accepted_and_a_changed_price_refused(customer, sh
     assert refused.value.total == D("59.95")
     order = place_order(checkout=checkout_input(expected_total=D("59.95")), customer=customer).value
     assert order.lines.get().unit_price == D("55.00")
+
+
+@pytest.mark.django_db
+def test_the_text_part_of_order_emails_shows_names_as_typed(shoe, django_capture_on_commit_callbacks):
+    # given: an apostrophe in the name and an ampersand in a product title (issue 20, item 16)
+    shoe.title = "Smith & Sons boot"
+    shoe.save(update_fields=["title"])
+    fill_cart(guest_token="g" * 43, lines={shoe: 1})
+    checkout = checkout_input(email="sean@example.com", address=address_data(full_name="Se'n O'Brien"))
+    with django_capture_on_commit_callbacks(execute=True):
+        place_order(checkout=checkout, guest_token="g" * 43)
+    message = mail.outbox[0]
+    # then: plain text shows them as typed; the HTML part still escapes them
+    assert "Se'n O'Brien" in message.body and "Smith & Sons boot" in message.body
+    assert "&#x27;" not in message.body and "&amp;" not in message.body
+    html = message.alternatives[0][0]
+    assert "Smith &amp; Sons boot" in html

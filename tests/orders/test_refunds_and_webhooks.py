@@ -226,6 +226,19 @@ def test_an_unknown_gateway_is_a_404(client):
     assert client.post("/payments/webhooks/paypal", b"{}", content_type="application/json").status_code == 404
 
 
+@pytest.mark.django_db
+def test_the_test_gateways_webhook_is_closed_when_stripe_is_the_gateway(client, settings, needs_action):
+    # given: the shop runs Stripe; an event correctly signed with the test gateway's secret
+    settings.PAYMENT_GATEWAY = "stripe"
+    # when
+    response = post_event(client, event_for(needs_action, "authorized"))
+    # then: the endpoint does not exist and nothing moved
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+    assert WebhookEvent.objects.count() == 0
+    assert Payment.objects.get().state == PaymentState.REQUIRES_ACTION
+
+
 # --- The circuit breaker ----------------------------------------------------------------------------------
 
 

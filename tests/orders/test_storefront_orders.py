@@ -209,6 +209,18 @@ def test_a_wrong_pair_says_no_order_matches_without_saying_which(client, guest_o
     assert client.get(detail_url(guest_order)).status_code == 404
 
 
+def test_an_account_order_is_not_found_by_number_and_email(client, customer, placed):
+    # given: a stranger who knows the number and the customer's e-mail (issue 20, item 11)
+    response = client.post(FIND_URL, {"number": placed.number, "email": customer.email})
+    # then: account orders are opened with the account only; nothing to see, nothing to cancel
+    assert response.status_code == 200
+    assert "No order matches this number and e-mail address." in response.content.decode()
+    assert client.get(detail_url(placed)).status_code == 404
+    assert client.post(cancel_url(placed)).status_code == 404
+    placed.refresh_from_db()
+    assert placed.state == OrderState.PLACED
+
+
 def test_look_ups_are_throttled(client, guest_order, settings):
     clear_cache()
     settings.API_THROTTLE_RATES = {**settings.API_THROTTLE_RATES, "order_lookup": "3/minute"}

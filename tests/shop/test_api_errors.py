@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from django.test import RequestFactory
 from rest_framework.test import APIClient
 
+from shop.api.parsers import BoundedJSONParser, PayloadTooLarge
 from shop.views import server_error
 from tests.accounts.factories import UserFactory
 from tests.api_helpers import error_of
@@ -94,3 +97,59 @@ def test_csrf_failure_under_api_is_json(client):
 
     response = csrf_failure(RequestFactory().post("/api/v1/me"), reason="CSRF cookie not set.")
     assert (response.status_code, error_of(response)["code"]) == (403, "csrf_failed")
+
+
+# --- Bodies the parser must bound (issue 20, items 13 and 15) -------------------------------------
+
+DEEP_JSON = '{"a": ' * 5000 + "1" + "}" * 5000  # about 30 kB
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "path", ["/api/v1/auth/signup", "/api/v1/auth/token", "/api/v1/cart/lines", "/api/v1/checkout"]
+)
+def test_deeply_nested_json_is_a_400_in_the_error_shape(path):
+    # before: RecursionError in the parser, a 500 (signed in, so checkout reads its body)
+    client = APIClient()
+    client.force_authenticate(UserFactory())
+    response = client.post(path, DEEP_JSON, content_type="application/json", HTTP_IDEMPOTENCY_KEY="0b9a3c1e-5f7d-4a51-9a7e-2c2f6a1d9e01")
+    assert response.status_code == 400
+    error = error_of(response)
+    assert error["code"] == "malformed_request"
+    assert "nested deeper than 32 levels" in error["message"]
+
+
+@pytest.mark.django_db
+def test_json_nested_within_the_bound_still_reaches_the_view(settings):
+    settings.API_MAX_JSON_DEPTH = 3
+    body = '{"email": {"a": {"b": 1}}, "password": "x"}'  # three levels: parsed, then refused by the serializer
+    response = APIClient().post("/api/v1/auth/signup", body, content_type="application/json")
+    assert (response.status_code, error_of(response)["code"]) == (400, "invalid")
+    too_deep = '{"email": {"a": {"b": {"c": 1}}}, "password": "x"}'
+    response = APIClient().post("/api/v1/auth/signup", too_deep, content_type="application/json")
+    assert (response.status_code, error_of(response)["code"]) == (400, "malformed_request")
+
+
+@pytest.mark.django_db
+def test_a_10_mb_json_body_is_a_413_in_the_error_shape():
+    body = '{"email": "a@example.com", "password": "' + "x" * (10 * 1024 * 1024) + '"}'
+    response = APIClient().post("/api/v1/auth/token", body, content_type="application/json")
+    assert response.status_code == 413
+    assert response["Content-Type"] == "application/json"
+    assert error_of(response) == {
+        "code": "payload_too_large",
+        "message": "The request body is larger than 1048576 bytes.",
+        "fields": {},
+    }
+
+
+@pytest.mark.django_db
+def test_the_body_limit_is_a_setting_and_holds_without_a_content_length(settings):
+    settings.API_MAX_BODY_BYTES = 100
+    body = ('{"email": "a@example.com", "password": "' + "x" * 200 + '"}').encode()
+    # a chunked body (no Content-Length) is cut where the parser reads past the limit
+    with pytest.raises(PayloadTooLarge):
+        BoundedJSONParser().parse(io.BytesIO(body))
+    # an announced length above the limit: 413 before anything reads the body
+    response = APIClient().post("/api/v1/auth/token", body, content_type="application/json")
+    assert (response.status_code, error_of(response)["code"]) == (413, "payload_too_large")

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+import re
+import time
+
 import pytest
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.test import Client
 from django.urls import reverse
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
 
 from catalog import cache as catalog_cache
 from shop.conf import redis_cache_config
+from shop.redis_guard import reset_breakers
 from tests.accounts.factories import DEFAULT_PASSWORD, UserFactory
 from tests.catalog.factories import ProductFactory
+from tests.redis_faults import hung_redis
 from tests.shop.test_health import redis_down  # noqa: F401  (fixture)
 
 
@@ -47,3 +56,104 @@ def test_sessions_and_pages_use_the_live_redis(client, settings, redis_url):
     assert client.get(reverse("accounts:account")).status_code == 200
     client.get(reverse("catalog:home"))
     assert cache.get(catalog_cache.listing_key("tree", "all")) is not None  # the category menu
+
+
+# --- A hung Redis, a refusing Redis: timeouts, the breaker, one log line (issue 20, items 17-18) ---
+
+
+def _timed_get(client, path: str, **extra) -> tuple[int, float]:
+    started = time.monotonic()
+    response = client.get(path, **extra)
+    return response.status_code, time.monotonic() - started
+
+
+@pytest.mark.django_db
+def test_every_page_answers_within_2_s_of_normal_with_redis_hung(client, settings):
+    # given: a catalog, a signed-in customer (session), and the pages a visitor opens
+    product = ProductFactory(title="Trail Running Shoe")
+    customer = UserFactory()
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(customer).access_token}")
+    pages = [
+        (client, reverse("catalog:home")),
+        (client, product.category.get_absolute_url()),
+        (client, product.get_absolute_url()),
+        (client, reverse("accounts:login")),
+        (api, "/api/v1/products"),
+        (api, "/api/v1/me"),
+    ]
+    member = Client()
+    member.force_login(customer)  # the session: in the database, and in the cache in front of it
+    pages.append((member, reverse("accounts:account")))
+    normal = {path: _timed_get(c, path)[1] for c, path in pages}
+    with hung_redis() as redis:
+        settings.CACHES = {"default": redis_cache_config(redis.url, key_prefix="hung")}
+        try:
+            for page_client, path in pages:
+                reset_breakers()  # each page as the first one of a fresh process: the worst case
+                status, took = _timed_get(page_client, path)
+                # then: the page still renders, at most 2 s slower than with a healthy cache
+                assert status == 200, path
+                assert took < normal[path] + 2.0, f"{path} took {took:.1f} s"
+        finally:
+            caches["default"].close()
+
+
+@pytest.mark.django_db
+def test_the_breaker_stops_calling_a_hung_redis_then_tries_once_again(settings):
+    settings.REDIS_BREAKER_OPEN_SECONDS = 0.5
+    with hung_redis() as redis:
+        settings.CACHES = {"default": redis_cache_config(redis.url, key_prefix="hung")}
+        cache = caches["default"]
+        try:
+            for _ in range(settings.REDIS_BREAKER_FAILURES):  # each one waits for its socket timeout
+                assert cache.get("key") is None
+            connections = len(redis.connections)
+            # when: the breaker is open, a hundred calls cost nothing and reach nobody
+            started = time.monotonic()
+            assert all(cache.get(f"key-{n}") is None for n in range(100))
+            assert time.monotonic() - started < 0.2
+            assert len(redis.connections) == connections
+            # then: after the open period, one call tries the server again (and fails: it is still hung)
+            time.sleep(0.6)
+            started = time.monotonic()
+            assert cache.get("key") is None
+            assert time.monotonic() - started >= settings.REDIS_SOCKET_TIMEOUT * 0.9
+            assert time.monotonic() - started < 1.0
+        finally:
+            cache.close()
+
+
+def _redis_log_records(caplog) -> list[logging.LogRecord]:
+    return [
+        r for r in caplog.records if r.name.startswith(("shop.redis", "django_redis")) and r.levelno >= logging.INFO
+    ]
+
+
+@pytest.mark.django_db
+def test_a_refusing_redis_is_logged_once_with_a_count_not_a_traceback_per_call(client, redis_down, settings, caplog):  # noqa: F811
+    product = ProductFactory()
+    with caplog.at_level(logging.INFO):
+        for _ in range(3):
+            assert client.get(reverse("catalog:home")).status_code == 200
+            assert client.get(product.get_absolute_url()).status_code == 200
+    (record,) = _redis_log_records(caplog)  # one line for six pages and dozens of cache calls
+    assert record.levelno == logging.WARNING and record.exc_info is None
+    assert f"{settings.REDIS_BREAKER_FAILURES} calls failed" in record.getMessage()
+    assert "unreachable" in record.getMessage()
+
+
+@pytest.mark.django_db
+def test_a_long_outage_is_reported_once_per_interval_with_what_was_skipped(redis_down, settings, caplog):  # noqa: F811
+    settings.REDIS_BREAKER_OPEN_SECONDS = 0.05
+    settings.REDIS_OUTAGE_LOG_SECONDS = 0.3
+    cache = caches["default"]
+    with caplog.at_level(logging.INFO):
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:  # a busy process during a one-second outage
+            cache.get("key")
+            time.sleep(0.001)
+    records = _redis_log_records(caplog)
+    assert 2 <= len(records) <= 5  # the opening, then about one report per 0.3 s; never one per call
+    assert "still unreachable" in records[-1].getMessage()
+    assert re.search(r"\d+ calls failed and [1-9]\d* were skipped", records[-1].getMessage())

@@ -6,7 +6,9 @@ import pytest
 
 from tests.shop.helpers import run_python, settings_with
 
-PRODUCTION = {"DEBUG": "0", "SECRET_KEY": "x" * 64 + "-production-like-secret", "ALLOWED_HOSTS": "shop.example.com"}
+PRODUCTION = {"DEBUG": "0", "SECRET_KEY": "x" * 64 + "-production-like-secret", "ALLOWED_HOSTS": "shop.example.com",
+              "PAYMENTS_TEST_WEBHOOK_SECRET": "whsec-of-this-shop-only"}  # fmt: skip
+PRODUCTION_CORE = {k: v for k, v in PRODUCTION.items() if k != "PAYMENTS_TEST_WEBHOOK_SECRET"}
 
 
 @pytest.mark.smoke
@@ -117,6 +119,9 @@ def test_stripe_gateway_is_chosen_by_variable():
         ({"PAYMENT_GATEWAY": "paypal"}, "PAYMENT_GATEWAY must be 'test' or 'stripe'"),
         ({"DEBUG": "0", "ALLOWED_HOSTS": "shop.example.com"}, "SECRET_KEY"),
         ({"DEBUG": "0", "SECRET_KEY": "s" * 60}, "ALLOWED_HOSTS"),
+        # The test gateway's default webhook secret is public: production needs its own.
+        (PRODUCTION_CORE, "PAYMENT_GATEWAY=test needs PAYMENTS_TEST_WEBHOOK_SECRET"),
+        ({**PRODUCTION_CORE, "PAYMENTS_TEST_WEBHOOK_SECRET": "test-webhook-secret"}, "not the documented default"),
     ],
 )
 def test_a_half_configured_service_stops_the_start(variables, complaint):

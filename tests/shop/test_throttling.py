@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 
 from shop.conf import redis_cache_config
@@ -102,3 +103,41 @@ def test_a_forged_x_forwarded_for_does_not_buy_more_log_in_attempts(rates):
         for n in range(5)
     ]  # fmt: skip
     assert statuses == [401, 401, 401, 429, 429]
+
+
+# --- Log-in doors: per address and per account (issue 20, item 8) ---------------------------------
+
+
+def attempt(door: str, email: str, address: str) -> int:
+    """One wrong-password log-in through a door, from a client at `address`; the status code."""
+    if door == "api":
+        client = APIClient(REMOTE_ADDR=address)
+        return client.post("/api/v1/auth/token", {"email": email, "password": "wrong"}, format="json").status_code
+    url = "/admin/login/" if door == "admin" else "/accounts/login/"
+    return Client(REMOTE_ADDR=address).post(url, {"username": email, "password": "wrong"}).status_code
+
+
+@pytest.mark.django_db
+def test_twelve_wrong_admin_passwords_are_throttled_with_a_clear_message(client):
+    # given: the default rate, 10 a minute; a staff account under attack
+    UserFactory(email="boss@example.com", staff=True)
+    statuses = [
+        client.post("/admin/login/", {"username": "boss@example.com", "password": f"guess-{n}"}).status_code
+        for n in range(12)
+    ]
+    assert statuses == [200] * 10 + [429] * 2
+    refused = client.post("/admin/login/", {"username": "boss@example.com", "password": "guess"})
+    assert "Too many attempts" in refused.content.decode()
+    assert 0 < int(refused["Retry-After"]) <= 60
+    assert client.get("/admin/login/").status_code == 200  # reading the page is never throttled
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("door", ["api", "storefront", "admin"])
+def test_attempts_on_one_account_from_many_addresses_share_one_budget(rates, door):
+    rates(login="3/minute")
+    wrong, ok = (401, 401) if door == "api" else (200, 200)
+    statuses = [attempt(door, "ada@example.com", f"10.1.0.{n}") for n in range(5)]
+    assert statuses == [wrong] * 3 + [429, 429]
+    # another account, from yet another address, is not held back by Ada's attackers
+    assert attempt(door, "grace@example.com", "10.1.0.99") == ok
