@@ -77,7 +77,8 @@ def served_through_a_proxy(transactional_db):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_REPLICA", "REDIS_URL", "CELERY_BROKER"))}
     # The same SECRET_KEY as the tests, so the tokens signed here verify there.
     env.update(DATABASE_URL=url, DEBUG="0", SECRET_KEY=django_settings.SECRET_KEY, ALLOWED_HOSTS="127.0.0.1",
-               SECURE_SSL_REDIRECT="false", DATABASE_CONN_MAX_AGE="600", LOG_LEVEL="ERROR")  # fmt: skip
+               SECURE_SSL_REDIRECT="false", DATABASE_CONN_MAX_AGE="600", LOG_LEVEL="ERROR",
+               PAYMENTS_TEST_WEBHOOK_SECRET="failover-test-secret")  # fmt: skip
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "shop.wsgi:application", "--bind", f"127.0.0.1:{port}",
          "--workers", "1", "--threads", "1", "--log-level", "error"],
