@@ -40,6 +40,7 @@ from catalog import selectors as catalog_selectors
 from inventory import selectors as inventory_selectors
 from inventory import services as inventory_services
 from inventory.exceptions import OutOfStock
+from orders import metrics as order_metrics
 from orders import pricing, selectors
 from orders.access import signed_order_url
 from orders.exceptions import (
@@ -62,6 +63,7 @@ from shop import money, outbox
 from shop.idempotency import Created, IdempotencyRequest, referenced_pk
 from shop.idempotency import claim as idempotency_claim
 from shop.idempotency import complete as idempotency_complete
+from shop.observability import context as observability
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -169,6 +171,7 @@ def place_order(
             data={"cart_id": cart.pk, "total": str(order.total)},
         )  # fmt: skip
         idempotency_complete(idempotency, order)
+        order_metrics.order_placed(number=order.number, channel=order.channel)
         outbox.publish_all(
             [outbox.Message(ORDER_PLACED, order.number, {"order_id": order.pk}), _email_due(order, EmailKind.RECEIVED)]
         )
@@ -420,8 +423,10 @@ def _transition(
 ) -> None:
     """The one place a state changes: checked against the machine, saved, written to the history."""
     check_transition(order.state, target)
-    previous, order.state = order.state, target
+    previous, order.state, since = order.state, target, order.updated_at
     order.save(update_fields=["state", "rejection_reason", "updated_at"])
+    order_metrics.order_transitioned(number=order.number, channel=order.channel, previous=previous, target=target,
+                                     since=since)  # fmt: skip
     OrderEvent.objects.create(
         order=order, kind=OrderEventKind.STATE_CHANGED, from_state=previous, to_state=target,
         message=message, actor=actor, data=data or {},
@@ -455,7 +460,8 @@ def _create_order(*, customer, guest_key, email, address, delivery, payment_meth
         currency=totals.currency, delivery_option=delivery.code, delivery_label=delivery.label,
         subtotal=totals.subtotal, shipping=totals.shipping, tax=totals.tax, total=totals.total,
         tax_rate=Decimal(str(settings.ORDERS_TAX_RATE)), prices_include_tax=settings.ORDERS_PRICES_INCLUDE_TAX,
-        payment_method=payment_method,
+        payment_method=payment_method, channel=observability.current_channel(),
+        request_id=observability.current_request_id() or "",
     )  # fmt: skip
     for attempt in range(NUMBER_ATTEMPTS):
         try:

@@ -13,14 +13,15 @@ CELERY_QUEUE_NAMES = ("default", "email", "inventory", "images")
 
 
 def redis_cache_config(url: str, *, key_prefix: str = "shop") -> dict:
-    """A django-redis cache that never fails a page: errors are ignored, sockets time out fast."""
+    """A django-redis cache that never fails a page: errors are ignored, sockets time out fast.
+    Each call is timed (shop.observability.cache)."""
     return {
         "BACKEND": "django_redis.cache.RedisCache",
         "LOCATION": url,
         "KEY_PREFIX": key_prefix,
         "TIMEOUT": 300,
         "OPTIONS": {
-            "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            "CLIENT_CLASS": "shop.observability.cache.TimedClient",
             "IGNORE_EXCEPTIONS": True,
             "SOCKET_CONNECT_TIMEOUT": 0.2,
             "SOCKET_TIMEOUT": 0.2,

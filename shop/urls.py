@@ -5,6 +5,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from shop import health, views
+from shop.observability.metrics import metrics_view
 
 admin.site.site_header = f"{settings.SHOP_NAME} back office"
 admin.site.site_title = f"{settings.SHOP_NAME} admin"
@@ -12,6 +13,7 @@ admin.site.site_title = f"{settings.SHOP_NAME} admin"
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("accounts/", include("accounts.urls")),
     path("cart/", include("cart.urls")),
     path("", include("orders.urls")),

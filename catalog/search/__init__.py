@@ -15,6 +15,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import connections, transaction
 
+from catalog import metrics as catalog_metrics
 from catalog.search.base import (
     DEFAULT_PAGE_SIZE,
     MAX_QUERY_LENGTH,
@@ -79,14 +80,21 @@ def search(
     can), narrowed by the filters, in the sort's order, one page. An empty query (or one with no
     letters or digits) lists the most popular products. Raises SearchUnavailable when the engine
     cannot be reached."""
-    return get_backend().search(
-        query=clean_query(query),
-        filters=filters or SearchFilters(),
-        sort=sort if sort in SORTS else "relevance",
-        page=max(1, page),
-        page_size=max(1, page_size),
-        with_facets=with_facets,
-    )
+    backend = get_backend()
+    try:
+        result = backend.search(
+            query=clean_query(query),
+            filters=filters or SearchFilters(),
+            sort=sort if sort in SORTS else "relevance",
+            page=max(1, page),
+            page_size=max(1, page_size),
+            with_facets=with_facets,
+        )
+    except SearchUnavailable:
+        catalog_metrics.search_done(backend=backend.name, total=None)
+        raise
+    catalog_metrics.search_done(backend=backend.name, total=result.total)
+    return result
 
 
 def index(*, product_ids: list[int]) -> None:
