@@ -15,6 +15,7 @@ from django.utils import timezone
 from prometheus_client import Counter, Histogram
 
 from orders.states import OrderState
+from shop.observability import context
 
 logger = logging.getLogger("orders.pipeline")
 
@@ -48,18 +49,38 @@ LAGS = {
     (OrderState.ALLOCATED, OrderState.AUTHORIZED): authorization_lag,
     (OrderState.ALLOCATED, OrderState.PAYMENT_FAILED): authorization_lag,
 }
+CHANNELS = ("storefront", "api")
+
+
+def _start_at_zero() -> None:
+    """Every series exists from the first scrape (at 0), so rates and alerts work before the
+    first order and CI can check the names."""
+    for channel in CHANNELS:
+        for counter in (orders_placed, *COUNTED.values()):
+            counter.labels(channel)
+    for (_, target), histogram in LAGS.items():
+        histogram.labels(target)
 
 
 def channel_label(channel: str) -> str:
     return channel or "other"  # placed outside a request (a script, the admin shell)
 
 
+def _log_context(number: str) -> dict:
+    """The order number, and the request id and user of the change, taken now (the line is written
+    on commit, which may run after the request's context is gone)."""
+    found = {"request_id": context.current_request_id(), "user_id": context.current_user_id()}
+    return {"order_number": number, **{key: value for key, value in found.items() if value is not None}}
+
+
 def order_placed(*, number: str, channel: str) -> None:
     """Inside the placing transaction: counted (and logged) once it commits."""
 
+    extra = _log_context(number)
+
     def record() -> None:
         orders_placed.labels(channel_label(channel)).inc()
-        logger.info("order %s placed (%s)", number, channel_label(channel), extra={"order_number": number})
+        logger.info("order %s placed (%s)", number, channel_label(channel), extra=extra)
 
     transaction.on_commit(record)
 
@@ -68,6 +89,7 @@ def order_transitioned(*, number: str, channel: str, previous: str, target: str,
     """Inside the transaction that moved an order from `previous` (entered at `since`) to
     `target`: its counter and lag are updated, and a line logged, once it commits."""
     lag = (timezone.now() - since).total_seconds()
+    extra = {**_log_context(number), "from_state": previous, "to_state": target}
 
     def record() -> None:
         counter = COUNTED.get(target)
@@ -76,7 +98,9 @@ def order_transitioned(*, number: str, channel: str, previous: str, target: str,
         histogram = LAGS.get((previous, target))
         if histogram is not None:
             histogram.labels(target).observe(max(lag, 0.0))
-        logger.info("order %s %s -> %s after %.3f s", number, previous, target, lag,
-                    extra={"order_number": number, "from_state": previous, "to_state": target})  # fmt: skip
+        logger.info("order %s %s -> %s after %.3f s", number, previous, target, lag, extra=extra)
 
     transaction.on_commit(record)
+
+
+_start_at_zero()

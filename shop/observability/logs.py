@@ -23,7 +23,10 @@ class ContextFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
-            record.request_id = context.current_request_id()
+            # django.request logs a 4xx/5xx after the middleware has returned: its record carries the request.
+            record.request_id = context.current_request_id() or getattr(
+                getattr(record, "request", None), "request_id", None
+            )
         if not hasattr(record, "order_number"):
             record.order_number = context.current_order_number()
         if not hasattr(record, "user_id"):

@@ -43,9 +43,10 @@ def configure() -> bool:
     return True
 
 
-def instrument() -> None:
+def instrument(tracer_provider=None) -> None:
     """Instrument Django (a span per request), psycopg (per statement), Redis and Celery
-    (publish and run, the context carried in the task headers). Idempotent."""
+    (publish and run, the context carried in the task headers), with the global tracer provider
+    or the one given (tests: an in-memory exporter). Idempotent."""
     global _instrumented
     if _instrumented:
         return
@@ -54,10 +55,10 @@ def instrument() -> None:
     from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
     from opentelemetry.instrumentation.redis import RedisInstrumentor
 
-    DjangoInstrumentor().instrument()
-    PsycopgInstrumentor().instrument(skip_dep_check=True)
-    RedisInstrumentor().instrument()
-    CeleryInstrumentor().instrument()
+    DjangoInstrumentor().instrument(tracer_provider=tracer_provider)
+    PsycopgInstrumentor().instrument(tracer_provider=tracer_provider, skip_dep_check=True)
+    RedisInstrumentor().instrument(tracer_provider=tracer_provider)
+    CeleryInstrumentor().instrument(tracer_provider=tracer_provider)
     _instrumented = True
 
 

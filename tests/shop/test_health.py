@@ -28,7 +28,7 @@ def test_healthz_answers_without_touching_any_service(client):
 
 
 @pytest.mark.smoke
-@pytest.mark.django_db
+@pytest.mark.django_db(databases="__all__")  # /readyz reads the replicas too
 def test_readyz_is_ok_on_the_embedded_default(client, settings):
     settings.CELERY_BROKER_URL = ""
     response = client.get("/readyz")
@@ -51,7 +51,7 @@ def test_readyz_answers_503_when_the_primary_database_is_down():
     assert body["checks"]["cache"]["status"] == "ok"
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(databases="__all__")  # /readyz reads the replicas too
 def test_readyz_stays_ready_but_degraded_when_redis_is_down(client, redis_down):
     response = client.get("/readyz")
     assert response.status_code == 200
@@ -61,7 +61,7 @@ def test_readyz_stays_ready_but_degraded_when_redis_is_down(client, redis_down):
     assert body["checks"]["database"]["status"] == "ok"
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(databases="__all__")  # /readyz reads the replicas too
 def test_readyz_stays_ready_but_degraded_when_the_broker_is_down(client, settings):
     settings.CELERY_BROKER_URL = DEAD_BROKER
     response = client.get("/readyz")
@@ -70,14 +70,14 @@ def test_readyz_stays_ready_but_degraded_when_the_broker_is_down(client, setting
 
 
 @pytest.mark.redis
-@pytest.mark.django_db
+@pytest.mark.django_db(databases="__all__")  # /readyz reads the replicas too
 def test_readyz_reports_a_live_redis_as_ok(client, settings, redis_url):
     settings.CACHES = {"default": redis_cache_config(redis_url, key_prefix="test-readyz")}
     assert client.get("/readyz").json()["checks"]["cache"]["status"] == "ok"
 
 
 @pytest.mark.rabbitmq
-@pytest.mark.django_db
+@pytest.mark.django_db(databases="__all__")  # /readyz reads the replicas too
 def test_readyz_reports_a_live_broker_as_ok(client, settings, broker_url):
     settings.CELERY_BROKER_URL = broker_url
     assert client.get("/readyz").json()["checks"]["broker"]["status"] == "ok"
