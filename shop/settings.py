@@ -371,6 +371,9 @@ X_FRAME_OPTIONS = "DENY"
 # processes; gunicorn.conf.py empties it at start. CELERY_METRICS_PORT: a worker serves its own
 # /metrics. OTEL_EXPORTER_OTLP_ENDPOINT switches traces on (shop.observability.tracing).
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+if env.str("PROMETHEUS_MULTIPROC_DIR", default=""):
+    # Every process (manage.py commands too) writes its metric files there: it must exist.
+    Path(env.str("PROMETHEUS_MULTIPROC_DIR")).mkdir(parents=True, exist_ok=True)
 
 # --- Logging -------------------------------------------------------------------------------
 # LOG_FORMAT=json: one JSON object per line (the Docker image's default); plain text otherwise.
