@@ -15,7 +15,7 @@ from pythonjsonlogger.json import JsonFormatter
 from shop.observability import context
 
 PLAIN_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
-JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(user_id)s %(order_number)s"
+JSON_FIELDS = "%(levelname)s %(name)s %(message)s %(request_id)s %(user_id)s %(order_number)s"
 
 
 class ContextFilter(logging.Filter):
@@ -38,9 +38,8 @@ def json_formatter() -> JsonFormatter:
     """The JSON formatter (used by settings.LOGGING through its "()" factory key)."""
     return JsonFormatter(
         JSON_FIELDS,
-        rename_fields={"asctime": "time", "levelname": "level", "name": "logger", "exc_info": "exception"},
-        timestamp=False,
-        datefmt="%Y-%m-%dT%H:%M:%S%z",
+        rename_fields={"levelname": "level", "name": "logger", "exc_info": "exception"},
+        timestamp="time",  # ISO 8601 in UTC, with microseconds
     )
 
 

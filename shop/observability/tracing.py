@@ -95,3 +95,15 @@ def attached(carrier: dict | None) -> Iterator[None]:
         yield
     finally:
         otel_context.detach(token)
+
+
+def batch_span(name: str, carriers: list[dict], *, tracer_provider=None):
+    """A span for work that decides many orders at once (a batch allocation), linked to the trace
+    of each order it decides (`carriers`: the trace contexts stored with their outbox messages).
+    Used as a context manager; a no-op span when tracing is off."""
+    links = []
+    for carrier in carriers:
+        span_context = trace.get_current_span(propagate.extract(carrier or {})).get_span_context()
+        if span_context.is_valid:
+            links.append(trace.Link(span_context))
+    return trace.get_tracer("shop", tracer_provider=tracer_provider).start_as_current_span(name, links=links)
