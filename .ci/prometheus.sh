@@ -95,6 +95,9 @@ required=(
 )
 [ -n "${CELERY_BROKER_URL:-}" ] && required+=(shop_celery_queue_length)
 [ -n "${DATABASE_REPLICA_URLS:-}" ] && required+=(shop_db_replica_lag_seconds)
+# PROM_REQUIRE_ALSO="name ...": more names (to see this script fail on a missing one).
+read -r -a also <<<"${PROM_REQUIRE_ALSO:-}"
+required+=("${also[@]+"${also[@]}"}")
 
 deadline=$((SECONDS + PROM_MAX_WAIT))
 missing=("${required[@]}")
