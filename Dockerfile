@@ -31,7 +31,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PATH=/opt/venv/bin:$PATH \
     DJANGO_SETTINGS_MODULE=shop.settings \
-    DEBUG=0
+    DEBUG=0 \
+    LOG_FORMAT=json \
+    PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus-metrics
 
 RUN groupadd --system --gid 10001 shop \
     && useradd --system --uid 10001 --gid shop --home-dir /app --no-create-home \
@@ -47,6 +49,8 @@ COPY . /app
 # and host list exist only for this command; the real ones come from the environment at run
 # time, and with DEBUG=0 the settings refuse to start without them.
 RUN SECRET_KEY=build-only ALLOWED_HOSTS=localhost PAYMENTS_TEST_WEBHOOK_SECRET=build-only python manage.py collectstatic --noinput \
+    && rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR" \
+    && chown shop:shop "$PROMETHEUS_MULTIPROC_DIR" \
     && mkdir -p /app/media \
     && chown shop:shop /app/media
 
@@ -60,4 +64,6 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import os, sys, urllib.request as u; h = (os.environ.get('ALLOWED_HOSTS') or 'localhost').split(',')[0].strip().lstrip('.').replace('*', 'localhost') or 'localhost'; r = u.urlopen(u.Request('http://127.0.0.1:8000/healthz', headers={'Host': h}), timeout=4); sys.exit(0 if r.status == 200 else 1)"]
 
-CMD ["gunicorn", "shop.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "4", "--threads", "4", "--worker-class", "gthread", "--access-logfile", "-", "--timeout", "30"]
+# gunicorn.conf.py (in /app) empties PROMETHEUS_MULTIPROC_DIR at start; the shop logs one JSON
+# line per request itself, so gunicorn's plain-text access log is off.
+CMD ["gunicorn", "shop.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "4", "--threads", "4", "--worker-class", "gthread", "--timeout", "30"]

@@ -41,6 +41,7 @@ from catalog import selectors as catalog_selectors
 from inventory import selectors as inventory_selectors
 from inventory import services as inventory_services
 from inventory.exceptions import StockBusy
+from orders import metrics as order_metrics
 from orders import pricing, selectors
 from orders.access import signed_order_url
 from orders.exceptions import (
@@ -78,6 +79,7 @@ from shop.email_addresses import EMAIL_MAX_LENGTH, normalize_email
 from shop.idempotency import Created, IdempotencyKeyReused, IdempotencyRequest, referenced_pk
 from shop.idempotency import claim as idempotency_claim
 from shop.idempotency import complete as idempotency_complete
+from shop.observability import context as observability
 from shop.templating import render_text
 
 if TYPE_CHECKING:
@@ -188,6 +190,7 @@ def place_order(
         )  # fmt: skip
         _remember_related(order, lines=order_lines, events=[event])  # the API answers without reading it again
         idempotency_complete(idempotency, order)
+        order_metrics.order_placed(number=order.number, channel=order.channel)
         # "received" first: on the embedded default each consumer runs inline as it is handed on
         outbox.publish_all(
             [_email_due(order, EmailKind.RECEIVED), outbox.Message(ORDER_PLACED, order.number, {"order_id": order.pk})]
@@ -306,6 +309,9 @@ def _record_decisions(
         decision = decisions[order.pk]
         target = OrderState.ALLOCATED if decision.allocated else OrderState.REJECTED
         check_transition(order.state, target)
+        # counted (and logged with the order's number) once the batch commits, as _transition does
+        order_metrics.order_transitioned(number=order.number, channel=order.channel, previous=order.state,
+                                         target=target, since=order.updated_at)  # fmt: skip
         order.state, order.updated_at = target, now
         if decision.allocated:
             data, message = {"units": -sum(change.quantity for change in decision.changes)}, ""
@@ -709,10 +715,12 @@ def _transition(
 ) -> None:
     """The one place a state changes: checked against the machine, saved, written to the history."""
     check_transition(order.state, target)
-    previous, order.state = order.state, target
+    previous, order.state, since = order.state, target, order.updated_at
     if target == OrderState.PAYMENT_FAILED:  # the payment window starts now; another card never moves it
         order.payment_failed_at = timezone.now()
     order.save(update_fields=["state", "rejection_reason", "payment_failed_at", "updated_at"])
+    order_metrics.order_transitioned(number=order.number, channel=order.channel, previous=previous, target=target,
+                                     since=since)  # fmt: skip
     OrderEvent.objects.create(
         order=order, kind=OrderEventKind.STATE_CHANGED, from_state=previous, to_state=target,
         message=message, actor=actor, data=data or {},
@@ -747,7 +755,8 @@ def _create_order(*, customer, guest_key, email, address, delivery, payment_meth
         currency=totals.currency, delivery_option=delivery.code, delivery_label=delivery.label,
         subtotal=totals.subtotal, shipping=totals.shipping, tax=totals.tax, total=totals.total,
         tax_rate=Decimal(str(settings.ORDERS_TAX_RATE)), prices_include_tax=settings.ORDERS_PRICES_INCLUDE_TAX,
-        payment_method=payment_method,
+        payment_method=payment_method, channel=observability.current_channel(),
+        request_id=observability.current_request_id() or "",
     )  # fmt: skip
     for attempt in range(NUMBER_ATTEMPTS):
         try:

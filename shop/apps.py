@@ -12,3 +12,12 @@ class ShopConfig(AppConfig):
         # a worker): the outbox finds its consumers by name in the registry, and eager mode (the
         # embedded shop) runs them from it.
         autodiscover_modules("tasks")
+        # Observability: request ids into task headers and task metrics (signals), database
+        # timings, the scrape-time gauges of shop and of every app's metrics.py, traces when an
+        # OTLP endpoint is configured.
+        from shop.observability import celery, db, probes, tracing  # noqa: F401  (celery: signal receivers)
+
+        db.install()
+        probes.register()
+        autodiscover_modules("metrics")
+        tracing.configure()

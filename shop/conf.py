@@ -25,7 +25,8 @@ def redis_cache_config(
     connect_timeout: float = REDIS_CONNECT_TIMEOUT,
 ) -> dict:
     """A django-redis cache that never fails a page: errors are ignored, sockets time out fast,
-    and a per-process circuit breaker stops calling a failing Redis (shop.redis_guard)."""
+    a per-process circuit breaker stops calling a failing Redis (shop.redis_guard), and each call
+    is timed (shop.observability.cache)."""
     guarded = (
         "shop.redis_guard.GuardedSSLConnection" if url.startswith("rediss://") else "shop.redis_guard.GuardedConnection"
     )
@@ -35,7 +36,7 @@ def redis_cache_config(
         "KEY_PREFIX": key_prefix,
         "TIMEOUT": 300,
         "OPTIONS": {
-            "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            "CLIENT_CLASS": "shop.observability.cache.TimedClient",
             "IGNORE_EXCEPTIONS": True,
             "SOCKET_CONNECT_TIMEOUT": connect_timeout,
             "SOCKET_TIMEOUT": socket_timeout,

@@ -216,6 +216,11 @@ def measure_replica_lag(alias: str) -> float | None:
     return None if lag is None else float(lag)
 
 
+def is_marked_down(alias: str) -> bool:
+    """Whether this process skips the replica now because its connection failed lately."""
+    return _down_until.get(alias, 0.0) > time.monotonic()
+
+
 def reset_replica_health() -> None:
     """Forget which replicas were down and how far they lagged (tests; a deploy starts clean anyway)."""
     _down_until.clear()

@@ -1,9 +1,10 @@
 """Liveness and readiness for the load balancer and the orchestrator.
 
 /healthz does no I/O: the process answers, so it is alive. /readyz checks the primary
-database, the cache and the broker, each with its latency; only the primary database being down
-makes the instance unready (503). Redis and the broker are reported as degraded, because the shop
-still takes orders without them (docs/architecture.md, Failure rules).
+database, the cache and the broker, each with its latency, and reports each replica (ok,
+lagging, down, with its lag) and the broker's queue depths; only the primary database being down
+makes the instance unready (503). Redis, the broker and replicas are reported as degraded, because
+the shop still takes orders without them (docs/architecture.md, Failure rules).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from kombu import Connection
 from kombu.exceptions import OperationalError as KombuOperationalError
+
+from shop.observability import probes
 
 OK, DEGRADED, DOWN, DISABLED = "ok", "degraded", "down", "disabled"
 
@@ -80,10 +83,26 @@ def readyz(request: HttpRequest) -> JsonResponse:
         "cache": _timed(_check_cache),
         "broker": _timed(_check_broker),
     }
+    replicas = {
+        replica.alias: {"status": replica.status, "lag_seconds": replica.lag_seconds}
+        for replica in probes.replica_statuses()
+    }
+    queues = _queue_depths() if checks["broker"]["status"] == OK else {}
     if checks["database"]["status"] == DOWN:
         overall, status_code = DOWN, 503
-    elif any(check["status"] == DEGRADED for check in checks.values()):
+    elif any(check["status"] == DEGRADED for check in checks.values()) or any(
+        replica["status"] != probes.OK for replica in replicas.values()
+    ):
         overall, status_code = DEGRADED, 200
     else:
         overall, status_code = OK, 200
-    return JsonResponse({"status": overall, "checks": checks}, status=status_code)
+    body = {"status": overall, "checks": checks, "replicas": replicas, "queues": queues}
+    return JsonResponse(body, status=status_code)
+
+
+def _queue_depths() -> dict[str, int]:
+    """Messages waiting per queue; {} when the broker does not answer in time (never an error)."""
+    try:
+        return probes.queue_depths()
+    except Exception:  # a report, never a reason to fail readiness (timeouts, refusals, AMQP errors)
+        return {}

@@ -73,6 +73,11 @@ class OutboxMessage(models.Model):
     claimed_until = models.DateTimeField(
         null=True, blank=True, help_text="A relay is sending it until then; past it, another relay may."
     )
+    # Who caused it, so whoever sends it later puts them in the task's headers (observability).
+    request_id = models.CharField(max_length=64, blank=True, help_text="X-Request-ID of the request that wrote it.")
+    trace_context = models.JSONField(
+        default=dict, blank=True, help_text="W3C trace context (traceparent) it was written in."
+    )
 
     class Meta:
         indexes = [

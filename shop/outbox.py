@@ -24,6 +24,7 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from shop.celery import app
 from shop.models import OutboxMessage
+from shop.observability import context, tracing
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +56,14 @@ def publish_all(messages: list[Message]) -> list[OutboxMessage]:
     for message in messages:
         if message.topic not in settings.OUTBOX_ROUTES:
             raise UnroutedTopic(f"No OUTBOX_ROUTES entry for topic {message.topic!r}")
+    request_id, trace_context = context.current_request_id() or "", tracing.inject()
     rows = OutboxMessage.objects.bulk_create(
-        [OutboxMessage(topic=m.topic, key=m.key, payload=m.payload) for m in messages]
+        [
+            OutboxMessage(
+                topic=m.topic, key=m.key, payload=m.payload, request_id=request_id, trace_context=trace_context
+            )
+            for m in messages
+        ]
     )
     ids = [row.pk for row in rows]
     # robust: a failed hand-off (or, in eager mode, a failing consumer) never breaks the committed
@@ -84,10 +91,16 @@ def _send(message: OutboxMessage) -> bool:
     try:
         task = app.tasks.get(task_name)
         kwargs = {"message_id": message.pk, **message.payload}
-        if task is not None:
-            task.apply_async(kwargs=kwargs, retry=False)  # honours eager mode in the embedded shop
-        else:
-            app.send_task(task_name, kwargs=kwargs, retry=False)
+        # The task's headers carry the request id, the message's key (an order number) and the
+        # trace of the change that wrote it, whoever sends it (shop.observability.celery).
+        with (
+            context.bind(request_id=message.request_id or None, order_number=message.key or None),
+            tracing.attached(message.trace_context),
+        ):
+            if task is not None:
+                task.apply_async(kwargs=kwargs, retry=False)  # honours eager mode in the embedded shop
+            else:
+                app.send_task(task_name, kwargs=kwargs, retry=False)
     except Exception as exc:  # the broker refused, or (eager mode) the consumer failed: the relay sends it again
         OutboxMessage.objects.filter(pk=message.pk).update(
             attempts=F("attempts") + 1, last_error=f"{exc.__class__.__name__}: {exc}"[:300]

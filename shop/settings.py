@@ -13,6 +13,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from shop.conf import celery_queues, redis_cache_config, replica_databases
+from shop.observability.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -64,6 +65,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every response (redirects and errors too) carries its X-Request-ID and is timed.
+    "shop.observability.middleware.ObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "shop.failover.DatabaseUnavailableMiddleware",
     "shop.api.request_limits.ApiBodySizeMiddleware",  # 413 before anything reads an oversized API body
@@ -433,7 +436,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 CSRF_FAILURE_VIEW = "shop.views.csrf_failure"  # JSON under /api/, Django's page elsewhere
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
@@ -441,12 +444,19 @@ if not DEBUG:
     CSRF_COOKIE_SECURE = True
 X_FRAME_OPTIONS = "DENY"
 
+# --- Observability -------------------------------------------------------------------------
+# GET /metrics (Prometheus): with METRICS_TOKEN set it answers only "Authorization: Bearer
+# <token>"; without one only loopback clients, and only with DEBUG on (the embedded default).
+# PROMETHEUS_MULTIPROC_DIR (read by prometheus_client itself) adds up gunicorn's and Celery's
+# processes; gunicorn.conf.py empties it at start. CELERY_METRICS_PORT: a worker serves its own
+# /metrics. OTEL_EXPORTER_OTLP_ENDPOINT switches traces on (shop.observability.tracing).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+if env.str("PROMETHEUS_MULTIPROC_DIR", default=""):
+    # Every process (manage.py commands too) writes its metric files there: it must exist.
+    Path(env.str("PROMETHEUS_MULTIPROC_DIR")).mkdir(parents=True, exist_ok=True)
+
 # --- Logging -------------------------------------------------------------------------------
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django_redis": {"level": "ERROR"}, "stripe": {"level": "WARNING"}},  # stripe logs each request
-}
+# LOG_FORMAT=json: one JSON object per line (the Docker image's default); plain text otherwise.
+# Every line carries the request id, user id and order number of what it is about.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+LOGGING = logging_config(log_format=LOG_FORMAT, level=env.str("LOG_LEVEL", default="INFO"))

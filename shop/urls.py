@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from shop import health, views
 from shop.api.throttling import throttle_post
+from shop.observability.metrics import metrics_view
 
 admin.site.site_header = f"{settings.SHOP_NAME} back office"
 admin.site.site_title = f"{settings.SHOP_NAME} admin"
@@ -13,6 +14,7 @@ admin.site.site_title = f"{settings.SHOP_NAME} admin"
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("accounts/", include("accounts.urls")),
     path("cart/", include("cart.urls")),
     path("", include("orders.urls")),

@@ -18,6 +18,7 @@ import logging
 from django.conf import settings
 from django.db import connections, transaction
 
+from catalog import metrics as catalog_metrics
 from catalog.search.base import (
     DEFAULT_PAGE_SIZE,
     MAX_QUERY_LENGTH,
@@ -102,19 +103,30 @@ def search(
     }
     backend = get_backend()
     if backend.name != "elasticsearch":
-        return backend.search(**wanted)
+        return _measured(backend, wanted)
     # Elasticsearch is the primary engine; PostgreSQL is its standby. When Elasticsearch fails or
     # is slow the breaker opens and everyone answers from PostgreSQL (said as `degraded`) until a
     # trial search succeeds.
     try:
         search_breaker.allow()
-        result = backend.search(**wanted)
+        result = _measured(backend, wanted)
     except (BreakerOpen, SearchUnavailable) as exc:
         if isinstance(exc, SearchUnavailable):
             search_breaker.record_failure()
             logger.warning("Elasticsearch unavailable, searching PostgreSQL instead: %s", exc)
-        return dataclasses.replace(database_backend().search(**wanted), degraded=True)
+        return dataclasses.replace(_measured(database_backend(), wanted), degraded=True)
     search_breaker.record_success()
+    return result
+
+
+def _measured(backend: SearchBackend, wanted: dict) -> SearchResult:
+    """One backend's search, counted by backend and outcome (shop_search_requests_total)."""
+    try:
+        result = backend.search(**wanted)
+    except SearchUnavailable:
+        catalog_metrics.search_done(backend=backend.name, total=None)
+        raise
+    catalog_metrics.search_done(backend=backend.name, total=result.total)
     return result
 
 

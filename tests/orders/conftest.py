@@ -11,6 +11,7 @@ from orders.services import CheckoutInput
 from tests.accounts.factories import UserFactory, address_data
 from tests.cart.conftest import guest_api  # noqa: F401  (fixture)
 from tests.cart.factories import add, stocked_product
+from tests.observability_helpers import json_lines, spans  # noqa: F401  (fixtures)
 
 
 def checkout_input(**overrides) -> CheckoutInput:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.shop.helpers import run_python, settings_with
@@ -153,3 +155,17 @@ def test_production_turns_on_https_only_cookies_and_hsts():
     assert found["DEBUG"] is False
     assert found["SESSION_COOKIE_SECURE"] is found["CSRF_COOKIE_SECURE"] is found["SECURE_SSL_REDIRECT"] is True
     assert found["SECURE_HSTS_SECONDS"] >= 31536000
+
+
+def test_logs_are_plain_text_by_default_and_json_lines_with_log_format_json():
+    plain = settings_with("LOGGING", "METRICS_TOKEN")
+    assert plain["LOGGING"]["handlers"]["console"]["formatter"] == "plain"
+    assert plain["METRICS_TOKEN"] == ""
+    found = run_python(
+        "import django, logging; django.setup(); logging.getLogger('shop.check').warning('hello')",
+        LOG_FORMAT="json",
+    )
+    assert found.returncode == 0, found.stderr
+    line = json.loads(found.stderr.strip().splitlines()[-1])
+    assert (line["level"], line["logger"], line["message"]) == ("WARNING", "shop.check", "hello")
+    assert {"time", "request_id", "user_id", "order_number"} <= set(line)
