@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('shop', '0004_outbox_claim_lease'),
+        ('shop', '0005_outbox_dispatched_index'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orders', '0004_order_payment_attempts_alter_emaillog_kind'),
+        ('orders', '0007_order_guest_email_idx'),
     ]
 
     operations = [
