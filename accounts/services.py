@@ -174,8 +174,9 @@ def update_profile(*, user: User, full_name: str) -> User:
 
 def request_email_verification(*, user: User) -> None:
     """E-mail a signed link to the account's address; opening it proves the address is theirs
-    (verify_email). Sent on the `email` queue after the caller's commit (at once outside one).
-    Every link stays valid until one of them is used or it expires."""
+    (verify_email). Sent on the `email` queue after the caller's commit (at once outside one); a
+    broker that refuses it is logged, never raised (a sign-in must not fail for it; the customer
+    can ask again). Every link stays valid until one of them is used or it expires."""
     context = {
         "email": user.email,
         "url": verification.verification_url(user),
@@ -185,7 +186,9 @@ def request_email_verification(*, user: User) -> None:
     subject = "".join(render_to_string("accounts/email/verify_email_subject.txt", context).splitlines())
     body = render_to_string("accounts/email/verify_email.txt", context)
     to_email = user.email
-    transaction.on_commit(lambda: send_account_email_task.delay(subject=subject, body=body, to_email=to_email))
+    transaction.on_commit(
+        lambda: send_account_email_task.delay(subject=subject, body=body, to_email=to_email), robust=True
+    )
 
 
 def check_verification_link(*, token: str) -> User:

@@ -67,3 +67,14 @@ class AddressOutputSerializer(serializers.ModelSerializer):
         model = Address
         fields = ["id", "full_name", "line1", "line2", "city", "postal_code", "country", "phone", "is_default"]
         read_only_fields = fields
+
+
+class EmailVerificationConfirmInputSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=512)
+
+
+class EmailVerifiedOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["email", "email_verified_at"]
+        read_only_fields = fields

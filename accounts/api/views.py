@@ -24,6 +24,8 @@ from accounts import selectors, services
 from accounts.api.serializers import (
     AddressInputSerializer,
     AddressOutputSerializer,
+    EmailVerificationConfirmInputSerializer,
+    EmailVerifiedOutputSerializer,
     PasswordInputSerializer,
     PasswordResetConfirmInputSerializer,
     PasswordResetInputSerializer,
@@ -146,6 +148,39 @@ class PasswordResetConfirmApi(APIView):
             raise serializers.ValidationError({"new_password": form.errors.get("new_password2", ["Not valid."])})
         form.save()
         return Response(status=204)
+
+
+class EmailVerificationApi(APIView):
+    """E-mail the signed-in customer a link that verifies their address (orders they placed as a
+    guest with it then join the account). 202; the link's token is confirmed below."""
+
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "email_verification"
+
+    @extend_schema(request=None, responses={202: None})
+    def post(self, request: Request) -> Response:
+        services.request_email_verification(user=request.user)
+        return Response(status=202)
+
+
+class EmailVerificationConfirmApi(APIView):
+    """Verify an address with the token of the e-mailed link (it works once). A used, expired or
+    forged token is a 400 naming `token`."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_classes = [AnonRateThrottle]
+
+    @extend_schema(
+        request=EmailVerificationConfirmInputSerializer,
+        responses={200: EmailVerifiedOutputSerializer, 400: error_response("The link was used, expired or forged.")},
+    )
+    def post(self, request: Request) -> Response:
+        data = EmailVerificationConfirmInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.verify_email(token=data.validated_data["token"])
+        return Response(EmailVerifiedOutputSerializer(user).data)
 
 
 def _user_for_reset(uid: str, token: str) -> User:

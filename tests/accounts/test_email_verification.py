@@ -9,11 +9,13 @@ import time
 import pytest
 from django.core import mail, signing
 from django.urls import reverse
+from rest_framework.test import APIClient
 
 from accounts import services, verification
 from accounts.exceptions import InvalidVerificationLink, VerificationLinkExpired
 from accounts.signals import email_verified
 from tests.accounts.factories import UserFactory
+from tests.api_helpers import error_of
 
 
 @pytest.fixture
@@ -170,4 +172,35 @@ def test_a_signed_in_customer_asks_for_a_new_link(client, customer, django_captu
 def test_asking_for_a_link_needs_an_account(client):
     response = client.post(reverse("accounts:verify_email_request"))
     assert response.status_code == 302 and response.url.startswith(reverse("accounts:login"))
+    assert mail.outbox == []
+
+
+# --- The API ---------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_api_asks_for_a_link_and_confirms_it_once(customer, django_capture_on_commit_callbacks):
+    api = APIClient()
+    api.force_authenticate(customer)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.post("/api/v1/auth/verify-email").status_code == 202
+    token = token_of(emailed_link("ada@example.com"))
+
+    anonymous = APIClient()
+    with django_capture_on_commit_callbacks(execute=True):
+        confirmed = anonymous.post("/api/v1/auth/verify-email/confirm", {"token": token}, format="json")
+    assert confirmed.status_code == 200 and confirmed.json()["email"] == "ada@example.com"
+    assert confirmed.json()["email_verified_at"]
+
+    again = anonymous.post("/api/v1/auth/verify-email/confirm", {"token": token}, format="json")
+    assert again.status_code == 400
+    assert error_of(again)["code"] == "invalid_verification_link" and "token" in error_of(again)["fields"]
+    forged = anonymous.post("/api/v1/auth/verify-email/confirm", {"token": token[:-2] + "zz"}, format="json")
+    assert forged.status_code == 400 and "token" in error_of(forged)["fields"]
+    assert anonymous.post("/api/v1/auth/verify-email/confirm", {}, format="json").status_code == 400
+
+
+@pytest.mark.django_db
+def test_the_api_link_request_needs_an_account():
+    assert APIClient().post("/api/v1/auth/verify-email").status_code == 401
     assert mail.outbox == []

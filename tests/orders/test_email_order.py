@@ -7,6 +7,7 @@ queues and workers may do."""
 from __future__ import annotations
 
 import smtplib
+import time
 
 import pytest
 from django.core import mail
@@ -22,6 +23,7 @@ from shop import outbox
 from shop.models import OutboxMessage
 from tests.celery_helpers import real_broker
 from tests.orders.conftest import checkout_input, fill_cart
+from tests.shop.test_celery import live_worker  # noqa: F401  (fixture: a real worker thread on RabbitMQ)
 
 DEAD_BROKER = "amqp://guest:guest@127.0.0.1:1//"
 
@@ -147,3 +149,33 @@ def test_confirmed_is_not_sent_while_another_worker_is_sending_received(customer
         send_order_email(order_id=order.pk, kind=EmailKind.ALLOCATED)
     assert mail.outbox == []
     assert EmailLog.objects.get(order=order, kind=EmailKind.ALLOCATED).sent_at is None
+
+
+@pytest.mark.rabbitmq
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("live_worker")
+def test_real_workers_on_rabbitmq_send_received_first_and_confirm_only_the_authorized_order(
+    customer, shoe, sock, mailoutbox
+):
+    # given: a worker consuming every queue (allocation, payments, e-mails, outbox) in its own order
+    fill_cart(user=customer, lines={shoe: 1})
+    accepted = services.place_order(checkout=checkout_input(payment_method="tok_visa"), customer=customer).value
+    fill_cart(user=customer, lines={sock: 1})
+    declined = services.place_order(checkout=checkout_input(payment_method="tok_declined"), customer=customer).value
+
+    # when: both orders reach their final state and two e-mails each went out
+    deadline = time.monotonic() + 30
+    while len(mailoutbox) < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # anything more (a wrong "confirmed") would arrive now
+
+    # then
+    def received_by(order):
+        return [m.subject.split(": ", 1)[1] for m in mailoutbox if order.number in m.subject]
+
+    assert received_by(accepted) == [f"we received your order {accepted.number}",
+                                     f"your order {accepted.number} is confirmed"]  # fmt: skip
+    assert received_by(declined) == [f"we received your order {declined.number}",
+                                     f"your payment for order {declined.number} needs attention"]  # fmt: skip
+    assert Order.objects.get(pk=accepted.pk).state == OrderState.AUTHORIZED
+    assert Order.objects.get(pk=declined.pk).state == OrderState.PAYMENT_FAILED

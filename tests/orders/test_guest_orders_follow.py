@@ -15,6 +15,7 @@ from accounts import verification
 from orders import services
 from orders.models import Order, OrderEventKind
 from tests.accounts.factories import DEFAULT_PASSWORD, UserFactory
+from tests.celery_helpers import real_broker
 from tests.orders.factories import OrderFactory
 
 FOUND_ONE = "We found 1 order placed as a guest with this address; check your inbox to add it."
@@ -180,3 +181,15 @@ def test_offering_counts_and_emails_only_the_accounts_address(django_capture_on_
         assert services.offer_guest_orders(customer=ada) == 1
 
     assert [m.to for m in mail.outbox] == [["ada@example.com"]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_signing_in_works_while_the_broker_is_down(client):
+    customer = UserFactory(email="ada@example.com")
+    guest_order("ada@example.com")
+
+    with real_broker("amqp://guest:guest@127.0.0.1:1//"):
+        response = client.post(reverse("accounts:login"), {"username": "ada@example.com", "password": DEFAULT_PASSWORD})
+
+    assert response.status_code == 302
+    assert client.get(reverse("orders:list")).wsgi_request.user == customer
