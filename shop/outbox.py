@@ -31,6 +31,10 @@ logger = logging.getLogger(__name__)
 RELAY_BATCH = 100
 RELAY_GRACE = timedelta(seconds=5)  # leave the on-commit send its chance before the relay steps in
 RELAY_LEASE = timedelta(seconds=60)  # how long a relay's claim on a batch keeps other relays off it
+# A pooled broker connection found dead (the broker restarted since it was last used) is reopened
+# and the publish retried once, at once; a broker that is really down still fails fast and the
+# relay sends the message later.
+PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0, "interval_max": 0}
 
 
 class UnroutedTopic(LookupError):
@@ -97,13 +101,14 @@ def _send(message: OutboxMessage) -> bool:
             context.bind(request_id=message.request_id or None, order_number=message.key or None),
             tracing.attached(message.trace_context),
         ):
-            if task is not None:
-                task.apply_async(kwargs=kwargs, retry=False)  # honours eager mode in the embedded shop
+            if task is not None:  # apply_async honours eager mode in the embedded shop
+                task.apply_async(kwargs=kwargs, retry=True, retry_policy=PUBLISH_RETRY)
             else:
-                app.send_task(task_name, kwargs=kwargs, retry=False)
+                app.send_task(task_name, kwargs=kwargs, retry=True, retry_policy=PUBLISH_RETRY)
     except Exception as exc:  # the broker refused, or (eager mode) the consumer failed: the relay sends it again
+        # the relay's lease is released, so the next relay run retries it instead of waiting RELAY_LEASE out
         OutboxMessage.objects.filter(pk=message.pk).update(
-            attempts=F("attempts") + 1, last_error=f"{exc.__class__.__name__}: {exc}"[:300]
+            attempts=F("attempts") + 1, last_error=f"{exc.__class__.__name__}: {exc}"[:300], claimed_until=None
         )
         log = logger.warning if isinstance(exc, BrokerError | OSError) else logger.exception
         log("outbox message %s (%s) not sent: %s", message.pk, message.topic, exc)

@@ -81,6 +81,21 @@ def test_a_message_the_broker_refused_is_sent_by_the_relay_later():
     assert relay_outbox_task.delay().get() == 0  # nothing is sent twice by the relay
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_relay_send_releases_its_lease_so_the_next_relay_retries_it():
+    # given: a message the on-commit send could not hand over, and a relay that fails too
+    with real_broker(DEAD_BROKER):
+        with transaction.atomic():
+            message = outbox.publish(topic="test.happened", key="SO5", payload={"order_id": 5})
+        age(message)
+        assert outbox.relay() == 0
+    message.refresh_from_db()
+    assert (message.attempts, message.claimed_until, message.dispatched_at) == (2, None, None)
+    # when: the broker is back, the very next relay run (not one a lease later) sends it
+    assert outbox.relay() == 1
+    assert [{"message_id": message.pk, "order_id": 5}] == RECEIVED
+
+
 @pytest.mark.django_db
 def test_the_relay_leaves_fresh_messages_to_their_on_commit_send():
     with transaction.atomic():
