@@ -63,7 +63,7 @@ def in_process(env: dict, pages: list[tuple[str, str]], rounds: int) -> None:
 
     from tests.cache_helpers import count_cache_calls
 
-    client = Client()
+    client = Client(HTTP_HOST="127.0.0.1")
     print(f"\n{'page':<16} {'ms/request':>10} {'SQL':>4} {'cache trips':>11}  (in process, warm)")
     for name, path in pages:
         client.get(path)
@@ -84,6 +84,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync worker processes")
     parser.add_argument("--time-limit", type=float, default=40, help="seconds per page at most")
     parser.add_argument("--in-process-rounds", type=int, default=300)
+    parser.add_argument("--in-process-only", action="store_true", help="skip the HTTP load (no gunicorn)")
     args = parser.parse_args()
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgres") or not os.environ.get("REDIS_URL"):
@@ -100,10 +101,11 @@ def main() -> None:
     with gunicorn(env, workers=args.workers, threads=1, worker_class="sync") as port:
         pages = pick_pages(port)
         rows = []
-        for name, path in pages:
+        for name, path in [] if args.in_process_only else pages:
             fetch(port, path)  # warm the cache
             rows.append((name, hammer(port, path, args.requests, args.concurrency, args.time_limit)))
-        print_table(rows, ceiling=rows[0][1]["rps"])
+        if rows:
+            print_table(rows, ceiling=rows[0][1]["rps"])
     in_process(env, pages[1:], args.in_process_rounds)
 
 
