@@ -17,7 +17,6 @@ Only 127.0.0.1 is contacted; every loop is bounded in requests and in time.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -25,7 +24,7 @@ import sys
 import tempfile
 import time
 
-from harness import ROOT, bench_environment, fetch, gunicorn, hammer, manage, print_table
+from harness import ROOT, bench_environment, fetch, gunicorn, hammer, manage, page_load_arguments, print_table
 from search import ensure_database
 
 SEARCH_WORDS = ["lamp", "backpack", "novel", "kite", "tent", "watch", "camera", "armchair", "helmet", "jacket"]
@@ -77,12 +76,7 @@ def in_process(env: dict, pages: list[tuple[str, str]], rounds: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--products", type=int, default=10_000)
-    parser.add_argument("--requests", type=int, default=4000, help="requests per page")
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync worker processes")
-    parser.add_argument("--time-limit", type=float, default=40, help="seconds per page at most")
+    parser = page_load_arguments(__doc__, products=10_000, requests=4000, concurrency=16, workers=4, time_limit=40)
     parser.add_argument("--in-process-rounds", type=int, default=300)
     parser.add_argument("--in-process-only", action="store_true", help="skip the HTTP load (no gunicorn)")
     args = parser.parse_args()
