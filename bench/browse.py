@@ -10,23 +10,17 @@ Django view (/healthz) served the same way: the framework's ceiling, with each p
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import sys
 import tempfile
 import time
 
-from harness import bench_environment, fetch, gunicorn, hammer, manage, print_table
+from harness import bench_environment, fetch, gunicorn, hammer, manage, page_load_arguments, print_table
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--products", type=int, default=100_000)
-    parser.add_argument("--requests", type=int, default=3000, help="requests per page")
-    parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (2 cores here)")
-    parser.add_argument("--time-limit", type=float, default=90, help="seconds per page at most")
+    parser = page_load_arguments(__doc__, products=100_000, requests=3000, concurrency=8, workers=2, time_limit=90)
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres") or not os.environ.get("REDIS_URL"):
         sys.exit("bench/browse.py measures the production setup: set DATABASE_URL (PostgreSQL) and REDIS_URL")

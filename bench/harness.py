@@ -142,3 +142,17 @@ def print_table(rows: list[tuple[str, dict]], ceiling: float | None = None) -> N
         line = (f"{name:<16} {r['requests']:>8} {r['rps']:>8.1f} {r['p50']:>8.1f} {r['p95']:>8.1f} {r['p99']:>8.1f} "
                 f"{r['errors']:>6}")  # fmt: skip
         print(line + (f" {r['rps'] / ceiling:>10.0%}" if ceiling else ""))
+
+
+def page_load_arguments(doc: str, *, products: int, requests: int, concurrency: int, workers: int,
+                        time_limit: float):  # fmt: skip
+    """The argument parser the page benchmarks share (catalog size, load, server, time bound)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--products", type=int, default=products)
+    parser.add_argument("--requests", type=int, default=requests, help="requests per page")
+    parser.add_argument("--concurrency", type=int, default=concurrency)
+    parser.add_argument("--workers", type=int, default=workers, help="gunicorn worker processes (2 cores here)")
+    parser.add_argument("--time-limit", type=float, default=time_limit, help="seconds per page at most")
+    return parser

@@ -17,7 +17,6 @@ Only 127.0.0.1 is contacted; every loop is bounded in requests and in time.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -25,7 +24,7 @@ import sys
 import tempfile
 import time
 
-from harness import ROOT, bench_environment, fetch, gunicorn, hammer, manage, print_table
+from harness import ROOT, bench_environment, fetch, gunicorn, hammer, manage, page_load_arguments, print_table
 from search import ensure_database
 
 SEARCH_WORDS = ["lamp", "backpack", "novel", "kite", "tent", "watch", "camera", "armchair", "helmet", "jacket"]
@@ -63,7 +62,7 @@ def in_process(env: dict, pages: list[tuple[str, str]], rounds: int) -> None:
 
     from tests.cache_helpers import count_cache_calls
 
-    client = Client()
+    client = Client(HTTP_HOST="127.0.0.1")
     print(f"\n{'page':<16} {'ms/request':>10} {'SQL':>4} {'cache trips':>11}  (in process, warm)")
     for name, path in pages:
         client.get(path)
@@ -77,13 +76,9 @@ def in_process(env: dict, pages: list[tuple[str, str]], rounds: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--products", type=int, default=10_000)
-    parser.add_argument("--requests", type=int, default=4000, help="requests per page")
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync worker processes")
-    parser.add_argument("--time-limit", type=float, default=40, help="seconds per page at most")
+    parser = page_load_arguments(__doc__, products=10_000, requests=4000, concurrency=16, workers=4, time_limit=40)
     parser.add_argument("--in-process-rounds", type=int, default=300)
+    parser.add_argument("--in-process-only", action="store_true", help="skip the HTTP load (no gunicorn)")
     args = parser.parse_args()
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgres") or not os.environ.get("REDIS_URL"):
@@ -100,10 +95,11 @@ def main() -> None:
     with gunicorn(env, workers=args.workers, threads=1, worker_class="sync") as port:
         pages = pick_pages(port)
         rows = []
-        for name, path in pages:
+        for name, path in [] if args.in_process_only else pages:
             fetch(port, path)  # warm the cache
             rows.append((name, hammer(port, path, args.requests, args.concurrency, args.time_limit)))
-        print_table(rows, ceiling=rows[0][1]["rps"])
+        if rows:
+            print_table(rows, ceiling=rows[0][1]["rps"])
     in_process(env, pages[1:], args.in_process_rounds)
 
 

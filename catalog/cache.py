@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 SCHEMA = "v2"  # bump when the shape of a cached blob changes
 PRODUCT_TTL = 60 * 60
 LISTING_TTL = 5 * 60
+POINTER_TTL = 24 * 60 * 60  # an expired pointer is set again from the database by the next fill
 GENERATION_KEY = f"catalog:{SCHEMA}:generation"
 HITS_KEY = f"catalog:{SCHEMA}:stats:hits"
 MISSES_KEY = f"catalog:{SCHEMA}:stats:misses"
@@ -187,14 +188,14 @@ def store(values: dict[str, object], timeout: int, *, only_new: dict[str, object
         if values:
             cache.set_many(values, timeout)
         for key, value in only_new.items():
-            cache.add(key, value, timeout=None)
+            cache.add(key, value, timeout=POINTER_TTL)
         return
     try:
         pipe = client.get_client(write=True).pipeline(transaction=False)
         for key, value in values.items():
             pipe.set(client.make_key(key), client.encode(value), ex=timeout)
         for key, value in only_new.items():
-            pipe.set(client.make_key(key), client.encode(value), nx=True)
+            pipe.set(client.make_key(key), client.encode(value), nx=True, ex=POINTER_TTL)
         pipe.execute()
     except Exception as exc:  # logged once a minute, never an error page
         _outage(exc)
@@ -340,7 +341,7 @@ def invalidate_products(slugs_by_id: dict[int, list[str]]) -> None:
             gone += keys
         gone += [card_key(product_id), *(product_key(s) for s in slugs)]
     if pointers:
-        cache.set_many(pointers, timeout=None)
+        cache.set_many(pointers, timeout=POINTER_TTL)
     if gone:
         cache.delete_many(gone)
     invalidate_listings()

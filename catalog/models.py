@@ -81,6 +81,8 @@ class Product(models.Model):
             models.Index(fields=["category", "is_active", "-created_at"], name="product_listing_idx"),
             models.Index(fields=["category", "is_active", "-popularity"], name="product_popular_idx"),
             models.Index(fields=["category", "is_active", "price"], name="product_price_idx"),
+            # a price range over every category (search): ANDed with the text index's bitmap
+            models.Index(fields=["price"], condition=Q(is_active=True), name="product_active_price_idx"),
         ]
 
     def __str__(self) -> str:
