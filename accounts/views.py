@@ -7,7 +7,7 @@ from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from accounts import selectors, services
 from accounts.exceptions import AccountLimitReached, AddressNotFound, EmailAlreadyRegistered
@@ -91,9 +91,13 @@ def address_edit_view(request: HttpRequest, address_id: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def address_delete_view(request: HttpRequest, address_id: int) -> HttpResponse:
+    """GET asks first, showing the address (as Django's delete does); POST deletes it."""
     try:
+        if request.method == "GET":
+            address = selectors.get_address_for_user(user=request.user, address_id=address_id)
+            return render(request, "accounts/address_delete.html", {"address": address})
         services.delete_address(user=request.user, address_id=address_id)
     except AddressNotFound as exc:
         raise Http404(exc.message) from exc
