@@ -69,10 +69,10 @@ OPERATIONS = {
     for op in (
         Operation("ship", "Mark shipped", "Mark shipped and capture the payment?", "Yes, mark shipped",
                   SHIP_PERMISSION, "Marked shipped"),
-        Operation("cancel", "Cancel order", "Cancel?", "Yes, cancel", CANCEL_PERMISSION, "Cancelled"),
+        Operation("cancel", "Cancel order", "Cancel the order?", "Yes, cancel", CANCEL_PERMISSION, "Cancelled"),
         Operation("refund", "Refund in full", "Refund in full?", "Yes, refund in full", REFUND_PERMISSION, "Refunded"),
         Operation("refund_partly", "Refund part", "Refund part of the payment?", "Yes, refund this amount",
-                  REFUND_PERMISSION, "Refunded part of"),
+                  REFUND_PERMISSION, "Refunded"),
         Operation("resend_email", "Resend an e-mail", "Send an e-mail again?", "Yes, send it again",
                   RESEND_PERMISSION, "E-mail sent again"),
     )
@@ -137,6 +137,10 @@ class OrderEventInline(ReadOnlyAdminMixin, admin.TabularInline):
     can_delete = False
     verbose_name = "event"
     verbose_name_plural = "history"
+    classes = ["order-history"]  # its CSS hides the rows' raw captions: the sentence says it all
+
+    class Media:
+        css = {"all": ["css/admin-order-history.css"]}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[OrderEvent]:
         return super().get_queryset(request).select_related("actor", "order")

@@ -64,7 +64,8 @@ def describe_event(event: OrderEvent, *, currency: str, titles: Mapping[int, str
         sentence = f"Order placed{by}{total}."
     elif event.kind == OrderEventKind.STATE_CHANGED:
         sentence = f"{_state_label(event.from_state)} → {_state_label(event.to_state)}{by}"
-        sentence += f": {message}." if message else "."
+        said = message and message.lower() != _state_label(event.to_state).lower()  # never "Authorized: Authorized"
+        sentence += f": {message}." if said else "."
     elif event.kind == OrderEventKind.EMAIL_SENT:
         sentence = f"E-mail “{_email_label(data.get('kind', ''))}” sent to the customer."
     elif event.kind == OrderEventKind.EMAIL_RESENT:
