@@ -40,7 +40,7 @@ from orders.models import EmailKind, EmailLog, Order, OrderEvent, OrderLine
 from orders.states import OrderState, can_transition
 from payments import selectors as payments_selectors
 from payments.admin import PaymentInline
-from shop.admin_mixins import ReadOnlyAdminMixin
+from shop.admin_mixins import ReadOnlyAdminMixin, money_column
 from shop.exceptions import DomainError
 from shop.money import format_money
 
@@ -79,6 +79,10 @@ OPERATIONS = {
 }  # fmt: skip
 
 
+def _order_currency(order: Order) -> str:
+    return order.currency
+
+
 class CustomerKindFilter(admin.SimpleListFilter):
     title = "customer"
     parameter_name = "customer_kind"
@@ -114,16 +118,11 @@ class OrderLineInline(ReadOnlyAdminMixin, admin.TabularInline):
     can_delete = False
     show_change_link = False
 
+    unit_price_money = money_column("unit_price", "unit price", currency=lambda line: line.order.currency)
+    subtotal_money = money_column("subtotal", "subtotal", currency=lambda line: line.order.currency)
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[OrderLine]:
         return super().get_queryset(request).select_related("order")
-
-    @admin.display(description="unit price")
-    def unit_price_money(self, line: OrderLine) -> str:
-        return format_money(line.unit_price, line.order.currency)
-
-    @admin.display(description="subtotal")
-    def subtotal_money(self, line: OrderLine) -> str:
-        return format_money(line.subtotal, line.order.currency)
 
 
 class OrderEventInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -192,21 +191,10 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     # --- Columns: money as money -------------------------------------------------------------------
 
-    @admin.display(description="total", ordering="total")
-    def total_amount(self, order: Order) -> str:
-        return format_money(order.total, order.currency)
-
-    @admin.display(description="subtotal")
-    def subtotal_money(self, order: Order) -> str:
-        return format_money(order.subtotal, order.currency)
-
-    @admin.display(description="shipping")
-    def shipping_money(self, order: Order) -> str:
-        return format_money(order.shipping, order.currency)
-
-    @admin.display(description="tax")
-    def tax_money(self, order: Order) -> str:
-        return format_money(order.tax, order.currency)
+    total_amount = money_column("total", "total", currency=_order_currency, ordering="total")
+    subtotal_money = money_column("subtotal", "subtotal", currency=_order_currency)
+    shipping_money = money_column("shipping", "shipping", currency=_order_currency)
+    tax_money = money_column("tax", "tax", currency=_order_currency)
 
     @admin.display(description="tax rate")
     def tax_rate_percent(self, order: Order) -> str:

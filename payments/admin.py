@@ -10,24 +10,21 @@ from __future__ import annotations
 from django.contrib import admin
 
 from payments.models import Payment, Refund, WebhookEvent
-from shop.admin_mixins import ReadOnlyAdminMixin
-from shop.money import format_minor_units
+from shop.admin_mixins import ReadOnlyAdminMixin, money_column
+
+
+def _currency(payment: Payment) -> str:
+    return payment.currency
 
 
 class MoneyColumnsMixin:
     """Columns that show a payment's minor-unit amounts as money in its currency."""
 
-    @admin.display(description="amount", ordering="amount")
-    def amount_money(self, payment: Payment) -> str:
-        return format_minor_units(payment.amount, payment.currency)
-
-    @admin.display(description="captured", ordering="captured_amount")
-    def captured_money(self, payment: Payment) -> str:
-        return format_minor_units(payment.captured_amount, payment.currency)
-
-    @admin.display(description="refunded", ordering="refunded_amount")
-    def refunded_money(self, payment: Payment) -> str:
-        return format_minor_units(payment.refunded_amount, payment.currency)
+    amount_money = money_column("amount", "amount", currency=_currency, minor_units=True, ordering="amount")
+    captured_money = money_column("captured_amount", "captured", currency=_currency, minor_units=True,
+                                  ordering="captured_amount")  # fmt: skip
+    refunded_money = money_column("refunded_amount", "refunded", currency=_currency, minor_units=True,
+                                  ordering="refunded_amount")  # fmt: skip
 
 
 class RefundInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -35,10 +32,7 @@ class RefundInline(ReadOnlyAdminMixin, admin.TabularInline):
     extra = 0
     fields = ["reference", "amount_money", "state", "gateway_reference", "reason", "actor", "created_at"]
     readonly_fields = fields
-
-    @admin.display(description="amount")
-    def amount_money(self, refund: Refund) -> str:
-        return format_minor_units(refund.amount, refund.payment.currency)
+    amount_money = money_column("amount", "amount", currency=lambda refund: refund.payment.currency, minor_units=True)
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("payment", "actor")
