@@ -39,12 +39,30 @@ class EmailAuthenticationForm(AuthenticationForm):
     }
 
 
+# Autofill hints (HTML autocomplete tokens): browsers and password managers fill the address in.
+ADDRESS_AUTOCOMPLETE = {
+    "full_name": "name",
+    "line1": "address-line1",
+    "line2": "address-line2",
+    "city": "address-level2",
+    "postal_code": "postal-code",
+    "country": "country",
+    "phone": "tel",
+}
+
+
 class AddressForm(forms.ModelForm):
     make_default = forms.BooleanField(required=False, label="Use as my default delivery address")
 
     class Meta:
         model = Address
         fields = ["full_name", "line1", "line2", "city", "postal_code", "country", "phone"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, token in ADDRESS_AUTOCOMPLETE.items():
+            self.fields[name].widget.attrs["autocomplete"] = f"shipping {token}"
+        self.fields["phone"].widget.input_type = "tel"
 
 
 class DeleteAccountForm(forms.Form):

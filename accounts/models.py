@@ -111,6 +111,11 @@ class Country(models.TextChoices):
     SE = "SE", "Sweden"
 
 
+def country_name(code: str) -> str:
+    """The country's name for a code we deliver to ("DE" -> "Germany"); an unknown code as it is."""
+    return dict(Country.choices).get(code, code)
+
+
 class Address(models.Model):
     """A delivery address saved by a customer; checkout copies it into the order (a snapshot)."""
 

@@ -93,9 +93,13 @@ def address_edit_view(request: HttpRequest, address_id: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def address_delete_view(request: HttpRequest, address_id: int) -> HttpResponse:
+    """GET asks first, showing the address (as Django's delete does); POST deletes it."""
     try:
+        if request.method == "GET":
+            address = selectors.get_address_for_user(user=request.user, address_id=address_id)
+            return render(request, "accounts/address_delete.html", {"address": address})
         services.delete_address(user=request.user, address_id=address_id)
     except AddressNotFound as exc:
         raise Http404(exc.message) from exc

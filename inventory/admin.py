@@ -1,7 +1,8 @@
 """Staff screens for stock: levels are changed only by an adjustment (delta + reason) through the services.
 
-The stock item form never edits `available`: it asks "adjust by" and a reason, and save_model
-calls inventory.services.adjust, so every staff change is on the ledger with its actor. Adjusting
+The stock item form never edits `available`: it asks "adjust by" and a reason, shows a page
+saying what will happen ("from 10 to 7 units"), and only once confirmed save_model calls
+inventory.services.adjust, so every staff change is on the ledger with its actor. Adjusting
 needs the inventory.adjust_stock permission; without it the screens are read-only. The ledger
 (StockMovement) is read-only for everyone.
 """
@@ -14,6 +15,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import csrf_protect_m
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
@@ -24,6 +26,7 @@ from inventory.models import StockItem, StockMovement
 ADJUST_PERMISSION = "inventory.adjust_stock"
 RECENT_MOVEMENTS = 10
 _REFUSED = "_stock_adjustment_refused"  # set on the request when the service refused the adjustment
+CONFIRMED = "_confirmed"  # the confirmation page's post: "yes" runs the adjustment
 
 
 class StockItemAdjustForm(forms.ModelForm):
@@ -68,6 +71,11 @@ class StockStatusFilter(admin.SimpleListFilter):
         return queryset
 
 
+def _posted_fields(request: HttpRequest) -> list[tuple[str, str]]:
+    """The form's fields as posted, for the confirmation page to post again (not the CSRF token)."""
+    return [(key, value) for key, values in request.POST.lists() if key != "csrfmiddlewaretoken" for value in values]
+
+
 @admin.register(StockItem)
 class StockItemAdmin(admin.ModelAdmin):
     form = StockItemAdjustForm
@@ -82,9 +90,40 @@ class StockItemAdmin(admin.ModelAdmin):
 
     @csrf_protect_m
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # A valid adjustment first shows what it will do (as Django's delete does); only the
+        # confirmed post (_confirmed=yes, sent by that page) reaches the service.
+        unconfirmed = request.method == "POST" and request.POST.get(CONFIRMED) != "yes"
+        if unconfirmed and self._can_adjust(request) and (page := self._confirmation(request, object_id)) is not None:
+            return page
         # Django runs this view in a transaction; the stock services open their own durable one,
         # which must not be nested. The only write here is the service call (and the admin log).
         return self._changeform_view(request, object_id, form_url, extra_context)
+
+    def _confirmation(self, request: HttpRequest, object_id: str | None) -> HttpResponse | None:
+        """The page that says what the adjustment will do; None when the form has errors (the
+        normal page shows them) or the row does not exist."""
+        obj = self.get_object(request, object_id) if object_id else None
+        if object_id and obj is None:
+            return None
+        form = self.get_form(request, obj, change=obj is not None)(request.POST, instance=obj)
+        if not form.is_valid():
+            return None
+        product = obj.product if obj else form.cleaned_data["product"]
+        current = obj.available if obj else selectors.get_level(product_id=product.pk)
+        delta = form.cleaned_data["adjust_by"]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Change the stock?",
+            "product": product,
+            "current": current,
+            "after": current + delta,
+            "delta": delta,
+            "reason": form.cleaned_data["reason"],
+            "posted": _posted_fields(request),
+            "confirmed_name": CONFIRMED,
+        }
+        return TemplateResponse(request, "admin/inventory/stockitem/adjust_confirmation.html", context)
 
     # --- Who may do what ---------------------------------------------------------------------
 

@@ -1,42 +1,86 @@
-"""Staff screens for orders: read-only everywhere; every change is an action that calls orders.services.
+"""Staff screens for orders: read-only everywhere; every change goes through orders.services.
 
 An order's state, lines and history are written only by the services (orders/states.py is the
 machine), so the order, its lines and its events are read-only for everyone, superusers
-included. Staff act through the bulk actions, each behind its own permission:
+included. Staff act on an order from its page (buttons: ship, cancel, refund, resend an e-mail)
+or on several from the list (bulk actions), each behind its own permission:
 
-- "Cancel" (orders.cancel_order): cancel_order, which gives allocated stock back;
-- "Mark shipped" (orders.mark_shipped): mark_shipped, for authorized orders;
-- "Resend an e-mail" (orders.resend_order_email): resend_email, of the kind chosen beside the
-  action, or by default the e-mail the customer was sent last.
+- cancel (orders.cancel_order): cancel_order, which gives allocated stock back and voids the card;
+- ship (orders.mark_shipped): mark_shipped, for authorized orders (the payment is captured);
+- refund, in full or partly (orders.refund_order): refund_order; in full puts the units back;
+- resend an e-mail (orders.resend_order_email): resend_email, of the kind chosen, or by default
+  the e-mail the customer was sent last.
 
-An action runs outside any transaction (the services open durable ones), one service call per
-order; a refusal (a DomainError) becomes a warning naming the order, and the other orders go on.
+Every one of them first shows a confirmation page that lists, per order, what will happen (the
+money, the units going back to stock, the e-mail), as Django's own delete does; only the
+confirmed POST calls the service. A service's refusal (a DomainError) becomes a warning naming
+the order, and the other orders go on. Money is shown as money ("1,544.87 EUR"), and the
+history as sentences (orders/history.py), never raw JSON.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.helpers import ActionForm
-from django.core.exceptions import ValidationError
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME, ActionForm
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import F, QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 
-from orders import selectors, services
+from orders import history, selectors, services
 from orders.exceptions import EmailNeverQueued
 from orders.models import EmailKind, EmailLog, Order, OrderEvent, OrderLine
+from orders.states import OrderState, can_transition
+from payments import selectors as payments_selectors
 from payments.admin import PaymentInline
-from shop.admin_mixins import ReadOnlyAdminMixin
+from shop.admin_mixins import ReadOnlyAdminMixin, money_column
 from shop.exceptions import DomainError
+from shop.money import format_money
 
 CANCEL_PERMISSION = "orders.cancel_order"
 REFUND_PERMISSION = "orders.refund_order"
 SHIP_PERMISSION = "orders.mark_shipped"
 RESEND_PERMISSION = "orders.resend_order_email"
 STAFF_CANCEL_REASON = "Cancelled by staff"
+REFUNDABLE_STATES = frozenset({OrderState.SHIPPED, OrderState.DELIVERED, OrderState.REFUNDED})
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One thing staff can do to an order: its button, its confirmation, its permission."""
+
+    code: str
+    label: str  # the button on the order's page
+    title: str  # the confirmation page's question
+    confirm: str  # the confirming button
+    permission: str
+    done: str  # the success message's start: "Cancelled: SO-..."
+
+
+OPERATIONS = {
+    op.code: op
+    for op in (
+        Operation("ship", "Mark shipped", "Mark shipped and capture the payment?", "Yes, mark shipped",
+                  SHIP_PERMISSION, "Marked shipped"),
+        Operation("cancel", "Cancel order", "Cancel the order?", "Yes, cancel", CANCEL_PERMISSION, "Cancelled"),
+        Operation("refund", "Refund in full", "Refund in full?", "Yes, refund in full", REFUND_PERMISSION, "Refunded"),
+        Operation("refund_partly", "Refund part", "Refund part of the payment?", "Yes, refund this amount",
+                  REFUND_PERMISSION, "Refunded"),
+        Operation("resend_email", "Resend an e-mail", "Send an e-mail again?", "Yes, send it again",
+                  RESEND_PERMISSION, "E-mail sent again"),
+    )
+}  # fmt: skip
+
+
+def _order_currency(order: Order) -> str:
+    return order.currency
 
 
 class CustomerKindFilter(admin.SimpleListFilter):
@@ -68,29 +112,48 @@ class OrderActionForm(ActionForm):
 
 class OrderLineInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = OrderLine
-    fields = ["product_id", "title", "sku", "unit_price", "quantity", "subtotal"]
+    fields = ["product_id", "title", "sku", "unit_price_money", "quantity", "subtotal_money"]
     readonly_fields = fields
     extra = 0
     can_delete = False
     show_change_link = False
 
+    unit_price_money = money_column("unit_price", "unit price", currency=lambda line: line.order.currency)
+    subtotal_money = money_column("subtotal", "subtotal", currency=lambda line: line.order.currency)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[OrderLine]:
+        return super().get_queryset(request).select_related("order")
+
 
 class OrderEventInline(ReadOnlyAdminMixin, admin.TabularInline):
+    """The history as sentences ("Payment authorized → Cancelled by ...: Cancelled by staff.")."""
+
     model = OrderEvent
-    fields = ["created_at", "kind", "from_state", "to_state", "message", "actor", "data"]
+    fields = ["created_at", "what_happened"]
     readonly_fields = fields
     ordering = ["created_at", "id"]
     extra = 0
     can_delete = False
+    verbose_name = "event"
+    verbose_name_plural = "history"
+    classes = ["order-history"]  # its CSS hides the rows' raw captions: the sentence says it all
+
+    class Media:
+        css = {"all": ["css/admin-order-history.css"]}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[OrderEvent]:
-        return super().get_queryset(request).select_related("actor")
+        return super().get_queryset(request).select_related("actor", "order")
+
+    @admin.display(description="what happened")
+    def what_happened(self, event: OrderEvent) -> str:
+        titles = _titles_of(event.order_id, cache=self.__dict__.setdefault("_titles", {}))
+        return history.describe_event(event, currency=event.order.currency, titles=titles)
 
 
 @admin.register(Order)
 class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    # Read-only (the mixin): orders are placed by checkout, change state only through the actions
-    # (the services), and are accounting history, never deleted.
+    # Read-only (the mixin): orders are placed by checkout, change state only through the
+    # operations (the services), and are accounting history, never deleted.
     list_display = ["number", "email", "customer", "state", "total_amount", "created_at"]
     list_select_related = ["customer"]
     list_filter = ["state", CustomerKindFilter, "created_at"]
@@ -99,17 +162,20 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     show_full_result_count = False  # counting every order on every list page is slow
     fieldsets = [
         (None, {"fields": ["number", "state", "rejection_reason", "customer", "email", "created_at", "updated_at"]}),
-        ("Delivery", {"fields": ["full_name", "line1", "line2", "postal_code", "city", "country", "phone",
+        ("Delivery", {"fields": ["full_name", "line1", "line2", "postal_code", "city", "country_name", "phone",
                                  "delivery_label"]}),
-        ("Totals", {"fields": ["currency", "subtotal", "shipping", "tax", "tax_rate", "prices_include_tax", "total"]}),
+        ("Totals", {"fields": ["subtotal_money", "shipping_money", "tax_money", "tax_rate_percent",
+                               "prices_include_tax", "total_amount"]}),
         ("Payment", {"fields": ["payment_method"]}),
     ]  # fmt: skip
     readonly_fields = [field for _, options in fieldsets for field in options["fields"]]
     inlines = [OrderLineInline, OrderEventInline, PaymentInline]
     action_form = OrderActionForm
     actions = ["cancel_orders", "mark_orders_shipped", "resend_last_email", "refund_in_full", "refund_partly"]
+    change_form_template = "admin/orders/order/change_form.html"
+    confirmation_template = "admin/orders/order/operation_confirmation.html"
 
-    # --- Who may do what: nobody edits an order; each action has its own permission ----------------
+    # --- Who may do what: nobody edits an order; each operation has its own permission -----------
 
     def has_cancel_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(CANCEL_PERMISSION)
@@ -123,85 +189,203 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def has_refund_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(REFUND_PERMISSION)
 
-    # --- Columns -----------------------------------------------------------------------------------
+    # --- Columns: money as money -------------------------------------------------------------------
 
-    @admin.display(description="total", ordering="total")
-    def total_amount(self, order: Order) -> str:
-        return f"{order.total} {order.currency}"
+    total_amount = money_column("total", "total", currency=_order_currency, ordering="total")
+    subtotal_money = money_column("subtotal", "subtotal", currency=_order_currency)
+    shipping_money = money_column("shipping", "shipping", currency=_order_currency)
+    tax_money = money_column("tax", "tax", currency=_order_currency)
 
-    # --- Actions: one service call per order, refusals reported per order --------------------------
+    @admin.display(description="tax rate")
+    def tax_rate_percent(self, order: Order) -> str:
+        return f"{(order.tax_rate * 100).normalize():f} %"
+
+    @admin.display(description="country")
+    def country_name(self, order: Order) -> str:
+        return order.country_name
+
+    # --- The order's page: a button per operation the staff member may do now ----------------------
+
+    def get_urls(self):
+        operation = self.admin_site.admin_view(self.operation_view)
+        return [
+            path("<path:object_id>/operation/<str:operation>/", operation, name="orders_order_operation"),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        order = self.get_object(request, object_id)
+        buttons = []
+        if order is not None:
+            buttons = [
+                {"label": op.label, "url": reverse("admin:orders_order_operation", args=[order.pk, op.code])}
+                for op in OPERATIONS.values()
+                if request.user.has_perm(op.permission) and _offered(order, op.code)
+            ]
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "order_operations": buttons})
+
+    def operation_view(self, request: HttpRequest, object_id: str, operation: str) -> HttpResponse:
+        """GET: what the operation will do to this order (and, for a partial refund, the amount to
+        give; for a resend, the e-mail); POST with post=yes: do it, then back to the order."""
+        order = self.get_object(request, object_id)
+        op = OPERATIONS.get(operation)
+        if order is None or op is None:
+            raise Http404("No such order or operation.")
+        if not request.user.has_perm(op.permission):
+            raise PermissionDenied
+        data = request.POST if request.method == "POST" else request.GET
+        amount, amount_error = _amount(data.get("refund_amount")) if op.code == "refund_partly" else (None, "")
+        email_kind = data.get("email_kind") or _last_email_kind(order.pk) or ""
+        if email_kind and email_kind not in EmailKind.values:
+            email_kind, amount_error = "", "Choose an e-mail from the list."
+        if request.method == "POST" and request.POST.get("post") == "yes" and not amount_error:
+            self._run_each(request, [(order.pk, order.number)], op, amount=amount, email_kind=email_kind)
+            return redirect("admin:orders_order_change", order.pk)
+        plans = [self._plan(order, op, amount=amount, email_kind=email_kind)]
+        context = self._confirmation_context(request, op, plans, amount=amount, email_kind=email_kind,
+                                             error=amount_error, single=order)  # fmt: skip
+        return TemplateResponse(request, self.confirmation_template, context)
+
+    # --- Bulk actions on the list: the same operations, confirmed first ----------------------------
 
     @admin.action(description="Cancel selected orders (stock goes back)", permissions=["cancel"])
-    def cancel_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        def cancel(order_id: int) -> None:
-            services.cancel_order(order_id=order_id, actor=request.user, reason=STAFF_CANCEL_REASON)
-
-        self._for_each(request, queryset, cancel, done="Cancelled")
+    def cancel_orders(self, request: HttpRequest, queryset: QuerySet[Order]):
+        return self._confirm_or_run(request, queryset, OPERATIONS["cancel"])
 
     @admin.action(description="Refund selected orders in full (all units back to stock)", permissions=["refund"])
-    def refund_in_full(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        def refund(order_id: int) -> None:
-            returnable = {p: n for p, n in selectors.returnable_units(order_id=order_id).items() if n > 0}
-            services.refund_order(order_id=order_id, amount=None, reference=f"admin-{uuid.uuid4().hex}",
-                                  restock=returnable, reason="Refunded in full by staff", actor=request.user)  # fmt: skip
-
-        self._for_each(request, queryset, refund, done="Refunded")
+    def refund_in_full(self, request: HttpRequest, queryset: QuerySet[Order]):
+        return self._confirm_or_run(request, queryset, OPERATIONS["refund"])
 
     @admin.action(description="Refund the amount given beside the action (partial refund)", permissions=["refund"])
-    def refund_partly(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        try:
-            amount = OrderActionForm.base_fields["refund_amount"].clean(request.POST.get("refund_amount"))
-        except ValidationError:
-            amount = None
-        if amount is None:
-            self.message_user(request, "Give the refund amount beside the action (e.g. 10.00).", messages.ERROR)
-            return
-
-        def refund(order_id: int) -> None:
-            services.refund_order(order_id=order_id, amount=amount, reference=f"admin-{uuid.uuid4().hex}",
-                                  reason=f"Partial refund of {amount} by staff", actor=request.user)  # fmt: skip
-
-        self._for_each(request, queryset, refund, done=f"Refunded {amount} of")
+    def refund_partly(self, request: HttpRequest, queryset: QuerySet[Order]):
+        return self._confirm_or_run(request, queryset, OPERATIONS["refund_partly"])
 
     @admin.action(description="Mark selected orders shipped", permissions=["ship"])
-    def mark_orders_shipped(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        self._for_each(
-            request,
-            queryset,
-            lambda order_id: services.mark_shipped(order_id=order_id, actor=request.user),
-            done="Marked shipped",
-        )
+    def mark_orders_shipped(self, request: HttpRequest, queryset: QuerySet[Order]):
+        return self._confirm_or_run(request, queryset, OPERATIONS["ship"])
 
     @admin.action(
         description="Resend the e-mail chosen beside the action (by default the last one sent)",
         permissions=["resend_email"],
     )
-    def resend_last_email(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+    def resend_last_email(self, request: HttpRequest, queryset: QuerySet[Order]):
+        return self._confirm_or_run(request, queryset, OPERATIONS["resend_email"])
+
+    def _confirm_or_run(self, request: HttpRequest, queryset: QuerySet[Order], op: Operation):
+        amount, error = (None, "")
+        if op.code == "refund_partly":
+            amount, error = _amount(request.POST.get("refund_amount"))
+            if amount is None:
+                error = "Give the refund amount beside the action (e.g. 10.00)."
         chosen = request.POST.get("email_kind", "")
-        if chosen and chosen not in EmailKind.values:
-            self.message_user(request, "Choose an e-mail from the list beside the action.", messages.ERROR)
-            return
+        if op.code == "resend_email" and chosen and chosen not in EmailKind.values:
+            error = "Choose an e-mail from the list beside the action."
+        if error:
+            self.message_user(request, error, messages.ERROR)
+            return None
+        orders = list(queryset.order_by("pk"))
+        if request.POST.get("post") == "yes":
+            self._run_each(request, [(o.pk, o.number) for o in orders], op, amount=amount, email_kind=chosen)
+            return None  # back to the list, with the messages
+        plans = [self._plan(o, op, amount=amount, email_kind=chosen or _last_email_kind(o.pk) or "") for o in orders]
+        context = self._confirmation_context(request, op, plans, amount=amount, email_kind=chosen, error="")
+        return TemplateResponse(request, self.confirmation_template, context)
 
-        def resend(order_id: int) -> None:
-            kind = chosen or _last_email_kind(order_id)
-            if kind is None:
-                raise EmailNeverQueued(kind="any")
-            services.resend_email(order_id=order_id, kind=kind, actor=request.user)
+    # --- Shared: what will happen, and doing it ------------------------------------------------------
 
-        self._for_each(request, queryset, resend, done="E-mail sent again")
+    def _plan(self, order: Order, op: Operation, *, amount: Decimal | None, email_kind: str) -> dict:
+        lines = list(order.lines.all())
+        titles = {line.product_id: line.title for line in lines}
+        refundable = payments_selectors.refundable(order_id=order.pk) if order.state in REFUNDABLE_STATES else 0
+        returnable = selectors.returnable_units(order_id=order.pk) if op.code == "refund" and refundable else {}
+        possible, steps = history.plan_for(
+            order, op.code, titles=titles, held={line.product_id: line.quantity for line in lines},
+            refundable=refundable, returnable=returnable, amount=amount, email_kind=email_kind,
+        )  # fmt: skip
+        return {"order": order, "possible": possible, "steps": steps}
 
-    def _for_each(self, request: HttpRequest, queryset: QuerySet[Order], change, *, done: str) -> None:
-        """Run `change(order_id)` for each selected order; a refusal is a warning naming the order."""
+    def _confirmation_context(self, request: HttpRequest, op: Operation, plans: list[dict], *, amount, email_kind: str,
+                              error: str, single: Order | None = None) -> dict:  # fmt: skip
+        return {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": op.title,
+            "operation": op,
+            "plans": plans,
+            "doable": [plan for plan in plans if plan["possible"]],
+            "refused": [plan for plan in plans if not plan["possible"]],
+            "single": single,
+            "amount": amount,
+            "email_kind": email_kind,
+            "email_kinds": EmailKind.choices,
+            "error": error,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            "action_name": _ACTION_OF[op.code],
+        }
+
+    def _run_each(self, request: HttpRequest, orders: list[tuple[int, str]], op: Operation, *, amount, email_kind: str):
+        """Run the operation's service per order; a refusal is a warning naming the order."""
         succeeded = []
-        for order_id, number in queryset.order_by("pk").values_list("pk", "number"):
+        for order_id, number in orders:
             try:
-                change(order_id)
+                _run(op.code, order_id, actor=request.user, amount=amount, email_kind=email_kind)
             except DomainError as exc:
                 self.message_user(request, f"{number}: {exc.message}", messages.WARNING)
             else:
                 succeeded.append(number)
         if succeeded:
+            done = f"{op.done} {format_money(amount)} of" if op.code == "refund_partly" else op.done
             self.message_user(request, f"{done}: {', '.join(succeeded)}.", messages.SUCCESS)
+
+
+_ACTION_OF = {"cancel": "cancel_orders", "ship": "mark_orders_shipped", "refund": "refund_in_full",
+              "refund_partly": "refund_partly", "resend_email": "resend_last_email"}  # fmt: skip
+
+
+def _run(operation: str, order_id: int, *, actor, amount: Decimal | None, email_kind: str) -> None:
+    """One order, one service call (each opens its own durable transaction)."""
+    if operation == "cancel":
+        services.cancel_order(order_id=order_id, actor=actor, reason=STAFF_CANCEL_REASON)
+    elif operation == "ship":
+        services.mark_shipped(order_id=order_id, actor=actor)
+    elif operation == "refund":
+        returnable = {p: n for p, n in selectors.returnable_units(order_id=order_id).items() if n > 0}
+        services.refund_order(order_id=order_id, amount=None, reference=f"admin-{uuid.uuid4().hex}",
+                              restock=returnable, reason="Refunded in full by staff", actor=actor)  # fmt: skip
+    elif operation == "refund_partly":
+        services.refund_order(order_id=order_id, amount=amount, reference=f"admin-{uuid.uuid4().hex}",
+                              reason=f"Partial refund of {amount} by staff", actor=actor)  # fmt: skip
+    elif operation == "resend_email":
+        kind = email_kind or _last_email_kind(order_id)
+        if kind is None:
+            raise EmailNeverQueued(kind="any")
+        services.resend_email(order_id=order_id, kind=kind, actor=actor)
+
+
+def _offered(order: Order, operation: str) -> bool:
+    """Whether the order's page offers this operation's button in the order's state."""
+    if operation == "cancel":
+        return can_transition(order.state, OrderState.CANCELLED)
+    if operation == "ship":
+        return can_transition(order.state, OrderState.SHIPPED)
+    if operation in ("refund", "refund_partly"):
+        return order.state in REFUNDABLE_STATES and payments_selectors.refundable(order_id=order.pk) > 0
+    return EmailLog.objects.filter(order_id=order.pk).exists()
+
+
+def _amount(raw: str | None) -> tuple[Decimal | None, str]:
+    if not raw:
+        return None, ""
+    try:
+        return OrderActionForm.base_fields["refund_amount"].clean(raw), ""
+    except ValidationError as exc:
+        return None, f"Refund amount: {' '.join(exc.messages)}"
+
+
+def _titles_of(order_id: int, *, cache: dict) -> dict[int, str]:
+    if order_id not in cache:
+        cache[order_id] = dict(OrderLine.objects.filter(order_id=order_id).values_list("product_id", "title"))
+    return cache[order_id]
 
 
 def _last_email_kind(order_id: int) -> str | None:

@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.db.models.functions import Upper
 from django.urls import reverse
 
+from accounts.models import country_name
 from orders.states import OrderState
 
 NUMBER_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # Crockford-like base32: no 0/O, 1/I
@@ -100,8 +101,13 @@ class Order(models.Model):
         return reverse("orders:detail", args=[self.number])
 
     def address_lines(self) -> list[str]:
-        lines = [self.full_name, self.line1, self.line2, f"{self.postal_code} {self.city}".strip(), self.country]
+        lines = [self.full_name, self.line1, self.line2, f"{self.postal_code} {self.city}".strip(), self.country_name]
         return [line for line in lines if line]
+
+    @property
+    def country_name(self) -> str:
+        """"Germany" for "DE": pages and e-mails name the country, the row keeps the code."""
+        return country_name(self.country)
 
     @property
     def state_label(self) -> str:

@@ -31,6 +31,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import selectors as accounts_selectors
 from accounts import services as accounts_services
 from accounts.exceptions import AccountLimitReached, InvalidAddress
+from accounts.models import country_name
 from accounts.services import AddressData
 from cart import selectors as cart_selectors
 from cart.models import Cart
@@ -406,7 +407,7 @@ def _address_lines(address: dict) -> list[str]:
         address.get("line1", ""),
         address.get("line2", ""),
         f"{address.get('postal_code', '')} {address.get('city', '')}".strip(),
-        address.get("country", ""),
+        country_name(address.get("country", "")),
         address.get("phone", ""),
     ]
     return [line for line in lines if line]

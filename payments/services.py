@@ -30,7 +30,7 @@ from payments.exceptions import PaymentRefused, PaymentUnavailable, RefundRefuse
 from payments.gateways import get_gateway
 from payments.gateways.base import AuthorizationRequest, GatewayRefused, GatewayResult, GatewayUnavailable
 from payments.models import STATE_RANK, Payment, PaymentState, Refund, RefundState, WebhookEvent
-from shop import outbox
+from shop import money, outbox
 from shop.idempotency import IdempotencyKeyReused
 
 logger = logging.getLogger(__name__)
@@ -134,7 +134,7 @@ def refund_payment(*, order_id: int, amount: int, reference: str, reason: str = 
             raise RefundRefused("Nothing was captured for this order, so nothing can be refunded.")
         left = payment.captured_amount - payment.refunded_amount
         if amount > left:
-            raise RefundRefused(f"At most {left} (minor units) can still be refunded.")
+            raise RefundRefused(f"At most {money.format_minor_units(left, payment.currency)} can still be refunded.")
         refund = Refund.objects.create(payment=payment, reference=reference, amount=amount, reason=reason[:300],
                                        actor=actor)  # fmt: skip
         Payment.objects.filter(pk=payment.pk).update(refunded_amount=F("refunded_amount") + amount)

@@ -38,3 +38,15 @@ def to_minor_units(amount: Decimal | int | str, code: str | None = None) -> int:
 
 def from_minor_units(units: int, code: str | None = None) -> Decimal:
     return quantize(Decimal(units).scaleb(-minor_unit(code)), code)
+
+
+def format_money(amount: Decimal | int | str, code: str | None = None) -> str:
+    """Money as people read it, for staff screens and messages: 1,544.87 EUR (never minor units)."""
+    code = code or currency()
+    places = minor_unit(code)
+    return f"{quantize(amount, code):,.{places}f} {code}"
+
+
+def format_minor_units(units: int, code: str | None = None) -> str:
+    """A gateway amount (integer minor units) as money: 154487 EUR -> "1,544.87 EUR"."""
+    return format_money(from_minor_units(units, code), code)

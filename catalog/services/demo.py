@@ -1,19 +1,19 @@
 """The demo catalog behind `manage.py load_demo_catalog`: believable, deterministic, bulk.
 
-Categories two levels deep, brands, products with per-category attributes, prices (some on
-sale), popularity, stock (through inventory's services) and generated images (Pillow cards with
-the product's name; one picture per category and colour, shared by the products that match, so
-a large load stays fast; `images=False` skips them). Idempotent: existing SKUs are skipped.
+Categories two levels deep, brands, products with per-category attributes, prices that fit the
+product (a paperback costs what a paperback costs; some on sale, with a was-price), popularity,
+stock (through inventory's services) and pictures drawn with Pillow (catalog/services/
+demo_pictures.py: the category's shape in the colour the title names; one picture per category
+and colour, shared by the products that match, so a large load stays fast; `images=False`
+skips them). Idempotent: existing SKUs are skipped.
 """
 
 from __future__ import annotations
 
-import io
 import random
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -22,6 +22,7 @@ from django.utils.text import slugify
 
 from catalog import search
 from catalog.models import Brand, Category, ImageStatus, Product, ProductImage
+from catalog.services import demo_pictures
 from inventory import services as inventory_services
 
 DEMO_SKU_PREFIX = "DEMO-"
@@ -74,7 +75,21 @@ BRANDS = {
     "Toys & Games": ["Playwise", "Brickworks", "Funfair"],
 }
 _ADJECTIVES = ["Classic", "Compact", "Deluxe", "Eco", "Essential", "Lightweight", "Premium", "Pro", "Smart", "Urban"]
-_PALETTE = ["#0f766e", "#1d4ed8", "#b45309", "#7c3aed", "#be123c", "#15803d", "#334155", "#a16207"]
+# Whole-euro price ranges that fit each kind of product (prices end in .99).
+PRICE_RANGES: dict[str, tuple[int, int]] = {
+    "Phones": (199, 1299), "Laptops": (499, 2499), "Headphones": (29, 399), "Cameras": (349, 2499),
+    "Cookware": (19, 129), "Furniture": (249, 1199), "Lighting": (24, 189), "Bedding": (29, 149),
+    "Shoes": (49, 179), "Jackets": (59, 299), "Bags": (29, 149), "Watches": (49, 699),
+    "Cycling": (39, 199), "Camping": (79, 599), "Running": (19, 89), "Fitness": (15, 79),
+    "Fiction": (12, 32), "Science": (18, 59), "Cooking": (19, 45), "Travel": (12, 29),
+    "Board games": (19, 79), "Puzzles": (12, 39), "Building sets": (19, 149), "Outdoor toys": (12, 49),
+}  # fmt: skip
+# Some attribute values move the price within the range (an e-book costs less than a hardcover).
+PRICE_FACTORS = {"Paperback": Decimal("0.6"), "E-book": Decimal("0.45"), "512 GB": Decimal("1.3"),
+                 "256 GB": Decimal("1.15"), "64 GB": Decimal("0.85"), "32 GB": Decimal("1.25"),
+                 "8 GB": Decimal("0.85"), "Full frame": Decimal("1.35"), "4 persons": Decimal("1.35"),
+                 "1 person": Decimal("0.75"), "2000": Decimal("1.2"), "1200": Decimal("1.3")}  # fmt: skip
+PICTURES_FOLDER = "demo/v2"  # a new drawing gets a new folder: old pictures are never reused
 
 
 @dataclass(frozen=True)
@@ -118,7 +133,7 @@ def _demo_product(number: int, leaf: Category, top: str, noun: str, attribute_va
     detail = attributes.get("colour") or next(iter(attributes.values()))
     title = f"{brand.name} {rng.choice(_ADJECTIVES)} {noun} {model} {detail}"
     sku = f"{DEMO_SKU_PREFIX}{number:07d}"
-    price = Decimal(rng.randrange(499, 149999)) / 100
+    price = _demo_price(rng, leaf.name, attributes)
     on_sale = rng.random() < 0.2
     facts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in attributes.items())
     return Product(
@@ -130,7 +145,7 @@ def _demo_product(number: int, leaf: Category, top: str, noun: str, attribute_va
             f"Built to last, covered by our 30-day returns promise."
         ),
         price=price,
-        compare_at_price=(price * Decimal("1.25")).quantize(Decimal("0.01")) if on_sale else None,
+        compare_at_price=_was_price(price, rng) if on_sale else None,
         category=leaf,
         brand=brand,
         attributes=attributes,
@@ -138,32 +153,31 @@ def _demo_product(number: int, leaf: Category, top: str, noun: str, attribute_va
     )
 
 
-def _card_image(text: str, colour: str, size: int) -> bytes:
-    from PIL import Image, ImageDraw
-
-    image = Image.new("RGB", (size, size), colour)
-    draw = ImageDraw.Draw(image)
-    draw.rectangle(
-        [size // 12, size // 12, size - size // 12, size - size // 12], outline="white", width=max(2, size // 100)
-    )
-    lines = text.split(" ")
-    step = size // (len(lines) + 2)
-    for i, word in enumerate(lines):
-        draw.text((size // 2, step * (i + 1.5)), word, fill="white", anchor="mm", font_size=size // 10)
-    buffer = io.BytesIO()
-    image.save(buffer, "WEBP", quality=80)
-    return buffer.getvalue()
+def _demo_price(rng: random.Random, category: str, attributes: dict) -> Decimal:
+    """A price that fits the product: in its category's range, moved by telling attributes, ending in .99."""
+    low, high = PRICE_RANGES.get(category, (9, 99))
+    euros = Decimal(rng.randrange(low, high + 1))
+    for value in attributes.values():
+        euros *= PRICE_FACTORS.get(value, Decimal(1))
+    return max(euros.to_integral_value(rounding=ROUND_CEILING), Decimal(2)) - Decimal("0.01")
 
 
-def _shared_image(key: str, text: str) -> dict[str, str]:
-    """One demo picture (and its two sizes) per key, written once to the default storage."""
-    colour = _PALETTE[zlib.crc32(key.encode()) % len(_PALETTE)]
-    names = {}
-    for label, size in (("original", 800), ("large", 800), ("small", 320)):
-        name = f"demo/{slugify(key)}-{label}.webp"
-        if not default_storage.exists(name):
-            name = default_storage.save(name, ContentFile(_card_image(text, colour, size)))
-        names[label] = name
+def _was_price(price: Decimal, rng: random.Random) -> Decimal:
+    """The price before the sale: 15 to 40 % above, ending in .99."""
+    markup = Decimal(100 + rng.choice([15, 20, 25, 30, 40])) / 100
+    return (price * markup).to_integral_value(rounding=ROUND_CEILING) - Decimal("0.01")
+
+
+def _shared_image(category: str, colour_name: str | None) -> dict[str, str]:
+    """One demo picture (and its two sizes) per category and colour, written once to the default storage."""
+    key = slugify(f"{category}-{colour_name or 'default'}")
+    sizes = {"original": 800, "large": 800, "small": 320}
+    names = {label: f"{PICTURES_FOLDER}/{key}-{label}.webp" for label in sizes}
+    missing = [label for label, name in names.items() if not default_storage.exists(name)]
+    if missing:
+        pictures = demo_pictures.product_pictures(category, colour_name, sizes=tuple(set(sizes.values())))
+        for label in missing:
+            names[label] = default_storage.save(names[label], ContentFile(pictures[sizes[label]]))
     return names
 
 
@@ -212,13 +226,15 @@ def load_demo_catalog(
 
 def _attach_images(saved: list[tuple]) -> None:
     rows = []
+    nouns = {leaf: noun for leaves in DEMO_CATALOG.values() for leaf, (noun, _attributes) in leaves.items()}
     for pk, _sku, category_name, attributes in saved:
-        detail = attributes.get("colour") or next(iter(attributes.values()), "")
-        names = _shared_image(f"{category_name}-{detail}", f"{category_name} {detail}")
+        colour = attributes.get("colour")
+        names = _shared_image(category_name, colour)
+        alt = f"{nouns.get(category_name, category_name)}{f' in {colour.lower()}' if colour else ''}"
         rows.append(
             ProductImage(
                 product_id=pk, original=names["original"], thumbnail_large=names["large"], thumbnail_small=names["small"],
-                alt_text=f"{category_name}, {detail}", status=ImageStatus.READY,
+                alt_text=alt, status=ImageStatus.READY,
             )
         )  # fmt: skip
     ProductImage.objects.bulk_create(rows)

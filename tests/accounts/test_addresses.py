@@ -1,3 +1,4 @@
+import re
 from datetime import timedelta
 
 import pytest
@@ -132,13 +133,24 @@ def test_deleting_the_last_address_leaves_none(customer_client, customer):
     assert not Address.objects.exists()
 
 
-def test_deleting_an_address_by_get_is_refused(customer_client, customer):
-    address = AddressFactory(user=customer, is_default=True)
+def test_deleting_an_address_asks_first_and_a_get_deletes_nothing(customer_client, customer):
+    """Issue 19, item 10: the account page links to a page that asks, as Django's delete does."""
+    address = AddressFactory(user=customer, is_default=True, city="Lyon")
 
+    account = customer_client.get(reverse("accounts:account")).content.decode()
     response = customer_client.get(delete_url(address))
 
-    assert response.status_code == 405
+    assert f'href="{delete_url(address)}">Delete<span class="visually-hidden"> this address</span></a>' in account
+    assert f'action="{delete_url(address)}"' not in account  # no one-click delete from the list
+    html = response.content.decode()
+    assert response.status_code == 200 and "Delete this address?" in html and "Lyon" in html
+    assert "Yes, delete this address" in html
     assert Address.objects.filter(pk=address.pk).exists()
+
+
+def test_another_customers_address_has_no_confirmation_page(customer_client, other_customer):
+    theirs = AddressFactory(user=other_customer)
+    assert customer_client.get(delete_url(theirs)).status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -297,3 +309,14 @@ def test_account_page_on_a_cold_cache_stays_within_four_queries(
         response = customer_client.get(ACCOUNT_URL)
 
     assert response.status_code == 200
+
+
+def test_address_fields_carry_autofill_hints(customer_client):
+    """Issue 19, item 10: browsers fill the address in (HTML autocomplete tokens)."""
+    html = customer_client.get(CREATE_URL).content.decode()
+    for name, token in [("full_name", "name"), ("line1", "address-line1"), ("line2", "address-line2"),
+                        ("city", "address-level2"), ("postal_code", "postal-code"), ("country", "country"),
+                        ("phone", "tel")]:  # fmt: skip
+        tag = re.search(rf'<(?:input|select)[^>]*name="{name}"[^>]*>', html).group(0)
+        assert f'autocomplete="shipping {token}"' in tag, tag
+    assert re.search(r'<input type="tel" name="phone"', html)

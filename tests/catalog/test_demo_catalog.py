@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import io
+from decimal import Decimal
 
 import pytest
+from django.core.files.storage import default_storage
 from django.core.management import call_command
+from PIL import Image
 
 from catalog.models import Category, Product
-from catalog.services import demo
+from catalog.services import demo, demo_pictures
 
 
 def load(products: int) -> str:
@@ -67,3 +70,59 @@ def test_a_negative_count_is_refused():
         call_command("load_demo_catalog", products=-1, stdout=io.StringIO(), stderr=io.StringIO())
     assert exit_info.value.code == 2
     assert Product.objects.count() == 0
+
+
+# --- Issue 19, item 10: a demo that looks like a shop ---------------------------------------------
+
+
+@pytest.mark.django_db
+def test_demo_prices_fit_the_product(media_root):
+    load(240)
+    products = list(Product.objects.select_related("category"))
+    for product in products:
+        low, high = demo.PRICE_RANGES[product.category.name]
+        assert low * Decimal("0.4") < product.price < high * Decimal("1.4"), (product.title, product.price)
+        assert str(product.price).endswith(".99")
+        if product.compare_at_price is not None:
+            assert product.price < product.compare_at_price <= product.price * Decimal("1.4") + 1
+    novels = [p.price for p in products if p.category.name == "Fiction"]
+    assert novels and max(novels) < 40  # a paperback is never 950 EUR
+    assert any(p.compare_at_price for p in products)
+
+
+def dominant_colour(image) -> tuple[int, int, int]:
+    """The commonest colour of the picture that is not its studio background or the shadow."""
+    counts = image.convert("RGB").getcolors(maxcolors=1 << 20)
+    return max((n, rgb) for n, rgb in counts if max(abs(a - b) for a, b in zip(rgb, demo_pictures.BACKGROUND, strict=True)) > 30)[1]
+
+
+@pytest.mark.parametrize(("category", "colour"), [("Phones", "Blue"), ("Shoes", "Red"), ("Jackets", "Yellow"),
+                                                  ("Bags", "Green"), ("Headphones", "Black"), ("Running", "Orange")])  # fmt: skip
+def test_a_demo_picture_is_in_the_colour_its_title_names(category, colour):
+    expected = demo_pictures.COLOURS[colour]
+    found = dominant_colour(Image.open(io.BytesIO(demo_pictures.product_picture(category, colour, 320))))
+    assert max(abs(a - b) for a, b in zip(found, expected, strict=True)) < 40, (found, expected)
+
+
+def test_each_category_has_its_own_shape_not_text_on_a_square():
+    masks = {}
+    for category in ("Phones", "Laptops", "Shoes", "Camping", "Fiction", "Outdoor toys"):
+        image = demo_pictures.draw_product(category, "Black", 64).convert("L")
+        masks[category] = bytes(0 if value > 200 else 1 for value in image.getdata())
+        assert 0.05 < sum(masks[category]) / len(masks[category]) < 0.6  # an object on a background
+    assert len(set(masks.values())) == len(masks)
+
+
+@pytest.mark.django_db
+def test_demo_products_show_their_own_colour_and_name_it_in_the_alt_text(media_root):
+    load(30)
+    for product in Product.objects.exclude(attributes__colour=None).prefetch_related("images")[:10]:
+        colour = product.attributes.get("colour")
+        if not colour:
+            continue
+        image = product.images.get()
+        assert colour in product.title and image.alt_text.endswith(f"in {colour.lower()}")
+        with default_storage.open(image.thumbnail_small) as picture:
+            found = dominant_colour(Image.open(picture))
+        expected = demo_pictures.COLOURS[colour]
+        assert max(abs(a - b) for a, b in zip(found, expected, strict=True)) < 40, (product.title, found)

@@ -19,7 +19,8 @@ def change_url(item: StockItem) -> str:
 
 
 def adjustment(delta: int, reason: str = "Damaged in storage", token: str | None = None) -> dict:
-    return {"adjust_by": str(delta), "reason": reason, "adjustment_token": token or str(uuid.uuid4())}
+    """The form as the confirmation page posts it again (_confirmed=yes)."""
+    return {"adjust_by": str(delta), "reason": reason, "adjustment_token": token or str(uuid.uuid4()), "_confirmed": "yes"}
 
 
 def test_adjustment_in_admin_writes_the_ledger_with_the_reason_and_the_actor(client, stock_clerk, stock_item):
@@ -200,3 +201,23 @@ def test_the_stock_page_links_to_the_products_ledger(client, stock_clerk, stock_
     assert f"?product__id__exact={stock_item.product_id}" in page
     assert ledger.status_code == 200
     assert len(ledger.context["cl"].result_list) == 1
+
+
+def test_an_adjustment_first_shows_what_it_will_do_and_changes_nothing(client, stock_clerk, stock_item):
+    """Issue 19, item 9: a stock change asks first, as Django's delete does."""
+    client.force_login(stock_clerk)
+    before = stock_item.available
+    form = {k: v for k, v in adjustment(-3, reason="Stock count").items() if k != "_confirmed"}
+
+    response = client.post(change_url(stock_item), form)
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert f"goes from {before} to {before - 3} units (-3)" in html and "“Stock count”" in html
+    assert 'name="_confirmed" value="yes"' in html and f'name="adjustment_token" value="{form["adjustment_token"]}"' in html
+    stock_item.refresh_from_db()
+    assert stock_item.available == before and not StockMovement.objects.filter(reason="Stock count").exists()
+    # the page's own post applies it
+    client.post(change_url(stock_item), {**form, "_confirmed": "yes"})
+    stock_item.refresh_from_db()
+    assert stock_item.available == before - 3

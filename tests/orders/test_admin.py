@@ -70,9 +70,11 @@ def place(customer, django_capture_on_commit_callbacks):
 
 
 def run_action(client, action: str, orders: list[Order], **extra):
+    """Choose the action and confirm it on its confirmation page ("post": "yes", as the page sends)."""
     return client.post(
-        CHANGELIST_URL, {"action": action, ACTION_CHECKBOX_NAME: [o.pk for o in orders], **extra}, follow=True
-    )
+        CHANGELIST_URL, {"action": action, ACTION_CHECKBOX_NAME: [o.pk for o in orders], "post": "yes", **extra},
+        follow=True,
+    )  # fmt: skip
 
 
 def shown_messages(response) -> list[tuple[str, str]]:
@@ -376,7 +378,7 @@ def test_a_crafted_action_post_without_the_permission_changes_nothing(
 
     # when
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(CHANGELIST_URL, {"action": action, ACTION_CHECKBOX_NAME: [order.pk]}, follow=True)
+        response = client.post(CHANGELIST_URL, {"action": action, ACTION_CHECKBOX_NAME: [order.pk], "post": "yes"}, follow=True)
 
     # then
     assert response.status_code == 200

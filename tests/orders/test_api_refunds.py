@@ -61,7 +61,7 @@ def test_customers_cannot_refund_and_bad_input_is_named(shipped, customer, shoe,
 def test_admin_refund_in_full_restocks_everything(client, shipped, shoe, support):
     client.force_login(support)
     response = client.post(reverse("admin:orders_order_changelist"),
-                           {"action": "refund_in_full", ACTION_CHECKBOX_NAME: [shipped.pk]}, follow=True)  # fmt: skip
+                           {"action": "refund_in_full", ACTION_CHECKBOX_NAME: [shipped.pk], "post": "yes"}, follow=True)  # fmt: skip
     assert response.status_code == 200
     shipped.refresh_from_db()
     assert shipped.state == OrderState.REFUNDED
@@ -75,11 +75,11 @@ def test_admin_refund_in_full_restocks_everything(client, shipped, shoe, support
 def test_admin_partial_refund_gives_back_the_amount_and_refuses_more_than_is_left(client, shipped, support):
     client.force_login(support)
     url = reverse("admin:orders_order_changelist")
-    post = {"action": "refund_partly", ACTION_CHECKBOX_NAME: [shipped.pk], "refund_amount": "100.00"}
+    post = {"action": "refund_partly", ACTION_CHECKBOX_NAME: [shipped.pk], "refund_amount": "100.00", "post": "yes"}
     assert client.post(url, post, follow=True).status_code == 200
     assert Payment.objects.get().refunded_amount == 10000
     response = client.post(url, post, follow=True)  # only 4.95 left
-    assert "At most 495" in response.content.decode()
+    assert "At most 4.95 EUR can still be refunded." in response.content.decode()
     assert Payment.objects.get().refunded_amount == 10000
     missing = client.post(url, {**post, "refund_amount": ""}, follow=True)
     assert "Give the refund amount" in missing.content.decode() and Refund.objects.count() == 1
@@ -120,6 +120,6 @@ def test_units_already_returned_are_not_restocked_again(client, shipped, shoe, s
     assert (too_many.status_code, list(error_of(too_many)["fields"])) == (400, ["restock"])
     client.force_login(support)
     client.post(reverse("admin:orders_order_changelist"),
-                {"action": "refund_in_full", ACTION_CHECKBOX_NAME: [shipped.pk]})  # fmt: skip
+                {"action": "refund_in_full", ACTION_CHECKBOX_NAME: [shipped.pk], "post": "yes"})  # fmt: skip
     assert inventory_selectors.get_level(product_id=shoe.pk) == 10  # the second pair only, never a third
     assert Payment.objects.get().refunded_amount == 10495

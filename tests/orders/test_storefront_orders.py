@@ -86,7 +86,7 @@ def test_the_customer_sees_lines_totals_address_and_history(client, customer, pl
     assert re.search(r"<td>Trail shoe .*?</td><td>50.00 EUR</td><td>2</td><td>100.00 EUR</td>", html)
     assert re.search(r"<td>Wool sock .*?</td><td>5.00 EUR</td><td>1</td><td>5.00 EUR</td>", html)
     assert "109.95 EUR" in html and "Standard delivery (3-5 working days)" in html
-    assert "Ada Lovelace<br>1 Main Street<br>10115 Berlin<br>DE<br>" in html
+    assert "Ada Lovelace<br>1 Main Street<br>10115 Berlin<br>Germany<br>" in html
     assert '<span class="order-history-state">Placed</span>' in html
     assert "Visa ending 4242: approved" in html
 

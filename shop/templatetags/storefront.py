@@ -1,0 +1,42 @@
+"""Small template helpers of the storefront pages: page numbers and savings."""
+
+from __future__ import annotations
+
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+
+from django import template
+
+register = template.Library()
+
+PAGES_AROUND = 2  # page numbers shown on each side of the current one
+
+
+@register.filter
+def page_window(page_number, num_pages) -> list[int | None]:
+    """The page numbers a pagination shows: the first, the last, and two on each side of the
+    current page; None marks a gap ("…"). page_window(6, 12) -> [1, None, 4, 5, 6, 7, 8, None, 12]."""
+    try:
+        current, last = int(page_number), int(num_pages)
+    except (TypeError, ValueError):
+        return []
+    shown = {1, last, *range(current - PAGES_AROUND, current + PAGES_AROUND + 1)}
+    pages: list[int | None] = []
+    for number in sorted(n for n in shown if 1 <= n <= last):
+        if pages and number - pages[-1] == 2:
+            pages.append(number - 1)  # a gap of one page is shown as that page, not as "…"
+        elif pages and number - pages[-1] > 2:
+            pages.append(None)
+        pages.append(number)
+    return pages
+
+
+@register.filter
+def saving_percent(price, was_price) -> int | None:
+    """Whole percent saved against the was-price, rounded down (never promises more); None if no saving."""
+    try:
+        price, was_price = Decimal(str(price)), Decimal(str(was_price))
+    except (InvalidOperation, ValueError):
+        return None
+    if was_price <= 0 or price >= was_price:
+        return None
+    return int(((was_price - price) * 100 / was_price).to_integral_value(rounding=ROUND_FLOOR)) or None
