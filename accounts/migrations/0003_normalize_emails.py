@@ -1,27 +1,20 @@
 """Put every stored e-mail address in the normal form of shop.email_addresses (issue 20, item 10).
 
-The rule is copied here (a migration must not change when the code does). An address whose
-normal form already belongs to another (older) account is left as it was and reported: that
-account can no longer log in by its look-alike address, and staff decide what to do with it.
+The rule is the one sign-up and log-in apply (imported, so both always agree; the migration is a
+one-off conversion). An address whose normal form already belongs to another (older) account is
+left as it was and reported: that account can no longer log in by its look-alike address, and
+staff decide what to do with it.
 """
-
-import unicodedata
 
 from django.db import migrations
 
-
-def _normal(value: str) -> str:
-    address = unicodedata.normalize("NFKC", (value or "").strip())
-    local, at, domain = address.rpartition("@")
-    if not at:
-        return address.lower()
-    return unicodedata.normalize("NFKC", f"{local.lower()}@{domain.casefold()}")
+from shop.email_addresses import normalize_email
 
 
 def normalize_emails(apps, schema_editor):
     User = apps.get_model("accounts", "User")
     for user in User.objects.order_by("pk").only("pk", "email").iterator():
-        normal = _normal(user.email)
+        normal = normalize_email(user.email)
         if normal == user.email:
             continue
         if User.objects.filter(email=normal).exists():
