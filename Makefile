@@ -9,7 +9,7 @@ PORT ?= 8000
 # PYTEST_ARGS="-n0 -k name" for one test in one process.
 PYTEST_ARGS ?= -n 2 --dist loadgroup
 
-.PHONY: run test lint check migrate demo worker beat clean
+.PHONY: run test lint check migrate demo worker worker-inventory worker-payments beat clean
 
 $(VENV)/.installed-run: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,11 +45,19 @@ migrate: $(VENV)/.installed-run
 demo: $(VENV)/.installed-run
 	$(PY) manage.py load_demo_catalog --products $(DEMO_PRODUCTS)
 
-## worker / beat: real Celery processes (need CELERY_BROKER_URL)
+## worker / beat: real Celery processes (need CELERY_BROKER_URL); docs/pipeline.md sizes them.
+# Concurrency is explicit: on one small machine beside the web server, one process per group
+# (allocation decides thousands of lines/s in one process; more e-mail processes only add
+# contention for the cores gunicorn needs).
+WORKER_CONCURRENCY ?= 1
+INVENTORY_CONCURRENCY ?= 1
+PAYMENTS_CONCURRENCY ?= 1
 worker: $(VENV)/.installed-run
-	$(VENV)/bin/celery -A shop worker -Q default,email,images -l INFO
+	$(VENV)/bin/celery -A shop worker -Q default,email,images --prefetch-multiplier=1 --concurrency=$(WORKER_CONCURRENCY) -l INFO -n general@%h
 worker-inventory: $(VENV)/.installed-run
-	$(VENV)/bin/celery -A shop worker -Q inventory --prefetch-multiplier=1 -l INFO -n inventory@%h
+	$(VENV)/bin/celery -A shop worker -Q inventory --prefetch-multiplier=1 --concurrency=$(INVENTORY_CONCURRENCY) -l INFO -n inventory@%h
+worker-payments: $(VENV)/.installed-run
+	$(VENV)/bin/celery -A shop worker -Q payments --prefetch-multiplier=1 --concurrency=$(PAYMENTS_CONCURRENCY) -l INFO -n payments@%h
 beat: $(VENV)/.installed-run
 	$(VENV)/bin/celery -A shop beat -l INFO --schedule $(VENV)/celerybeat-schedule
 

@@ -96,7 +96,9 @@ for start in range(0, ORDERS, 2000):
         ])
         lines = []
         for i, order in enumerate(orders, start=start):
-            for p in (hot, products[1 + i % 199], products[1 + (i * 7 + 3) % 199]):
+            second, third = 1 + i % 199, 1 + (i * 7 + 3) % 199
+            third = third if third != second else 1 + second % 199  # one line per product
+            for p in (hot, products[second], products[third]):
                 lines.append(OrderLine(order=order, product_id=p[0], title=p[2], sku=p[3], unit_price=p[1],
                                        quantity=1, subtotal=p[1]))
         OrderLine.objects.bulk_create(lines)

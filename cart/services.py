@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
-from django.utils import timezone
 
 from cart import selectors
 from cart.crdt import Add
@@ -31,6 +30,7 @@ from cart.models import MAX_LINES, MAX_QUANTITY, Cart, CartAdd, CartStatus, Cart
 from catalog import selectors as catalog_selectors
 from inventory import selectors as inventory_selectors
 from shop.guest import guest_key
+from shop.sql import now_for, quoted
 
 COMPACT_ABOVE_ROWS = 400  # adds + tombstones of one cart; past this, compaction collapses them
 
@@ -149,18 +149,13 @@ def check_out_open_cart(*, user=None, guest_token: str | None = None) -> Cart | 
         owner_field, owner = "guest_key", guest_key(guest_token)
     else:
         return None
-    connection = transaction.get_connection()
-    quote = connection.ops.quote_name
-    table = quote(Cart._meta.db_table)
-    column = {name: quote(Cart._meta.get_field(name).column) for name in ("id", owner_field, "status", "updated_at")}
-    now = Cart._meta.get_field("updated_at").get_db_prep_value(timezone.now(), connection)
+    table, (pk, owned_by, status, updated_at) = quoted(Cart, "id", owner_field, "status", "updated_at")
     sql = (
-        f"UPDATE {table} SET {column['status']} = %s, {column['updated_at']} = %s "  # noqa: S608
-        f"WHERE {column['status']} = %s AND {column['id']} = (SELECT {column['id']} FROM {table} "
-        f"WHERE {column[owner_field]} = %s AND {column['status']} = %s ORDER BY {column['id']} LIMIT 1) "
-        f"RETURNING {column['id']}"
+        f"UPDATE {table} SET {status} = %s, {updated_at} = %s WHERE {status} = %s AND {pk} = "  # noqa: S608
+        f"(SELECT {pk} FROM {table} WHERE {owned_by} = %s AND {status} = %s ORDER BY {pk} LIMIT 1) RETURNING {pk}"
     )
-    with connection.cursor() as cursor:
+    now = now_for(Cart, "updated_at")
+    with transaction.get_connection().cursor() as cursor:
         cursor.execute(sql, [CartStatus.CHECKED_OUT, now, CartStatus.OPEN, owner, CartStatus.OPEN])
         row = cursor.fetchone()
     if row is None:

@@ -33,6 +33,7 @@ from django.utils import timezone
 from inventory import selectors
 from inventory.exceptions import InvalidStockChange, OutOfStock, StockBusy, StockWouldGoNegative, UnknownProduct
 from inventory.models import MovementKind, StockItem, StockMovement
+from shop.sql import now_for, quoted
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -420,21 +421,15 @@ def _write_levels(levels: dict[int, int]) -> None:
     """
     if not levels:
         return
-    connection = transaction.get_connection()
-    quote = connection.ops.quote_name
-    table = quote(StockItem._meta.db_table)
-    product, available, updated_at = (
-        quote(StockItem._meta.get_field(name).column) for name in ("product", "available", "updated_at")
-    )
+    table, (product, available, updated_at) = quoted(StockItem, "product", "available", "updated_at")
     rows = sorted(levels.items())
     sql = (
         f"UPDATE {table} SET {available} = new.column2, {updated_at} = %s "  # noqa: S608
         f"FROM (VALUES {', '.join(['(%s, %s)'] * len(rows))}) AS new "
         f"WHERE {table}.{product} = new.column1 RETURNING {table}.{product}, {table}.{available}"
     )
-    now = StockItem._meta.get_field("updated_at").get_db_prep_value(timezone.now(), connection)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [now, *(value for row in rows for value in row)])
+    with transaction.get_connection().cursor() as cursor:
+        cursor.execute(sql, [now_for(StockItem, "updated_at"), *(value for row in rows for value in row)])
         written = dict(cursor.fetchall())
     if written != levels:
         raise RuntimeError(f"stock levels written {written} differ from the levels decided {levels}")
@@ -576,19 +571,15 @@ def _add_units(*, product_id: int, delta: int) -> int | None:
 
     Returns the new level, or None when the product has fewer than -delta units (nothing changed).
     """
-    connection = transaction.get_connection()
-    quote = connection.ops.quote_name
-    product, available, updated_at = (
-        quote(StockItem._meta.get_field(name).column) for name in ("product", "available", "updated_at")
-    )
+    table, (product, available, updated_at) = quoted(StockItem, "product", "available", "updated_at")
     sql = (
-        f"UPDATE {quote(StockItem._meta.db_table)} SET {available} = {available} + %s, {updated_at} = %s "  # noqa: S608
+        f"UPDATE {table} SET {available} = {available} + %s, {updated_at} = %s "  # noqa: S608
         f"WHERE {product} = %s AND {available} >= %s RETURNING {available}"
     )
-    now = StockItem._meta.get_field("updated_at").get_db_prep_value(timezone.now(), connection)
+    now = now_for(StockItem, "updated_at")
 
     def update() -> int | None:
-        with connection.cursor() as cursor:
+        with transaction.get_connection().cursor() as cursor:
             cursor.execute(sql, [delta, now, product_id, max(0, -delta)])
             row = cursor.fetchone()
         return None if row is None else row[0]

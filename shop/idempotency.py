@@ -29,6 +29,7 @@ from django.utils import timezone
 from shop.exceptions import DomainError
 from shop.guest import guest_scope
 from shop.models import IdempotencyKey
+from shop.sql import now_for, quoted
 
 KEY_LIFETIME = timedelta(hours=24)
 T = TypeVar("T")
@@ -101,17 +102,13 @@ def claim(request: IdempotencyRequest | None) -> str | None:
 def _insert_or_ignore(request: IdempotencyRequest) -> bool:
     """Insert the key in one statement (no savepoint); False when it exists already. A concurrent
     insert of the same key makes this wait until that transaction ends (the unique index)."""
-    connection = transaction.get_connection()
-    quote = connection.ops.quote_name
-    fields = [IdempotencyKey._meta.get_field(name) for name in ("scope", "key", "fingerprint", "result_ref", "created_at")]
+    table, columns = quoted(IdempotencyKey, "scope", "key", "fingerprint", "result_ref", "created_at", "id")
     sql = (
-        f"INSERT INTO {quote(IdempotencyKey._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608
-        f"VALUES (%s, %s, %s, %s, %s) ON CONFLICT ({quote(fields[0].column)}, {quote(fields[1].column)}) DO NOTHING "
-        f"RETURNING {quote(IdempotencyKey._meta.pk.column)}"
+        f"INSERT INTO {table} ({', '.join(columns[:5])}) VALUES (%s, %s, %s, %s, %s) "  # noqa: S608
+        f"ON CONFLICT ({columns[0]}, {columns[1]}) DO NOTHING RETURNING {columns[5]}"
     )
-    now = fields[-1].get_db_prep_value(timezone.now(), connection)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [request.scope, request.key, request.fingerprint, "", now])
+    with transaction.get_connection().cursor() as cursor:
+        cursor.execute(sql, [request.scope, request.key, request.fingerprint, "", now_for(IdempotencyKey, "created_at")])
         return cursor.fetchone() is not None
 
 

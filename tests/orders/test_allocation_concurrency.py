@@ -22,7 +22,7 @@ from django.db.models import Sum
 from inventory.exceptions import StockBusy
 from inventory.models import MovementKind, StockItem, StockMovement
 from orders.models import Order
-from orders.services import allocate_order, allocate_until_decided, place_order
+from orders.services import allocate_order, allocate_until_decided, allocate_waiting_orders, place_order
 from orders.states import OrderState
 from shop.api.idempotency import IdempotencyRequest
 from tests.accounts.factories import UserFactory
@@ -217,3 +217,25 @@ def test_allocations_of_orders_sharing_products_in_any_order_never_deadlock():
     for cause in StockMovement.objects.filter(kind=MovementKind.ALLOCATION).values_list("cause", flat=True):
         per_order[cause] += 1
     assert set(per_order.values()) == {2}
+
+
+def test_two_allocators_running_at_once_on_overlapping_products_never_deadlock_nor_oversell(settings):
+    settings.ORDERS_ALLOCATION_BATCH = 10
+    rng = random.Random(20261204)
+    products = [stocked_product(title=f"Shared {i}", available=40) for i in range(3)]
+    initial = {p.pk: 40 for p in products}
+    baskets = [{p: rng.randint(1, 2) for p in rng.sample(products, rng.randint(1, 3))} for _ in range(120)]
+    place_orders(baskets)
+    runs: list[list[int]] = [[], []]
+
+    def allocator(index: int) -> None:
+        while claimed := allocate_waiting_orders():
+            runs[index].extend(order.pk for order in claimed)
+
+    errors = [r for r in run_concurrently(allocator, 2) if isinstance(r, Exception)]
+
+    assert not errors, errors  # no deadlock, no lock timeout
+    assert runs[0] and runs[1], "both allocators decided batches"
+    assert sorted(runs[0] + runs[1]) == sorted(Order.objects.values_list("pk", flat=True))  # each order once
+    assert not Order.objects.filter(state=OrderState.PLACED).exists()
+    assert_books_balance(initial)

@@ -22,13 +22,14 @@ from django.utils import timezone
 from inventory import selectors as inventory_selectors
 from inventory import services as inventory_services
 from inventory.models import MovementKind, StockMovement
-from orders.models import EmailKind, EmailLog, Order
+from orders.models import EmailKind, EmailLog, Order, OrderEvent
 from orders.services import place_order, send_order_email
 from orders.states import OrderState
 from orders.tasks import allocate_order_task, send_order_email_task
 from shop.celery import app
 from shop.models import OutboxMessage
 from shop.tasks import relay_outbox_task
+from tests.accounts.factories import UserFactory
 from tests.celery_helpers import real_broker
 from tests.orders.conftest import checkout_input, fill_cart
 
@@ -164,8 +165,8 @@ def wait_for(predicate, timeout: float, what: str) -> None:
 @pytest.mark.rabbitmq
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_worker_killed_mid_allocation_leaves_nothing_taken_and_the_redelivery_completes_it(
-    customer, shoe, broker_url
+def test_a_worker_killed_mid_batch_leaves_nothing_taken_and_the_redelivery_completes_it_once(
+    customer, shoe, sock, broker_url
 ):
     database = connection.settings_dict
     dsn = f"postgresql://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
@@ -181,7 +182,9 @@ def test_a_worker_killed_mid_allocation_leaves_nothing_taken_and_the_redelivery_
         # Hold the stock row so the worker's conditional UPDATE waits inside its transaction.
         with psycopg.connect(dsn, autocommit=False) as blocker:
             blocker.execute("SELECT 1 FROM inventory_stockitem WHERE product_id = %s FOR UPDATE", [shoe.pk])
-            order = place(customer, {shoe: 4})  # the "order.placed" message goes to RabbitMQ on commit
+            # a batch: three orders waiting when the worker starts (their messages go to RabbitMQ on commit)
+            order = place(customer, {shoe: 4})
+            others = [place(UserFactory(), {shoe: 1, sock: 2}), place(UserFactory(), {sock: 1, shoe: 2})]
             first = start_worker(env)
             try:
                 wait_for(lambda: waiting_on_a_lock(dsn, database["NAME"]), timeout=60,
@@ -211,17 +214,20 @@ def test_a_worker_killed_mid_allocation_leaves_nothing_taken_and_the_redelivery_
                     first.kill()
             blocker.rollback()  # let the dead worker's backend run into its closed socket
 
-        assert Order.objects.get().state == OrderState.PLACED
+        assert set(Order.objects.values_list("state", flat=True)) == {OrderState.PLACED}
+        assert not OrderEvent.objects.filter(to_state=OrderState.ALLOCATED).exists()  # the orders' side rolled back too
         wait_for(lambda: inventory_selectors.get_level(product_id=shoe.pk) == 10 and allocation_rows(order) == 0,
                  timeout=10, what="the killed transaction to roll back")  # fmt: skip
 
         second = start_worker(env)  # RabbitMQ redelivers the unacknowledged message to it
         try:
-            wait_for(lambda: Order.objects.get().state != OrderState.PLACED, timeout=60, what="the redelivery")
+            wait_for(lambda: not Order.objects.filter(state=OrderState.PLACED).exists(), timeout=60,
+                     what="the redelivery")  # fmt: skip
         finally:
             second.terminate()
             second.wait(timeout=30)
 
-    assert Order.objects.get().state == OrderState.ALLOCATED
-    assert inventory_selectors.get_level(product_id=shoe.pk) == 6
-    assert allocation_rows(order) == 1
+    assert set(Order.objects.values_list("state", flat=True)) == {OrderState.ALLOCATED}
+    assert inventory_selectors.get_levels(product_ids=[shoe.pk, sock.pk]) == {shoe.pk: 3, sock.pk: 97}
+    assert [allocation_rows(o) for o in (order, *others)] == [1, 2, 2]  # each taken once
+    assert OrderEvent.objects.filter(to_state=OrderState.ALLOCATED).count() == 3
