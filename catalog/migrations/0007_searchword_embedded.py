@@ -32,6 +32,6 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("catalog", "0006_product_version")]
+    dependencies = [("catalog", "0006_product_version_active_price")]
 
     operations = [migrations.RunPython(create, drop, elidable=False)]
