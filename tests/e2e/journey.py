@@ -35,6 +35,7 @@ PENDING_STEPS: dict[str, str] = {
     "checkout-payment-layout": "issue 19 item 3 (ui): payment radios attached to their labels, one preselected",
     "order-emails-in-order": 'issue 19 item 6 (trust): "received" before "confirmed"',
     "guest-order-after-verification": "issue 19 item 5 (trust): guest orders attached after e-mail verification",
+    "admin-money-as-money": "issue 19 item 9 (ui): payment amounts in admin shown as money, not minor units",
     "admin-ship-refund": "issue 19 item 9 (ui): ship and refund buttons with a confirmation page",
 }
 
@@ -370,6 +371,8 @@ def order_authorized(j: Journey) -> None:
     heading = j.page.get_by_role("heading", level=1)
     expect(heading).to_have_text(re.compile(r"^Order SO-"))
     j.learned["order_number"] = heading.inner_text().removeprefix("Order ").strip()
+    total = j.main.get_by_role("term").filter(has_text=re.compile(r"^Total$")).locator("xpath=following-sibling::dd[1]")
+    j.learned["total"] = re.search(r"\d[\d,]*\.\d\d", total.first.inner_text()).group(0).replace(",", "")
     # The page follows the order by itself (allocation, then the payment's authorization).
     expect(j.main.get_by_text("Payment authorized", exact=True).first).to_be_visible(timeout=20_000)
     j.check_accessibility("the order page")
@@ -467,6 +470,15 @@ def admin_login(j: Journey) -> None:
     j.learned["admin_order_url"] = j.page.url
 
 
+def admin_money_as_money(j: Journey) -> None:
+    """The order's amounts in the back office read as money, never as minor units beside a currency."""
+    j.page.goto(j.learned["admin_order_url"])
+    minor = j.learned["total"].replace(".", "")  # 875.14 -> 87514
+    text = j.page.get_by_role("main").inner_text()
+    assert not re.search(rf"(?<![\d.,]){minor}(?![\d.,])", text), f"the total {j.learned['total']} shown as {minor}"
+    assert j.learned["total"] in text, f"the total {j.learned['total']} is not on the order's page"
+
+
 def admin_ship_refund(j: Journey) -> None:
     """Ship, then refund, each from the order's own page through a confirmation page."""
     for action, done in (("ship", "Shipped"), ("refund", "Refunded")):
@@ -506,5 +518,6 @@ STEPS = (
     Step("guest-order-after-verification", guest_order_after_verification),
     Step("cart-merge", cart_merge),
     Step("admin-login", admin_login),
+    Step("admin-money-as-money", admin_money_as_money),
     Step("admin-ship-refund", admin_ship_refund),
 )
