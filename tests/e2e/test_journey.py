@@ -31,6 +31,10 @@ def test_journey(viewport: Viewport, browser: Browser, shop: LiveShop, artifacts
     folder.mkdir()
     context = browser.new_context(viewport={"width": viewport.width, "height": viewport.height})
     context.set_default_timeout(ACTION_TIMEOUT_MS)
+    script_errors: list[str] = []  # an uncaught error in a page's own script fails the journey
+    context.on(
+        "weberror", lambda error: script_errors.append(f"{error.page.url if error.page else '?'}: {error.error}")
+    )
     journey = Journey(
         browser=browser, page=context.new_page(), shop=shop, viewport=viewport, artifacts=folder,
         email=f"journey-{viewport.name}@example.com",
@@ -60,6 +64,7 @@ def test_journey(viewport: Viewport, browser: Browser, shop: LiveShop, artifacts
         print(f"[e2e {viewport.name}] journey wall time {time.monotonic() - started:.1f} s")
     errors = re.findall(r'"[A-Z]+ (\S+) HTTP/[\d.]+" (5\d\d) ', shop.log_path.read_text())
     assert not errors, f"the server answered 5xx: {errors}"
+    assert not script_errors, f"errors in the pages' scripts: {script_errors}"
     assert not pending_failures, f"pending steps that still fail: {pending_failures}"
 
 
