@@ -77,6 +77,7 @@ def _run_step(journey: Journey, number: int, step: Step, label: str) -> None:
         step.run(journey)
         if not journey.snapped:
             journey.snap()
+        _no_sideways_scroll(journey)
     except (AssertionError, PlaywrightError) as exc:
         problem = str(exc)
     else:
@@ -89,3 +90,13 @@ def _run_step(journey: Journey, number: int, step: Step, label: str) -> None:
         failed = "(none: the page was gone)"
     pending = f" (listed in PENDING_STEPS: {PENDING_STEPS[step.name]})" if step.name in PENDING_STEPS else ""
     pytest.fail(f"{label} failed{pending}: {problem}\nscreenshot: {failed}", pytrace=False)
+
+
+def _no_sideways_scroll(journey: Journey) -> None:
+    """The storefront page a step ends on fits the screen's width (the back office is Django's)."""
+    if "/admin/" in journey.page.url:
+        return
+    overflow = journey.page.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 1, f"{journey.page.url} is {overflow} px wider than the {journey.viewport.width} px screen"
