@@ -80,10 +80,11 @@ class Journey:
         with self.page.expect_navigation():
             target.click()
 
-    def snap(self) -> None:
-        """The step's screenshot, taken now (before a step moves on to the next page)."""
-        self.page.screenshot(path=self.shot, full_page=True)
-        self.snapped = True
+    def snap(self, also: str = "") -> None:
+        """The step's screenshot, taken now (before a step moves on to the next page); `also` names
+        an extra one kept beside it (NN-step-also.png)."""
+        self.page.screenshot(path=self.shot.with_name(f"{self.shot.stem}{also and '-' + also}.png"), full_page=True)
+        self.snapped = self.snapped or not also
 
     @property
     def main(self) -> Locator:
@@ -272,7 +273,14 @@ def add_beyond_stock(j: Journey) -> None:
     available = int(re.search(r"Only (\d+) left", scarce.inner_text()).group(1))
     title = scarce.get_by_role("heading").inner_text().strip()
     j.follow(scarce.get_by_role("link", name=title))
-    j.add_from_product_page(available + 3)
+    form = j.add_from_product_page(available + 3)
+    quantity = form.get_by_label("Quantity")
+    if not quantity.evaluate("input => input.validity.valid"):
+        # The field's own limit stopped it in the browser; its message must name what is left.
+        native = quantity.evaluate("input => input.validationMessage")
+        assert re.search(rf"\b{available}\b", native), f"the browser refused with {native!r}"
+        form.evaluate("form => { form.noValidate = true; }")  # the server must refuse it too
+        form.get_by_role("button", name="Add to cart").click()
     # The answer to this add (the form's status or the page's messages), not the stock label.
     answer = j.main.get_by_role("status").or_(j.main.get_by_role("alert"))
     said = answer.filter(has_text=re.compile(rf"\b{available}\b", re.I)).first
@@ -500,9 +508,13 @@ def admin_ship_refund(j: Journey) -> None:
         j.page.goto(j.learned["admin_order_url"])
         name = re.compile(rf"^(mark (as )?)?{action}", re.I)
         j.follow(j.page.get_by_role("button", name=name).or_(j.page.get_by_role("link", name=name)).first)
-        expect(j.page.get_by_text(re.compile(r"are you sure|confirm", re.I)).first).to_be_visible()
-        expect(j.page.get_by_text(j.learned["order_number"]).first).to_be_visible()
-        j.follow(j.page.get_by_role("button", name=re.compile(r"^(yes|confirm)", re.I)).first)
+        # A page of its own that names the order, lists what will happen and asks (Django's delete does so).
+        confirm = j.page.get_by_role("button", name=re.compile(r"^(yes|confirm)", re.I)).first
+        expect(confirm).to_be_visible()
+        expect(j.page.get_by_role("main").get_by_text(j.learned["order_number"]).first).to_be_visible()
+        expect(j.page.get_by_role("main").get_by_role("listitem").first).to_be_visible()
+        j.snap(also=f"{action}-confirmation")
+        j.follow(confirm)
         expect(j.page.get_by_text(done).first).to_be_visible()
 
 
