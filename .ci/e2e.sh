@@ -24,8 +24,9 @@ install() {  # each command checked by hand: a caller's `|| fail` would switch s
 
 run() {
     local started=$SECONDS status=0
-    # -n0: one process, one live server; the journey itself checks every step's time budget.
-    timeout 300 "$py" -m pytest -m e2e tests/e2e -n0 -s -q -p no:randomly || status=$?
+    # -n0: one process, one live server; every click and expectation waits 10 s at most.
+    # SIGINT first: pytest then runs its teardown, which stops the journey's server.
+    timeout --signal=INT --kill-after=30 300 "$py" -m pytest -m e2e tests/e2e -n0 -s -q -p no:randomly || status=$?
     local took=$((SECONDS - started))
     echo "browser journey wall time: ${took} s (screenshots in e2e-artifacts/)"
     if [ "$status" -eq 0 ] && [ "$took" -ge "${E2E_BUDGET_SECONDS:-180}" ]; then

@@ -35,6 +35,7 @@ PENDING_STEPS: dict[str, str] = {
     "checkout-payment-layout": "issue 19 item 3 (ui): payment radios attached to their labels, one preselected",
     "order-emails-in-order": 'issue 19 item 6 (trust): "received" before "confirmed"',
     "guest-order-after-verification": "issue 19 item 5 (trust): guest orders attached after e-mail verification",
+    "admin-money-as-money": "issue 19 item 9 (ui): payment amounts in admin shown as money, not minor units",
     "admin-ship-refund": "issue 19 item 9 (ui): ship and refund buttons with a confirmation page",
 }
 
@@ -79,14 +80,29 @@ class Journey:
         with self.page.expect_navigation():
             target.click()
 
-    def snap(self) -> None:
-        """The step's screenshot, taken now (before a step moves on to the next page)."""
-        self.page.screenshot(path=self.shot, full_page=True)
-        self.snapped = True
+    def snap(self, also: str = "") -> None:
+        """The step's screenshot, taken now (before a step moves on to the next page); `also` names
+        an extra one kept beside it (NN-step-also.png)."""
+        self.page.screenshot(path=self.shot.with_name(f"{self.shot.stem}{also and '-' + also}.png"), full_page=True)
+        self.snapped = self.snapped or not also
 
     @property
     def main(self) -> Locator:
         return self.page.get_by_role("main")
+
+    def header(self, role: str, name: str | re.Pattern) -> Locator:
+        """A link or button of the site header; on a phone it may sit behind a menu toggle."""
+        banner = self.page.get_by_role("banner")
+        target = banner.get_by_role(role, name=name, exact=isinstance(name, str)).first
+        if target.count() and not target.is_visible():
+            toggle = re.compile(r"menu|account", re.I)
+            banner.get_by_role("button", name=toggle).or_(
+                banner.locator("summary").filter(has_text=toggle)
+            ).first.click()
+        return target
+
+    def signed_in(self) -> bool:
+        return self.page.get_by_role("banner").get_by_role("button", name="Log out").count() > 0
 
     def check_accessibility(self, where: str) -> None:
         """axe-core inside the page: no serious or critical violation."""
@@ -135,7 +151,7 @@ class Journey:
         return form
 
     def cart_quantities(self) -> dict[str, int]:
-        self.follow(self.page.get_by_role("link", name=re.compile(r"^Cart\b")))
+        self.follow(self.header("link", re.compile(r"^Cart\b")))
         expect(self.page.get_by_role("heading", level=1)).to_have_text("Your cart")
         found = {}
         for line in self.main.get_by_role("list", name="Products in your cart").get_by_role("listitem").all():
@@ -144,22 +160,23 @@ class Journey:
         return found
 
     def log_in(self, email: str, password: str) -> None:
-        self.follow(self.page.get_by_role("link", name="Log in", exact=True))
+        self.follow(self.header("link", "Log in"))
         self.main.get_by_label("E-mail address").fill(email)
         self.main.get_by_label("Password").fill(password)
         self.follow(self.main.get_by_role("button", name="Log in"))
-        expect(self.page.get_by_role("button", name="Log out")).to_be_visible()
+        assert self.signed_in(), "still not signed in after logging in"
 
     def log_out(self) -> None:
-        self.follow(self.page.get_by_role("button", name="Log out"))
-        expect(self.page.get_by_role("link", name="Log in", exact=True)).to_be_visible()
+        self.follow(self.header("button", "Log out"))
+        assert not self.signed_in(), "still signed in after logging out"
 
 
 # --- the steps -------------------------------------------------------------------------------
 def home(j: Journey) -> None:
     j.go("/")
-    expect(j.page.get_by_role("heading", level=1)).to_contain_text("Welcome")
-    expect(j.main.get_by_role("heading", name="Popular right now")).to_be_visible()
+    expect(j.page.get_by_role("heading", level=1)).to_be_visible()
+    expect(j.main.get_by_role("link", name="Electronics", exact=True)).to_be_visible()
+    expect(j.cards().first).to_be_visible()  # products on the first page a visitor sees
     j.check_accessibility("the home page")
 
 
@@ -256,7 +273,14 @@ def add_beyond_stock(j: Journey) -> None:
     available = int(re.search(r"Only (\d+) left", scarce.inner_text()).group(1))
     title = scarce.get_by_role("heading").inner_text().strip()
     j.follow(scarce.get_by_role("link", name=title))
-    j.add_from_product_page(available + 3)
+    form = j.add_from_product_page(available + 3)
+    quantity = form.get_by_label("Quantity")
+    if not quantity.evaluate("input => input.validity.valid"):
+        # The field's own limit stopped it in the browser; its message must name what is left.
+        native = quantity.evaluate("input => input.validationMessage")
+        assert re.search(rf"\b{available}\b", native), f"the browser refused with {native!r}"
+        form.evaluate("form => { form.noValidate = true; }")  # the server must refuse it too
+        form.get_by_role("button", name="Add to cart").click()
     # The answer to this add (the form's status or the page's messages), not the stock label.
     answer = j.main.get_by_role("status").or_(j.main.get_by_role("alert"))
     said = answer.filter(has_text=re.compile(rf"\b{available}\b", re.I)).first
@@ -370,13 +394,15 @@ def order_authorized(j: Journey) -> None:
     heading = j.page.get_by_role("heading", level=1)
     expect(heading).to_have_text(re.compile(r"^Order SO-"))
     j.learned["order_number"] = heading.inner_text().removeprefix("Order ").strip()
+    total = j.main.get_by_role("term").filter(has_text=re.compile(r"^Total$")).locator("xpath=following-sibling::dd[1]")
+    j.learned["total"] = re.search(r"\d[\d,]*\.\d\d", total.first.inner_text()).group(0).replace(",", "")
     # The page follows the order by itself (allocation, then the payment's authorization).
     expect(j.main.get_by_text("Payment authorized", exact=True).first).to_be_visible(timeout=20_000)
     j.check_accessibility("the order page")
 
 
 def sign_up(j: Journey) -> None:
-    j.follow(j.page.get_by_role("link", name="Sign up"))
+    j.follow(j.header("link", "Sign up"))
     j.main.get_by_label("Your name").fill("Journey Tester")
     j.main.get_by_label("E-mail address").fill(j.email)
     j.main.get_by_label("Password").fill(PASSWORD)
@@ -389,7 +415,7 @@ def sign_up(j: Journey) -> None:
 def guest_order_after_verification(j: Journey) -> None:
     """The link e-mailed to the address proves it; then the guest order is the customer's."""
     link = _wait_for_link(j, subject=re.compile(r"verif|confirm (your )?e-?mail", re.I))
-    if not j.page.get_by_role("button", name="Log out").is_visible():
+    if not j.signed_in():
         j.log_in(j.email, PASSWORD)
     j.go(link)
     # The link may open a page that asks for a click (a mail scanner fetching links proves nothing).
@@ -398,7 +424,7 @@ def guest_order_after_verification(j: Journey) -> None:
         j.follow(confirm.first)
     said = re.compile(r"guest.*order|order.*(added|attached|in your account)", re.I)
     expect(j.main.get_by_text(said).first).to_be_visible()
-    j.follow(j.page.get_by_role("link", name="My orders"))
+    j.follow(j.header("link", "My orders"))
     expect(j.main.get_by_text(j.learned["order_number"])).to_be_visible()
 
 
@@ -433,7 +459,7 @@ def order_emails_in_order(j: Journey) -> None:
 
 def cart_merge(j: Journey) -> None:
     """A guest's cart joins the customer's own at sign-in: both products, no line lost."""
-    if not j.page.get_by_role("button", name="Log out").is_visible():
+    if not j.signed_in():
         j.log_in(j.email, PASSWORD)
     in_stock = j.learned["category_url"].removeprefix(j.shop.base_url) + "?in_stock=1"
     j.go(in_stock)
@@ -467,15 +493,28 @@ def admin_login(j: Journey) -> None:
     j.learned["admin_order_url"] = j.page.url
 
 
+def admin_money_as_money(j: Journey) -> None:
+    """The order's amounts in the back office read as money, never as minor units beside a currency."""
+    j.page.goto(j.learned["admin_order_url"])
+    minor = j.learned["total"].replace(".", "")  # 875.14 -> 87514
+    text = j.page.get_by_role("main").inner_text()
+    assert not re.search(rf"(?<![\d.,]){minor}(?![\d.,])", text), f"the total {j.learned['total']} shown as {minor}"
+    assert j.learned["total"] in text, f"the total {j.learned['total']} is not on the order's page"
+
+
 def admin_ship_refund(j: Journey) -> None:
     """Ship, then refund, each from the order's own page through a confirmation page."""
     for action, done in (("ship", "Shipped"), ("refund", "Refunded")):
         j.page.goto(j.learned["admin_order_url"])
         name = re.compile(rf"^(mark (as )?)?{action}", re.I)
         j.follow(j.page.get_by_role("button", name=name).or_(j.page.get_by_role("link", name=name)).first)
-        expect(j.page.get_by_text(re.compile(r"are you sure|confirm", re.I)).first).to_be_visible()
-        expect(j.page.get_by_text(j.learned["order_number"]).first).to_be_visible()
-        j.follow(j.page.get_by_role("button", name=re.compile(r"^(yes|confirm)", re.I)).first)
+        # A page of its own that names the order, lists what will happen and asks (Django's delete does so).
+        confirm = j.page.get_by_role("button", name=re.compile(r"^(yes|confirm)", re.I)).first
+        expect(confirm).to_be_visible()
+        expect(j.page.get_by_role("main").get_by_text(j.learned["order_number"]).first).to_be_visible()
+        expect(j.page.get_by_role("main").get_by_role("listitem").first).to_be_visible()
+        j.snap(also=f"{action}-confirmation")
+        j.follow(confirm)
         expect(j.page.get_by_text(done).first).to_be_visible()
 
 
@@ -506,5 +545,6 @@ STEPS = (
     Step("guest-order-after-verification", guest_order_after_verification),
     Step("cart-merge", cart_merge),
     Step("admin-login", admin_login),
+    Step("admin-money-as-money", admin_money_as_money),
     Step("admin-ship-refund", admin_ship_refund),
 )

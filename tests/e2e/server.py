@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.process_helpers import stop
+
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_PRODUCTS = 400  # about 17 per leaf category: enough for facets worth checking, loaded in seconds
 STAFF_EMAIL = "staff@example.com"
@@ -116,9 +118,4 @@ def live_shop(workdir: Path) -> Iterator[LiveShop]:
             log_path=log,
         )
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, grace=15)

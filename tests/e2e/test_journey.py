@@ -31,6 +31,10 @@ def test_journey(viewport: Viewport, browser: Browser, shop: LiveShop, artifacts
     folder.mkdir()
     context = browser.new_context(viewport={"width": viewport.width, "height": viewport.height})
     context.set_default_timeout(ACTION_TIMEOUT_MS)
+    script_errors: list[str] = []  # an uncaught error in a page's own script fails the journey
+    context.on(
+        "weberror", lambda error: script_errors.append(f"{error.page.url if error.page else '?'}: {error.error}")
+    )
     journey = Journey(
         browser=browser, page=context.new_page(), shop=shop, viewport=viewport, artifacts=folder,
         email=f"journey-{viewport.name}@example.com",
@@ -60,6 +64,7 @@ def test_journey(viewport: Viewport, browser: Browser, shop: LiveShop, artifacts
         print(f"[e2e {viewport.name}] journey wall time {time.monotonic() - started:.1f} s")
     errors = re.findall(r'"[A-Z]+ (\S+) HTTP/[\d.]+" (5\d\d) ', shop.log_path.read_text())
     assert not errors, f"the server answered 5xx: {errors}"
+    assert not script_errors, f"errors in the pages' scripts: {script_errors}"
     assert not pending_failures, f"pending steps that still fail: {pending_failures}"
 
 
@@ -72,6 +77,7 @@ def _run_step(journey: Journey, number: int, step: Step, label: str) -> None:
         step.run(journey)
         if not journey.snapped:
             journey.snap()
+        _no_sideways_scroll(journey)
     except (AssertionError, PlaywrightError) as exc:
         problem = str(exc)
     else:
@@ -84,3 +90,13 @@ def _run_step(journey: Journey, number: int, step: Step, label: str) -> None:
         failed = "(none: the page was gone)"
     pending = f" (listed in PENDING_STEPS: {PENDING_STEPS[step.name]})" if step.name in PENDING_STEPS else ""
     pytest.fail(f"{label} failed{pending}: {problem}\nscreenshot: {failed}", pytrace=False)
+
+
+def _no_sideways_scroll(journey: Journey) -> None:
+    """The storefront page a step ends on fits the screen's width (the back office is Django's)."""
+    if "/admin/" in journey.page.url:
+        return
+    overflow = journey.page.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 1, f"{journey.page.url} is {overflow} px wider than the {journey.viewport.width} px screen"

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.payments import stripe_helpers
+from tests.process_helpers import stop
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCALSTRIPE_START_TIMEOUT = 20  # seconds
@@ -60,12 +61,7 @@ def localstripe_url() -> Iterator[str]:
             _wait_until_answering(url, process, log)
             yield url
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
 
 
 def _wait_until_answering(url: str, process: subprocess.Popen, log) -> None:
