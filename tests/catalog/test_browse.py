@@ -89,7 +89,7 @@ def test_product_page_shows_price_was_price_availability_attributes_and_breadcru
     product = shoes["Red Zeta 43"]
     Product.objects.filter(pk=product.pk).update(compare_at_price=Decimal("150.00"))
     html = client.get(product.get_absolute_url()).content.decode()
-    assert "120.00 EUR" in html and "was 150.00 EUR" in html
+    assert "120.00 EUR" in html and '<span class="visually-hidden">was </span>150.00 EUR</s>' in html and "Save 20%" in html
     assert "Only 2 left" in html
     assert '<th scope="row">Colour</th><td>Red</td>' in html
     assert '<a href="/c/sport/">Sport</a> \u203a <a href="/c/shoes/">Shoes</a>' in html
