@@ -61,6 +61,7 @@ per_identity=$(( ${FUZZ_MAX_TIME:-180} / ${#identities[@]} ))
 status=0
 for identity in "${identities[@]}"; do
     name=${identity%%|*}
+    [[ "$name" =~ ${FUZZ_IDENTITIES:-.} ]] || continue  # e.g. FUZZ_IDENTITIES=apikey to rerun some
     header=${identity#*|}
     report="${work}/report-${name}"
     # DELETE and /api/v1/me are left out: the fuzzer must not delete the identity it runs as.
@@ -69,14 +70,16 @@ for identity in "${identities[@]}"; do
         --max-examples "${FUZZ_MAX_EXAMPLES:-25}" --max-time "${per_identity}" --seed 2026 \
         --header "${header}" --exclude-path /api/v1/me --exclude-method DELETE \
         --request-timeout 10 --no-color --report junit,har --report-dir "${report}" >"${report}.log" 2>&1 || {
-        status=1; echo "schemathesis (${name}) failed:"; tail -n 80 "${report}.log"; }
+        status=1; echo "schemathesis (${name}) failed:"; sed -n '/= FAILURES =/,/= SUMMARY =/p' "${report}.log"; }
     $PY - "${report}" "${name}" <<'PYEOF' || true
-import json, pathlib, sys, xml.etree.ElementTree as ET
+import json, pathlib, re, sys, xml.etree.ElementTree as ET
 report, name = pathlib.Path(sys.argv[1]), sys.argv[2]
 operations = sum(int(s.get("tests", 0)) for f in report.glob("*.xml") for s in ET.parse(f).iter("testsuite"))
-entries = [e for f in report.glob("*.har") for e in json.loads(f.read_text())["log"]["entries"]]
+generated = re.search(r"(\d+) generated", pathlib.Path(f"{report}.log").read_text())
+entries = [e for f in report.glob("har*.json") for e in json.loads(f.read_text())["log"]["entries"]]
 errors = sum(1 for e in entries if e["response"]["status"] >= 500)
-print(f"schemathesis {name}: {len(entries)} cases over {operations} operations, {errors} answered 5xx")
+print(f"schemathesis {name}: {generated.group(1) if generated else '?'} cases generated, {len(entries)} requests "
+      f"over {operations} operations, {errors} answered 5xx")
 PYEOF
 done
 if grep -q "Traceback" "${work}/gunicorn.log"; then

@@ -45,12 +45,16 @@ class CartBaseApi(APIView):
         return Response(CartOutputSerializer(selectors.get_cart_view(cart=cart)).data)
 
 
+# Anonymous clients (no JWT, or an API key that is no customer) without X-Guest-Token have no cart.
+NO_CART = error_response("No guest token and not signed in (cart_not_found).")
+
+
 class CartApi(CartBaseApi):
     """The cart: lines with product summary, current price, availability, live tags; the epoch."""
 
     @extend_schema(
         parameters=[GUEST_TOKEN_PARAMETER],
-        responses={200: CartOutputSerializer, 404: error_response("No guest token and not signed in.")},
+        responses={200: CartOutputSerializer, 404: NO_CART},
     )
     def get(self, request: Request) -> Response:
         return self.render(self.cart(request, create=False))
@@ -62,7 +66,8 @@ class CartOperationsApi(CartBaseApi):
 
     @extend_schema(
         parameters=[GUEST_TOKEN_PARAMETER], request=OperationsInputSerializer,
-        responses={200: CartOutputSerializer, 409: error_response("Resync needed (cart_resync_required) or cart full.")},
+        responses={200: CartOutputSerializer, 404: NO_CART,
+                   409: error_response("Resync needed (cart_resync_required) or cart full.")},
     )  # fmt: skip
     def post(self, request: Request) -> Response:
         data = OperationsInputSerializer(data=request.data)
@@ -76,8 +81,9 @@ class CartLinesApi(CartBaseApi):
     """Add a product (one new add) for simple clients."""
 
     @extend_schema(
-        parameters=[GUEST_TOKEN_PARAMETER], request=LineAddInputSerializer, responses={200: CartOutputSerializer}
-    )
+        parameters=[GUEST_TOKEN_PARAMETER], request=LineAddInputSerializer,
+        responses={200: CartOutputSerializer, 404: NO_CART},
+    )  # fmt: skip
     def post(self, request: Request) -> Response:
         data = LineAddInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -89,15 +95,16 @@ class CartLineApi(CartBaseApi):
     """Set a line's quantity (0 removes it) or remove it."""
 
     @extend_schema(
-        parameters=[GUEST_TOKEN_PARAMETER], request=LineQuantityInputSerializer, responses={200: CartOutputSerializer}
-    )
+        parameters=[GUEST_TOKEN_PARAMETER], request=LineQuantityInputSerializer,
+        responses={200: CartOutputSerializer, 404: NO_CART},
+    )  # fmt: skip
     def put(self, request: Request, product_id: int) -> Response:
         data = LineQuantityInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         cart = self.cart(request, create=True)
         return self.render(services.set_quantity(cart_id=cart.pk, product_id=product_id, **data.validated_data))
 
-    @extend_schema(parameters=[GUEST_TOKEN_PARAMETER], responses={200: CartOutputSerializer})
+    @extend_schema(parameters=[GUEST_TOKEN_PARAMETER], responses={200: CartOutputSerializer, 404: NO_CART})
     def delete(self, request: Request, product_id: int) -> Response:
         cart = self.cart(request, create=False)
         if cart is None:

@@ -60,3 +60,18 @@ def test_lists_are_documented_as_pages(schema):
     ok = schema["paths"]["/api/v1/addresses"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     page = schema["components"]["schemas"][ok["$ref"].rsplit("/", 1)[1]]
     assert {"count", "next", "previous", "results"} <= set(page["properties"])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [("get", "/api/v1/cart", None), ("post", "/api/v1/cart/lines", {"product_id": 1, "quantity": 1}),
+     ("post", "/api/v1/cart/operations", {"base_epoch": 0, "operations": []}),
+     ("put", "/api/v1/cart/lines/{product_id}", {"quantity": 1}), ("delete", "/api/v1/cart/lines/{product_id}", None)],
+)  # fmt: skip
+def test_a_client_without_a_cart_gets_the_documented_404(schema, method, path, body):
+    # an API key or no credentials at all, and no X-Guest-Token: found by the authenticated fuzz
+    response = getattr(APIClient(), method)(path.replace("{product_id}", "1"), body, format="json")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "cart_not_found"
+    assert "404" in schema["paths"][path][method]["responses"]
