@@ -65,7 +65,11 @@ def gunicorn(env: dict, *, workers: int = 2, threads: int = 4, worker_class: str
         yield port
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # a worker still busy with a request: stop it anyway
+            server.kill()
+            server.wait(timeout=10)
 
 
 def run_load(senders: list[Callable[[], bool]], total: int, time_limit: float) -> dict:
