@@ -194,7 +194,7 @@ def main() -> int:
     parser.add_argument("--kill-after", type=int, default=60, help="acknowledged checkouts before the primary is lost")
     parser.add_argument("--max-recovery", type=float, default=45, help="seconds from the kill to the first write, at most")
     parser.add_argument("--time-limit", type=float, default=240, help="seconds for the load, at most")
-    parser.add_argument("--settle-limit", type=float, default=180, help="seconds for every order to be final")
+    parser.add_argument("--settle-limit", type=float, default=300, help="seconds for every order to be final")
     args = parser.parse_args()
     if not os.environ.get("CELERY_BROKER_URL", "").startswith("amqp"):
         sys.exit("bench/failover.py runs real workers: set CELERY_BROKER_URL=amqp://...")
@@ -205,6 +205,7 @@ def main() -> int:
         DATABASE_URL=url, DATABASE_REPLICA_URLS="", EMAIL_URL="dummymail://", CACHE_KEY_PREFIX=f"drill{os.getpid()}",
         MEDIA_ROOT=tempfile.mkdtemp(prefix="shop-drill-media-"), DATABASE_CONN_MAX_AGE="60",
         THROTTLE_RATE_USER="100000/minute", THROTTLE_RATE_ANON="100000/minute",
+        ORDERS_REDRIVE_AFTER_SECONDS="20",  # the sweep re-drives what the lost primary interrupted within the drill
     )  # fmt: skip
     print(f"database: {url.split('@')[-1]} (primary now: {primary})")
     manage(env, "migrate", "--noinput", "-v0")
