@@ -47,6 +47,7 @@ token="prom-$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
 
 echo "--- the shop under gunicorn on 127.0.0.1:${shop_port}"
 export DEBUG=0 SECRET_KEY="prom-$(head -c 32 /dev/urandom | base64 | tr -d '/+=')" ALLOWED_HOSTS=127.0.0.1
+export PAYMENTS_TEST_WEBHOOK_SECRET="prom-$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
 export SECURE_SSL_REDIRECT=false LOG_LEVEL=WARNING LOG_FORMAT=json METRICS_TOKEN="$token"
 export PROMETHEUS_MULTIPROC_DIR="${work}/multiproc"  # gunicorn.conf.py empties it at start
 mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
