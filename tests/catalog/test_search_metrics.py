@@ -22,7 +22,9 @@ def test_searches_are_counted_by_backend_and_outcome(client):
 
 
 @pytest.mark.django_db
-def test_an_unreachable_engine_counts_an_error(monkeypatch):
+def test_an_unreachable_engine_counts_an_error_and_the_standby_answers(monkeypatch):
+    lantern = ProductFactory(title="Lantern of brass")
+
     class Unreachable:
         name = "elasticsearch"
 
@@ -30,7 +32,11 @@ def test_an_unreachable_engine_counts_an_error(monkeypatch):
             raise SearchUnavailable()
 
     monkeypatch.setattr(search, "get_backend", Unreachable)
+    search.search_breaker.record_success()  # closed, whatever an earlier test left
     moved = Moves()
-    with pytest.raises(SearchUnavailable):
-        search.search(query="lantern")
+    result = search.search(query="lantern")
+    assert result.degraded is True
+    assert result.ids == [lantern.pk]
     assert moved("shop_search_requests_total", backend="elasticsearch", outcome="error") == 1
+    standby = search.database_backend().name
+    assert moved("shop_search_requests_total", backend=standby, outcome="results") == 1
