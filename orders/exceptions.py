@@ -106,6 +106,18 @@ class InvalidRefund(DomainError):
         super().__init__(message, fields={field: [message]})
 
 
+class CaptureInProgress(DomainError):
+    """Cancelling refused: shipping has begun capturing the order's payment (the customer's money
+    may already be taken), so the order can only be shipped now."""
+
+    code = "order_state_conflict"
+    status_code = 409
+
+    def __init__(self) -> None:
+        message = "This order is being shipped and its payment captured; it can no longer be cancelled."
+        super().__init__(message, fields={"state": [message]})
+
+
 class CaptureFailed(DomainError):
     """Shipping refused: the order's payment could not be captured (voided or expired at the
     bank, or refused by the provider); nothing shipped."""

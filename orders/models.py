@@ -68,6 +68,10 @@ class Order(models.Model):
         help_text="When the payment failed: the payment window runs from here; another card never moves it.",
     )  # fmt: skip
     rejection_reason = models.CharField(max_length=300, blank=True)
+    capture_started_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When shipping began capturing the payment; the order cannot be cancelled from then on.",
+    )  # fmt: skip
     # Observability: where it was placed and the request's id, which its tasks' log lines carry.
     channel = models.CharField(max_length=20, blank=True, help_text="storefront or api")
     request_id = models.CharField(max_length=64, blank=True, help_text="X-Request-ID of the checkout request.")

@@ -46,6 +46,7 @@ from orders import pricing, selectors
 from orders.access import signed_order_url
 from orders.exceptions import (
     CaptureFailed,
+    CaptureInProgress,
     EmailNeverQueued,
     EmailNotReady,
     EmptyCart,
@@ -388,12 +389,15 @@ def cancel_order(*, order_id: int, actor: User | None = None, reason: str = "") 
     """Cancel an order that has not shipped; stock it holds goes back through inventory.release.
 
     Durable transaction, order row locked. Raises InvalidTransition (409) for an order already
-    cancelled, rejected, shipped or beyond. A payment authorized (or waiting for the customer) is
+    cancelled, rejected, shipped or beyond, CaptureInProgress (409) for an order whose payment
+    shipping has begun to capture. A payment authorized (or waiting for the customer) is
     voided by the payments worker (outbox "payment.void").
     """
     with transaction.atomic(durable=True):
         order = selectors.lock_order(order_id=order_id)
         check_transition(order.state, OrderState.CANCELLED)
+        if order.capture_started_at is not None:
+            raise CaptureInProgress()
         held_payment = order.state in HOLDS_STOCK  # allocated orders were handed to payment
         released = inventory_services.release(order_id=order.pk)  # nothing when it was never allocated
         _transition(
@@ -411,16 +415,29 @@ def mark_shipped(*, order_id: int, actor: User | None = None) -> Order:
     """Staff: the parcel leaves the warehouse. Only an authorized order, and only once its payment
     is captured: the capture is made first (a gateway call, outside any transaction and lock).
 
+    Before the gateway is called, the order is marked under its lock as being captured
+    (capture_started_at), and cancel_order refuses such an order: a customer cancelling while
+    the capture is in flight would otherwise be charged for an order cancelled and restocked.
+    The mark is cleared when the capture is refused; it stays when the gateway did not answer
+    (the money may be taken), and shipping again finishes the order (the capture is idempotent).
+
     Raises InvalidTransition (409) for an order not authorized, CaptureFailed (409, saying why,
     written to the order's history) when the payment could not be captured (a hold voided or
     expired at the bank moves the order back to payment needed), PaymentUnavailable (503).
     """
-    check_transition(Order.objects.only("state").get(pk=order_id).state, OrderState.SHIPPED)
+    with transaction.atomic(durable=True):
+        order = selectors.lock_order(order_id=order_id)
+        check_transition(order.state, OrderState.SHIPPED)
+        if order.capture_started_at is None:
+            order.capture_started_at = timezone.now()
+            order.save(update_fields=["capture_started_at", "updated_at"])
     payment = payments_services.capture_payment(order_id=order_id)
     if payment is None or payment.state != "captured":
         reason = _capture_problem(payment)
         with transaction.atomic(durable=True):
             order = selectors.lock_order(order_id=order_id)
+            order.capture_started_at = None
+            order.save(update_fields=["capture_started_at", "updated_at"])
             OrderEvent.objects.create(order=order, kind=OrderEventKind.NOTE, actor=actor, message=reason[:300],
                                       data={"payment_status": payment.state if payment else ""})  # fmt: skip
         raise CaptureFailed(reason)

@@ -13,9 +13,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from inventory import selectors as inventory_selectors
+from orders import services as orders_services
+from orders.exceptions import CaptureFailed, CaptureInProgress
 from orders.models import EmailKind, EmailLog, Order, OrderEvent, OrderEventKind
 from orders.services import place_order
 from orders.states import OrderState
+from payments import services as payments_services
 from payments.models import Payment, PaymentState, TestGatewayIntent
 from tests.accounts.factories import UserFactory
 from tests.orders.conftest import checkout_input, fill_cart
@@ -299,6 +302,54 @@ def test_mark_shipped_refuses_an_order_whose_capture_fails_and_says_why(
     assert order.events.filter(kind=OrderEventKind.NOTE, message=reason).count() == 1
     assert Payment.objects.get(order=order).state == PaymentState.VOIDED
     assert mail.outbox[-1].subject == f"Shop: your payment for order {order.number} needs attention"
+
+
+def test_a_customer_cannot_cancel_while_shipping_captures_the_payment(
+    client, place, shoe, monkeypatch, django_capture_on_commit_callbacks
+):
+    # given: an authorized order; the customer presses "cancel" while the gateway captures
+    order = place({shoe: 1})
+    assert order.state == OrderState.AUTHORIZED
+    gateway = payments_services.get_gateway()
+    refusals = []
+
+    class CancelDuringCapture:
+        def __getattr__(self, name):
+            return getattr(gateway, name)
+
+        def capture(self, reference, amount):
+            try:
+                orders_services.cancel_order(order_id=order.pk, reason="changed my mind")
+            except CaptureInProgress as exc:
+                refusals.append(exc.message)
+            return gateway.capture(reference, amount)
+
+    monkeypatch.setattr(payments_services, "get_gateway", lambda name=None: CancelDuringCapture())
+    client, _ = staff_client(client, "mark_shipped")
+
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        response = run_action(client, SHIP[0], [order])
+
+    # then: the cancellation was refused, so the money taken pays for an order that ships
+    assert refusals == ["This order is being shipped and its payment captured; it can no longer be cancelled."]
+    assert shown_messages(response) == [("success", f"Marked shipped: {order.number}.")]
+    order.refresh_from_db()
+    assert order.state == OrderState.SHIPPED
+    assert Payment.objects.get(order=order).state == PaymentState.CAPTURED
+    assert inventory_selectors.get_level(product_id=shoe.pk) == 9  # not released: it shipped
+
+
+def test_a_refused_capture_lets_the_order_be_cancelled_again(place, shoe, django_capture_on_commit_callbacks):
+    order = place({shoe: 1})
+    TestGatewayIntent.objects.update(status="voided")
+    with pytest.raises(CaptureFailed):
+        orders_services.mark_shipped(order_id=order.pk)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        orders_services.cancel_order(order_id=order.pk, reason="changed my mind")
+
+    assert Order.objects.get(pk=order.pk).state == OrderState.CANCELLED
 
 
 # --- Resend an e-mail ----------------------------------------------------------------------------
