@@ -321,14 +321,19 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "error": error,
             "action_checkbox_name": ACTION_CHECKBOX_NAME,
             "action_name": _ACTION_OF[op.code],
+            # One per confirmation page: a refund confirmed twice (a double click, a resubmitted
+            # form) carries the same token, hence the same refund reference, and refunds once.
+            "operation_token": uuid.uuid4().hex,
         }
 
     def _run_each(self, request: HttpRequest, orders: list[tuple[int, str]], op: Operation, *, amount, email_kind: str):
         """Run the operation's service per order; a refusal is a warning naming the order."""
         succeeded = []
+        token = _operation_token(request.POST.get("operation_token"))
         for order_id, number in orders:
             try:
-                _run(op.code, order_id, actor=request.user, amount=amount, email_kind=email_kind)
+                _run(op.code, order_id, actor=request.user, amount=amount, email_kind=email_kind,
+                     reference=f"admin-{token}-{order_id}")  # fmt: skip
             except DomainError as exc:
                 self.message_user(request, f"{number}: {exc.message}", messages.WARNING)
             else:
@@ -342,18 +347,27 @@ _ACTION_OF = {"cancel": "cancel_orders", "ship": "mark_orders_shipped", "refund"
               "refund_partly": "refund_partly", "resend_email": "resend_last_email"}  # fmt: skip
 
 
-def _run(operation: str, order_id: int, *, actor, amount: Decimal | None, email_kind: str) -> None:
-    """One order, one service call (each opens its own durable transaction)."""
+def _operation_token(raw: str | None) -> str:
+    """The confirmation page's token (32 hex digits); a fresh one when the POST did not carry it."""
+    try:
+        return uuid.UUID(hex=raw or "").hex
+    except ValueError:
+        return uuid.uuid4().hex
+
+
+def _run(operation: str, order_id: int, *, actor, amount: Decimal | None, email_kind: str, reference: str) -> None:
+    """One order, one service call (each opens its own durable transaction). `reference` names a
+    refund (its idempotency key): the same confirmation posted twice refunds once."""
     if operation == "cancel":
         services.cancel_order(order_id=order_id, actor=actor, reason=STAFF_CANCEL_REASON)
     elif operation == "ship":
         services.mark_shipped(order_id=order_id, actor=actor)
     elif operation == "refund":
         returnable = {p: n for p, n in selectors.returnable_units(order_id=order_id).items() if n > 0}
-        services.refund_order(order_id=order_id, amount=None, reference=f"admin-{uuid.uuid4().hex}",
+        services.refund_order(order_id=order_id, amount=None, reference=reference,
                               restock=returnable, reason="Refunded in full by staff", actor=actor)  # fmt: skip
     elif operation == "refund_partly":
-        services.refund_order(order_id=order_id, amount=amount, reference=f"admin-{uuid.uuid4().hex}",
+        services.refund_order(order_id=order_id, amount=amount, reference=reference,
                               reason=f"Partial refund of {amount} by staff", actor=actor)  # fmt: skip
     elif operation == "resend_email":
         kind = email_kind or _last_email_kind(order_id)

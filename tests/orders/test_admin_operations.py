@@ -156,6 +156,24 @@ def test_partial_refund_button_asks_for_the_amount_shows_it_then_refunds(client,
     assert Payment.objects.get().refunded_amount == 1000
 
 
+def test_a_partial_refund_confirmed_twice_refunds_once(client, shipped):
+    # given: the confirmation page of a 10.00 refund, with its one-time token
+    staff(client, "refund_order")
+    page = client.get(operation_url(shipped, "refund_partly"), {"refund_amount": "10.00"}).content.decode()
+    token = re.search(r'name="operation_token" value="([0-9a-f]{32})"', page).group(1)
+    confirm = {"refund_amount": "10.00", "operation_token": token, "post": "yes"}
+
+    # when: "Yes" is pressed twice (a double click, a form resubmitted after a timeout)
+    client.post(operation_url(shipped, "refund_partly"), confirm)
+    client.post(operation_url(shipped, "refund_partly"), confirm)
+
+    # then: one refund of 10.00; a new confirmation page is a new refund
+    assert list(Refund.objects.values_list("amount", flat=True)) == [1000]
+    assert Payment.objects.get().refunded_amount == 1000
+    again = client.get(operation_url(shipped, "refund_partly"), {"refund_amount": "10.00"}).content.decode()
+    assert token not in again
+
+
 def test_resend_button_names_the_email_and_the_address_then_sends(client, authorized, django_capture_on_commit_callbacks):
     staff(client, "resend_order_email")
     html = client.get(operation_url(authorized, "resend_email"), {"email_kind": "received"}).content.decode()
