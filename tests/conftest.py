@@ -17,6 +17,7 @@ from hypothesis import settings as hypothesis_settings
 
 from shop.redis_guard import reset_breakers
 from tests.cache_helpers import clear_cache
+from tests.clock import FakeClock
 
 # Property tests stay bounded so the suite fits its time budget on 2 cores; HYPOTHESIS_PROFILE=deep
 # explores further when asked.
@@ -100,6 +101,18 @@ def _eager_celery():
     app.conf.update(task_always_eager=True, task_eager_propagates=True)
     yield
     app.conf.update(task_always_eager=saved[0], task_eager_propagates=saved[1])
+
+
+@pytest.fixture
+def fake_clock(monkeypatch) -> FakeClock:
+    """The circuit breakers' clock (shop.breaker, shop.redis_guard), moved by the test."""
+    import shop.breaker
+    import shop.redis_guard
+
+    clock = FakeClock()
+    monkeypatch.setattr(shop.breaker, "time", clock)
+    monkeypatch.setattr(shop.redis_guard, "time", clock)
+    return clock
 
 
 @pytest.fixture

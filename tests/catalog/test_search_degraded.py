@@ -5,8 +5,8 @@ both."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -15,14 +15,26 @@ from django.urls import reverse
 from catalog import search
 from catalog.search import SearchUnavailable
 from tests.catalog.factories import ProductFactory
-from tests.tcp_proxy import free_port
+
+
+class ClosedPort:
+    """A loopback port held by this test and not listening: a connection to it is refused at
+    once, and no other test process can take it until the stand-in listens on it."""
+
+    def __init__(self) -> None:
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        self.port = self.socket.getsockname()[1]
+
+    def close(self) -> None:
+        self.socket.close()
 
 
 class ElasticsearchStandIn:
-    """Answers every search on 127.0.0.1:`port` with an empty hit list, as Elasticsearch would
-    for an index with nothing matching: enough for a breaker's trial call to succeed."""
+    """Answers every search on the closed port (now listening) with an empty hit list, as
+    Elasticsearch would for an index with nothing matching: enough for a breaker's trial call."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, closed: ClosedPort) -> None:
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, format, *args):
                 pass
@@ -39,7 +51,10 @@ class ElasticsearchStandIn:
 
             do_GET = do_POST
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", closed.port), Handler, bind_and_activate=False)
+        self.server.socket.close()
+        self.server.socket = closed.socket  # bound already: listen on it
+        self.server.server_activate()
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
@@ -52,15 +67,17 @@ def elasticsearch_at_a_closed_port(settings):
     """SEARCH_BACKEND=elasticsearch, its client pointed at a loopback port nobody listens on."""
     from elasticsearch.dsl.connections import connections
 
-    port = free_port()
+    closed = ClosedPort()
+    port = closed.port
     settings.SEARCH_BACKEND = "elasticsearch"
     settings.ELASTICSEARCH_INDEX = "degraded-test"
     settings.SEARCH_BREAKER_FAILURES, settings.SEARCH_BREAKER_WINDOW_SECONDS = 2, 30
-    settings.SEARCH_BREAKER_OPEN_SECONDS = 1
+    settings.SEARCH_BREAKER_OPEN_SECONDS = 60  # moved past with fake_clock, never slept through
     previous = connections._kwargs.get("default"), connections._conns.get("default")
     connections.create_connection(alias="default", hosts=[f"http://127.0.0.1:{port}"], request_timeout=1,
                                   max_retries=0)  # fmt: skip
-    yield port
+    yield closed
+    closed.close()
     connections._conns.pop("default", None)
     connections._kwargs.pop("default", None)
     if previous[0] is not None:
@@ -83,8 +100,9 @@ def test_with_elasticsearch_unreachable_postgresql_answers_and_is_current(elasti
 
 
 @pytest.mark.django_db
-def test_the_breaker_opens_after_failures_and_closes_when_elasticsearch_answers(elasticsearch_at_a_closed_port):
-    port = elasticsearch_at_a_closed_port
+def test_the_breaker_opens_after_failures_and_closes_when_elasticsearch_answers(
+    elasticsearch_at_a_closed_port, fake_clock
+):
     ProductFactory(title="Aurora Headlamp")
     # when: two searches fail to reach Elasticsearch
     assert search.search(query="aurora").degraded and search.search(query="aurora").degraded
@@ -94,9 +112,9 @@ def test_the_breaker_opens_after_failures_and_closes_when_elasticsearch_answers(
     assert search.search(query="aurora").degraded
 
     # when: Elasticsearch answers again and the open period has passed
-    standin = ElasticsearchStandIn(port)
+    standin = ElasticsearchStandIn(elasticsearch_at_a_closed_port)
     try:
-        time.sleep(1.1)
+        fake_clock.advance(61)
         result = search.search(query="aurora")
     finally:
         standin.stop()

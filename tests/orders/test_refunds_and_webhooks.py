@@ -260,9 +260,9 @@ class FailingGateway:
 
 @pytest.mark.redis
 @pytest.mark.django_db
-def test_the_breaker_opens_for_every_worker_and_closes_again(settings):
+def test_the_breaker_opens_for_every_worker_and_closes_again(settings, fake_clock):
     """Workers are threads here, sharing the breaker's state through the real Redis cache."""
-    settings.PAYMENTS_BREAKER_FAILURES, settings.PAYMENTS_BREAKER_OPEN_SECONDS = 3, 1
+    settings.PAYMENTS_BREAKER_FAILURES, settings.PAYMENTS_BREAKER_OPEN_SECONDS = 3, 60
     breaker.record_success("flaky-bank")
     gateway = FailingGateway()
     for _ in range(3):
@@ -274,14 +274,14 @@ def test_the_breaker_opens_for_every_worker_and_closes_again(settings):
     results = run_concurrently(lambda _: payments_services._call(gateway, gateway.call), 4)
     assert all(isinstance(r, PaymentUnavailable) for r in results) and gateway.calls == 3
 
-    time.sleep(1.1)  # open time over: half-open, one trial call goes through
+    fake_clock.advance(61)  # open time over: half-open, one trial call goes through
     breaker.allow("flaky-bank")
     with pytest.raises(breaker.BreakerOpen):  # everyone else waits for the trial's outcome
         breaker.allow("flaky-bank")
     breaker.record_failure("flaky-bank")  # the trial failed: open again
     assert breaker.state("flaky-bank") == "open"
 
-    time.sleep(1.1)
+    fake_clock.advance(61)
     gateway.healthy = True
     assert payments_services._call(gateway, gateway.call) == "ok"  # the trial succeeds: closed
     assert breaker.state("flaky-bank") == "closed"

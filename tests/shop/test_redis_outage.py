@@ -61,14 +61,8 @@ def test_sessions_and_pages_use_the_live_redis(client, settings, redis_url):
 # --- A hung Redis, a refusing Redis: timeouts, the breaker, one log line (issue 20, items 17-18) ---
 
 
-def _timed_get(client, path: str, **extra) -> tuple[int, float]:
-    started = time.monotonic()
-    response = client.get(path, **extra)
-    return response.status_code, time.monotonic() - started
-
-
 @pytest.mark.django_db
-def test_every_page_answers_within_2_s_of_normal_with_redis_hung(client, settings):
+def test_every_page_renders_with_redis_hung_waiting_for_it_at_most_three_times(client, settings, fake_clock):
     # given: a catalog, a signed-in customer (session), and the pages a visitor opens
     product = ProductFactory(title="Trail Running Shoe")
     customer = UserFactory()
@@ -85,23 +79,23 @@ def test_every_page_answers_within_2_s_of_normal_with_redis_hung(client, setting
     member = Client()
     member.force_login(customer)  # the session: in the database, and in the cache in front of it
     pages.append((member, reverse("accounts:account")))
-    normal = {path: _timed_get(c, path)[1] for c, path in pages}
     with hung_redis() as redis:
         settings.CACHES = {"default": redis_cache_config(redis.url, key_prefix="hung")}
         try:
             for page_client, path in pages:
                 reset_breakers()  # each page as the first one of a fresh process: the worst case
-                status, took = _timed_get(page_client, path)
-                # then: the page still renders, at most 2 s slower than with a healthy cache
+                waited_before = len(redis.connections)
+                status = page_client.get(path).status_code
+                # then: the page renders, and it waited for the silent server (one socket timeout
+                # each, REDIS_SOCKET_TIMEOUT) only until the breaker opened, not once per cache call
                 assert status == 200, path
-                assert took < normal[path] + 2.0, f"{path} took {took:.1f} s"
+                assert len(redis.connections) - waited_before <= settings.REDIS_BREAKER_FAILURES, path
         finally:
             caches["default"].close()
 
 
 @pytest.mark.django_db
-def test_the_breaker_stops_calling_a_hung_redis_then_tries_once_again(settings):
-    settings.REDIS_BREAKER_OPEN_SECONDS = 0.5
+def test_the_breaker_stops_calling_a_hung_redis_then_tries_once_again(settings, fake_clock):
     with hung_redis() as redis:
         settings.CACHES = {"default": redis_cache_config(redis.url, key_prefix="hung")}
         cache = caches["default"]
@@ -109,17 +103,19 @@ def test_the_breaker_stops_calling_a_hung_redis_then_tries_once_again(settings):
             for _ in range(settings.REDIS_BREAKER_FAILURES):  # each one waits for its socket timeout
                 assert cache.get("key") is None
             connections = len(redis.connections)
-            # when: the breaker is open, a hundred calls cost nothing and reach nobody
-            started = time.monotonic()
+            assert connections == settings.REDIS_BREAKER_FAILURES
+            # when: the breaker is open, a hundred calls reach nobody
             assert all(cache.get(f"key-{n}") is None for n in range(100))
-            assert time.monotonic() - started < 0.2
             assert len(redis.connections) == connections
-            # then: after the open period, one call tries the server again (and fails: it is still hung)
-            time.sleep(0.6)
+            # then: after the open period, one call tries the server again (and waits: it is still
+            # hung), and the breaker opens again at once
+            fake_clock.advance(settings.REDIS_BREAKER_OPEN_SECONDS + 0.1)
             started = time.monotonic()
             assert cache.get("key") is None
             assert time.monotonic() - started >= settings.REDIS_SOCKET_TIMEOUT * 0.9
-            assert time.monotonic() - started < 1.0
+            assert len(redis.connections) == connections + 1
+            assert all(cache.get(f"key-{n}") is None for n in range(10))
+            assert len(redis.connections) == connections + 1
         finally:
             cache.close()
 
@@ -144,16 +140,16 @@ def test_a_refusing_redis_is_logged_once_with_a_count_not_a_traceback_per_call(c
 
 
 @pytest.mark.django_db
-def test_a_long_outage_is_reported_once_per_interval_with_what_was_skipped(redis_down, settings, caplog):  # noqa: F811
+def test_a_long_outage_is_reported_once_per_interval_with_what_was_skipped(redis_down, settings, caplog, fake_clock):  # noqa: F811
     settings.REDIS_BREAKER_OPEN_SECONDS = 0.05
     settings.REDIS_OUTAGE_LOG_SECONDS = 0.3
     cache = caches["default"]
     with caplog.at_level(logging.INFO):
-        deadline = time.monotonic() + 1.0
-        while time.monotonic() < deadline:  # a busy process during a one-second outage
+        for _ in range(120):  # a busy process during a 1.2 s outage: a call every 10 ms
             cache.get("key")
-            time.sleep(0.001)
+            fake_clock.advance(0.01)
     records = _redis_log_records(caplog)
-    assert 2 <= len(records) <= 5  # the opening, then about one report per 0.3 s; never one per call
+    # the opening, then one report per 0.3 s or a little more (the next failed trial): three; never one per call
+    assert len(records) == 4
     assert "still unreachable" in records[-1].getMessage()
     assert re.search(r"\d+ calls failed and [1-9]\d* were skipped", records[-1].getMessage())
