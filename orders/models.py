@@ -68,6 +68,11 @@ class Order(models.Model):
         help_text="When the payment failed: the payment window runs from here; another card never moves it.",
     )  # fmt: skip
     rejection_reason = models.CharField(max_length=300, blank=True)
+    allocation_failed_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When allocating this order failed on its own (a dead letter): later runs and the sweep "
+                  "skip it until staff retry it.",
+    )  # fmt: skip
     capture_started_at = models.DateTimeField(
         null=True, blank=True,
         help_text="When shipping began capturing the payment; the order cannot be cancelled from then on.",

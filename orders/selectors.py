@@ -30,9 +30,11 @@ def lock_order(*, order_id: int) -> Order:
 
 def claim_placed_orders(*, limit: int, order_ids: list[int] | None = None) -> list[Order]:
     """The oldest placed orders (placement order), locked FOR UPDATE SKIP LOCKED, so two allocators
-    never take the same order; `order_ids` narrows the claim to those. Needs an open transaction."""
+    never take the same order; `order_ids` narrows the claim to those. An order whose allocation
+    failed on its own is left to staff (else, the oldest, it would fail every run's batch first).
+    Needs an open transaction."""
     assert transaction.get_connection().in_atomic_block, "claim_placed_orders() needs an open transaction"
-    orders = Order.objects.filter(state=OrderState.PLACED)
+    orders = Order.objects.filter(state=OrderState.PLACED, allocation_failed_at=None)
     if order_ids is not None:
         orders = orders.filter(pk__in=order_ids)
     return list(orders.order_by("created_at", "id").select_for_update(skip_locked=True, of=("self",))[:limit])
@@ -49,9 +51,11 @@ def get_allocation_lines(*, order_ids: list[int]) -> dict[int, list[tuple[int, i
 
 def lock_stuck_orders(*, states: tuple[str, ...], older_than: datetime, limit: int) -> list[Order]:
     """Orders unchanged in one of `states` since before `older_than`, oldest first, locked SKIP LOCKED
-    (an order being changed right now is not stuck). Needs an open transaction."""
+    (an order being changed right now is not stuck; one whose allocation failed on its own waits
+    for staff). Needs an open transaction."""
     assert transaction.get_connection().in_atomic_block, "lock_stuck_orders() needs an open transaction"
-    orders = Order.objects.filter(state__in=states, updated_at__lt=older_than).order_by("updated_at", "id")
+    orders = Order.objects.filter(state__in=states, updated_at__lt=older_than, allocation_failed_at=None)
+    orders = orders.order_by("updated_at", "id")
     return list(orders.select_for_update(skip_locked=True, of=("self",))[:limit])
 
 

@@ -206,13 +206,18 @@ def allocate_order(*, order_id: int) -> Order:
     """Take the stock of one placed order (staff actions, tests): a batch of one.
 
     Durable transaction: locks the order (waiting for a run that holds it), then decides it exactly
-    as a batch would. Safe to run twice: an order no longer placed is returned unchanged. Raises
-    StockBusy when a stock row stays locked past the lock timeout (the task retries it).
+    as a batch would. Safe to run twice: an order no longer placed is returned unchanged. This is
+    also how staff retry an order whose allocation failed (its mark is cleared when it is decided;
+    a failure again raises and keeps it). Raises StockBusy when a stock row stays locked past the
+    lock timeout (the task retries it).
     """
     with transaction.atomic(durable=True):
         order = selectors.lock_order(order_id=order_id)
         if order.state == OrderState.PLACED:
             _decide_orders([order])
+            if order.allocation_failed_at is not None:
+                Order.objects.filter(pk=order.pk).update(allocation_failed_at=None)
+                order.allocation_failed_at = None
     return order
 
 
@@ -236,8 +241,11 @@ def allocate_waiting_orders(*, limit: int | None = None) -> list[Order]:
 def allocate_until_decided(*, order_id: int, max_runs: int = 20) -> str:
     """The "order.placed" consumer: run allocation batches until this order is decided, and return
     its state. Nothing happens when another run decided it already; when another run holds it right
-    now (SKIP LOCKED), that run decides it."""
-    state = Order.objects.filter(pk=order_id).values_list("state", flat=True).first()
+    now (SKIP LOCKED), that run decides it. An order whose allocation failed on its own is not
+    claimed by runs: this message (a staff retry of its dead letter) decides it alone."""
+    state, failed_at = Order.objects.filter(pk=order_id).values_list("state", "allocation_failed_at").first() or ("", None)
+    if state == OrderState.PLACED and failed_at is not None:
+        return allocate_order(order_id=order_id).state
     for _ in range(max_runs):
         if state != OrderState.PLACED:
             break
@@ -245,6 +253,8 @@ def allocate_until_decided(*, order_id: int, max_runs: int = 20) -> str:
         if not claimed:
             break
         ours = next((order for order in claimed if order.pk == order_id), None)
+        if ours is not None and ours.state == OrderState.PLACED:
+            break  # claimed and not decided: it failed on its own (a dead letter for staff)
         # the state this run decided (after commit, eager consumers may have moved it on already)
         state = ours.state if ours is not None else Order.objects.filter(pk=order_id).values_list("state", flat=True).first()
     return state or ""
@@ -268,7 +278,8 @@ def _decide_in_parts(orders: list[Order], lines: dict[int, list[tuple[int, int, 
             _decide_in_parts(orders[:middle], lines)
             _decide_in_parts(orders[middle:], lines)
             return
-        logger.exception("allocation of order %s failed on its own; it stays placed", orders[0].pk)
+        logger.exception("allocation of order %s failed on its own; it stays placed for staff", orders[0].pk)
+        Order.objects.filter(pk=orders[0].pk).update(allocation_failed_at=timezone.now())
         deadletters.record(task_name="orders.allocate_order", task_id="", args=[],
                            kwargs={"order_id": orders[0].pk}, exc=exc, traceback=traceback.format_exc())  # fmt: skip
 

@@ -12,8 +12,15 @@ from inventory import selectors as inventory_selectors
 from inventory import services as inventory_services
 from inventory.models import MovementKind, StockMovement
 from orders.models import EmailKind, EmailLog, Order, OrderEvent, OrderLine
-from orders.services import allocate_order, allocate_until_decided, allocate_waiting_orders, place_order
+from orders.services import (
+    allocate_order,
+    allocate_until_decided,
+    allocate_waiting_orders,
+    place_order,
+    redrive_stuck_orders,
+)
 from orders.states import OrderState
+from shop import deadletters
 from shop.models import DeadLetter, OutboxMessage
 from tests.accounts.factories import UserFactory
 from tests.cart.factories import stocked_product
@@ -88,6 +95,35 @@ def test_one_bad_order_never_blocks_the_orders_behind_it(console, cable):
     letter = DeadLetter.objects.get()
     assert (letter.task_name, letter.kwargs) == ("orders.allocate_order", {"order_id": orders[2].pk})
     assert "InvalidStockChange" in letter.error
+
+
+def test_a_failed_order_is_left_to_staff_not_retried_by_every_run(console, cable, settings):
+    # given: an order that failed on its own (bad data), the oldest order still placed
+    bad = placed_order({cable: 1})
+    lines = list(OrderLine.objects.filter(order=bad).values("product_id", "title", "sku", "unit_price", "quantity",
+                                                          "subtotal"))  # fmt: skip
+    OrderLine.objects.filter(order=bad).delete()
+    allocate_waiting_orders()
+    assert DeadLetter.objects.count() == 1
+
+    # when: new orders come and runs go on; the sweep looks for stuck orders
+    later = [placed_order({cable: 1}) for _ in range(3)]
+    assert [order.pk for order in allocate_waiting_orders()] == [order.pk for order in later]
+    settings.ORDERS_REDRIVE_AFTER_SECONDS = 0
+    swept = redrive_stuck_orders()
+
+    # then: the failed order was neither claimed again nor re-driven, and no new dead letter
+    assert states(*later) == ["allocated"] * 3 and states(bad) == ["placed"]
+    assert swept["placed"] == 0 and DeadLetter.objects.count() == 1
+
+    # when: staff mend the order and retry its dead letter
+    OrderLine.objects.bulk_create([OrderLine(order=bad, **line) for line in lines])
+    deadletters.retry(dead_letter_id=DeadLetter.objects.get().pk)
+
+    # then: it is decided alone, and its mark is gone
+    assert states(bad) == ["allocated"]
+    assert Order.objects.get(pk=bad.pk).allocation_failed_at is None
+    assert inventory_selectors.get_level(product_id=cable.pk) == 96
 
 
 def test_stock_taken_between_the_plan_and_the_lock_is_decided_under_the_lock(console, monkeypatch):
