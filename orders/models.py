@@ -82,6 +82,11 @@ class Order(models.Model):
     request_id = models.CharField(max_length=64, blank=True, help_text="X-Request-ID of the checkout request.")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+    state_changed_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When the order entered its state (empty: placed, at created_at). The stage lag metrics "
+                  "count from it; the stuck-order sweep moves updated_at, never this.",
+    )  # fmt: skip
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -108,6 +113,10 @@ class Order(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("orders:detail", args=[self.number])
+
+    @property
+    def in_state_since(self):
+        return self.state_changed_at or self.created_at
 
     def address_lines(self) -> list[str]:
         lines = [self.full_name, self.line1, self.line2, f"{self.postal_code} {self.city}".strip(), self.country_name]

@@ -323,8 +323,8 @@ def _record_decisions(
         check_transition(order.state, target)
         # counted (and logged with the order's number) once the batch commits, as _transition does
         order_metrics.order_transitioned(number=order.number, channel=order.channel, previous=order.state,
-                                         target=target, since=order.updated_at)  # fmt: skip
-        order.state, order.updated_at = target, now
+                                         target=target, since=order.in_state_since)  # fmt: skip
+        order.state, order.updated_at, order.state_changed_at = target, now, now
         if decision.allocated:
             data, message = {"units": -sum(change.quantity for change in decision.changes)}, ""
             kinds = []  # "your order is confirmed" waits for the payment's authorization
@@ -341,10 +341,10 @@ def _record_decisions(
             messages.append(outbox.Message(ORDER_EMAIL, order.number, {"order_id": order.pk, "kind": kind}))
     allocated = [order.pk for order in orders if order.state == OrderState.ALLOCATED]
     if allocated:
-        Order.objects.filter(pk__in=allocated).update(state=OrderState.ALLOCATED, updated_at=now)
+        Order.objects.filter(pk__in=allocated).update(state=OrderState.ALLOCATED, updated_at=now, state_changed_at=now)
     rejected = [order for order in orders if order.state == OrderState.REJECTED]
     if rejected:
-        Order.objects.bulk_update(rejected, ["state", "rejection_reason", "updated_at"])
+        Order.objects.bulk_update(rejected, ["state", "rejection_reason", "updated_at", "state_changed_at"])
     OrderEvent.objects.bulk_create(events)
     EmailLog.objects.bulk_create(emails, ignore_conflicts=True)
     outbox.publish_all(messages)
@@ -743,10 +743,11 @@ def _transition(
 ) -> None:
     """The one place a state changes: checked against the machine, saved, written to the history."""
     check_transition(order.state, target)
-    previous, order.state, since = order.state, target, order.updated_at
+    previous, order.state, since = order.state, target, order.in_state_since
+    order.state_changed_at = timezone.now()
     if target == OrderState.PAYMENT_FAILED:  # the payment window starts now; another card never moves it
         order.payment_failed_at = timezone.now()
-    order.save(update_fields=["state", "rejection_reason", "payment_failed_at", "updated_at"])
+    order.save(update_fields=["state", "rejection_reason", "payment_failed_at", "updated_at", "state_changed_at"])
     order_metrics.order_transitioned(number=order.number, channel=order.channel, previous=previous, target=target,
                                      since=since)  # fmt: skip
     OrderEvent.objects.create(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from orders import services
 from orders.models import Order
@@ -110,3 +113,25 @@ def _body() -> dict:
     from tests.orders.test_api import checkout_body
 
     return checkout_body()
+
+
+@pytest.mark.django_db
+def test_the_allocation_lag_counts_from_placement_even_after_the_sweep_drove_the_order_again(
+    shoe, settings, django_capture_on_commit_callbacks
+):
+    # given: an order placed ten minutes ago and stuck since, which the sweep has just driven again
+    buyer = UserFactory()
+    fill_cart(user=buyer, lines={shoe: 1})
+    order = services.place_order(checkout=checkout_input(), customer=buyer).value  # on-commit not run
+    ten_minutes_ago = timezone.now() - timedelta(minutes=10)
+    Order.objects.filter(pk=order.pk).update(created_at=ten_minutes_ago, updated_at=ten_minutes_ago)
+    settings.ORDERS_REDRIVE_AFTER_SECONDS = 60
+    with django_capture_on_commit_callbacks(execute=False):
+        assert services.redrive_stuck_orders()["placed"] == 1
+    moved = Moves()
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        services.allocate_order(order_id=order.pk)
+    # then: the lag is the ten minutes the customer waited, not the seconds since the sweep
+    assert moved("shop_order_allocation_lag_seconds_count", outcome="allocated") == 1
+    assert moved("shop_order_allocation_lag_seconds_sum", outcome="allocated") >= 600
