@@ -92,16 +92,21 @@ class Product(models.Model):
         return reverse("catalog:product", kwargs={"slug": self.slug})
 
     def clean(self) -> None:
-        # Attribute filters compare text: store every value as text ({"size": 42} -> "42").
-        if not isinstance(self.attributes, dict):
-            raise ValidationError({"attributes": 'Enter an object such as {"colour": "Red"}.'})
-        if any(isinstance(v, (dict, list)) for v in self.attributes.values()):
-            raise ValidationError({"attributes": "Each attribute holds one value (text or a number)."})
-        self.attributes = {str(k).strip().lower().replace(" ", "_"): str(v) for k, v in self.attributes.items()}
+        self.attributes = normalize_attributes(self.attributes)
 
     @property
     def is_discounted(self) -> bool:
         return self.compare_at_price is not None and self.compare_at_price > self.price
+
+
+def normalize_attributes(attributes: object) -> dict[str, str]:
+    """Attributes as stored: keys lower case with underscores, every value text ({"Size": 42} ->
+    {"size": "42"}), since attribute filters compare text. Raises ValidationError naming `attributes`."""
+    if not isinstance(attributes, dict):
+        raise ValidationError({"attributes": 'Enter an object such as {"colour": "Red"}.'})
+    if any(isinstance(v, (dict, list)) or v is None for v in attributes.values()):
+        raise ValidationError({"attributes": "Each attribute holds one value (text or a number)."})
+    return {str(k).strip().lower().replace(" ", "_"): str(v) for k, v in attributes.items()}
 
 
 class ImageStatus(models.TextChoices):

@@ -3,6 +3,7 @@ from django.urls import path
 from catalog.api import views
 from catalog.api.search import SearchApi, SearchSuggestApi
 from catalog.api.stock_updates import StockUpdatesApi
+from catalog.api.writes import CatalogProductApi, CatalogProductCreateApi, CatalogProductDeactivateApi
 
 urlpatterns = [
     path("products", views.ProductListApi.as_view(), name="product-list"),
@@ -12,4 +13,11 @@ urlpatterns = [
     path("search/suggest", SearchSuggestApi.as_view(), name="search-suggest"),
     path("categories", views.CategoryTreeApi.as_view(), name="category-tree"),
     path("stock-updates", StockUpdatesApi.as_view(), name="stock-updates"),
+    path("catalog/products", CatalogProductCreateApi.as_view(), name="catalog-product-create"),
+    path("catalog/products/<int:product_id>", CatalogProductApi.as_view(), name="catalog-product"),
+    path(
+        "catalog/products/<int:product_id>/deactivate",
+        CatalogProductDeactivateApi.as_view(),
+        name="catalog-product-deactivate",
+    ),
 ]

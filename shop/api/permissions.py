@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rest_framework import exceptions
 from rest_framework.permissions import BasePermission
 from rest_framework_api_key.permissions import KeyParser
 
@@ -32,3 +33,34 @@ class HasScopedAPIKey(BasePermission):
             return False
         request.api_key = key
         return True
+
+
+class StaffPermissionOrScopedAPIKey(BasePermission):
+    """Staff holding the view's Django permission for this method, or a machine client whose API key
+    holds the view's scope (`Authorization: Api-Key <key>`), for endpoints both kinds use.
+
+    The view names both: `api_key_scope = "catalog:write"` and `staff_permissions = {"POST":
+    "catalog.add_product", ...}`. An API key that is not valid is a 401; a valid one without the
+    scope, and a user without the permission (a customer), a 403.
+    """
+
+    message = "Staff with the permission for this, or an API key with the required scope, is needed."
+
+    def has_permission(self, request, view) -> bool:
+        if HasScopedAPIKey.key_parser.get(request):
+            if HasScopedAPIKey().has_permission(request, view):
+                return True
+            if getattr(request, "api_key", None) is None and not _usable_key(request):
+                raise exceptions.AuthenticationFailed("This API key is not valid.")
+            raise exceptions.PermissionDenied(f"This API key does not hold the {view.api_key_scope} scope.")
+        permission = view.staff_permissions.get(request.method)
+        user = request.user
+        return bool(user and user.is_authenticated and user.is_staff and permission and user.has_perm(permission))
+
+
+def _usable_key(request) -> bool:
+    try:
+        ClientAPIKey.objects.get_from_key(HasScopedAPIKey.key_parser.get(request))
+    except ClientAPIKey.DoesNotExist:
+        return False
+    return True
