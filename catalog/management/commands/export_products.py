@@ -27,4 +27,5 @@ class Command(BaseCommand):
         else:
             written = write_products(selectors.iter_products_for_export(), self.stdout)
         elapsed = time.perf_counter() - started
-        self.stderr.write(f"{written} products exported ({written / elapsed if elapsed else 0:.0f} products/s).")
+        summary = f"{written} products exported ({written / elapsed if elapsed else 0:.0f} products/s)."
+        (self.stdout if output else self.stderr).write(summary)  # without --output, stdout is the CSV
