@@ -44,8 +44,8 @@ class Lookups:
     @classmethod
     def load(cls, raws: Iterable[Mapping[str, object]]) -> Lookups:
         raws = list(raws)
-        categories = {r["category"] for r in raws if isinstance(r.get("category"), str) and r["category"]}
-        brands = {r["brand"] for r in raws if isinstance(r.get("brand"), str) and r["brand"]}
+        categories = {c for r in raws if isinstance(c := r.get("category"), str) and c and storable_text(c)}
+        brands = {b for r in raws if isinstance(b := r.get("brand"), str) and b and storable_text(b)}
         return cls(
             category_ids=dict(Category.objects.filter(slug__in=categories).values_list("slug", "pk")),
             brand_ids=dict(Brand.objects.filter(slug__in=brands).values_list("slug", "pk")),
@@ -105,6 +105,20 @@ def default_slug(*, title: str, sku: str) -> str:
     return f"{title_part}-{sku_part}" if title_part else sku_part
 
 
+def storable_text(value: str) -> bool:
+    """False for text PostgreSQL cannot store: a NUL character, or a lone surrogate (JSON allows both)."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+_NOT_STORABLE = "Contains a character that is not allowed (NUL or an unpaired surrogate)."
+
+
 def _blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
@@ -117,6 +131,8 @@ def _text(name: str, *, required: bool):
             value = ""
         if not isinstance(value, str):
             raise ValidationError("Enter text.")
+        if not storable_text(value):
+            raise ValidationError(_NOT_STORABLE)
         value = value.strip()
         if required and not value:
             raise ValidationError("This field is required.")
@@ -151,10 +167,10 @@ def _money(name: str, *, required: bool):
             raise ValidationError("Enter a number such as 12.50.")
         if amount < 0:
             raise ValidationError("Must not be below 0.")
+        if amount > MAX_PRICE:  # before quantize(), which a huge exponent would make fail
+            raise ValidationError(f"Must not be above {MAX_PRICE}.")
         if amount != amount.quantize(CENT):
             raise ValidationError("Use at most 2 decimal places.")
-        if amount > MAX_PRICE:
-            raise ValidationError(f"Must not be above {MAX_PRICE}.")
         return {name: amount.quantize(CENT)}
 
     return clean
@@ -187,9 +203,12 @@ def _attributes(value: object, lookups: Lookups) -> dict[str, object]:
         except ValueError:
             raise ValidationError('Enter a JSON object such as {"colour": "Red"}.') from None
     try:
-        return {"attributes": normalize_attributes(value)}
+        attributes = normalize_attributes(value)
     except ValidationError as exc:
         raise ValidationError(exc.message_dict["attributes"]) from None
+    if not all(storable_text(text) for pair in attributes.items() for text in pair):
+        raise ValidationError(_NOT_STORABLE)
+    return {"attributes": attributes}
 
 
 def _is_active(value: object, lookups: Lookups) -> dict[str, object]:
