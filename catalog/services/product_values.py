@@ -212,6 +212,8 @@ def _attributes(value: object, lookups: Lookups) -> dict[str, object]:
 
 
 def _is_active(value: object, lookups: Lookups) -> dict[str, object]:
+    if isinstance(value, str) and not value.strip():
+        return {}  # an empty CSV cell: left as it is (a new product is active)
     if isinstance(value, bool):
         return {"is_active": value}
     if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:

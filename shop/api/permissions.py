@@ -22,17 +22,23 @@ class HasScopedAPIKey(BasePermission):
     def has_permission(self, request, view) -> bool:
         scope = getattr(view, "api_key_scope", None)
         assert scope, f"{view.__class__.__name__} must set api_key_scope"
-        raw = self.key_parser.get(request)
-        if not raw:
-            return False
-        try:
-            key = ClientAPIKey.objects.get_from_key(raw)  # usable (not revoked, not expired) and hash verified
-        except ClientAPIKey.DoesNotExist:
-            return False
-        if scope not in (key.scopes or []):
+        key = usable_api_key(request)
+        if key is None or scope not in (key.scopes or []):
             return False
         request.api_key = key
         return True
+
+
+def usable_api_key(request) -> ClientAPIKey | None:
+    """The key in `Authorization: Api-Key <key>` when it is usable (not revoked, not expired) and
+    its hash verifies; None without one or for any other."""
+    raw = HasScopedAPIKey.key_parser.get(request)
+    if not raw:
+        return None
+    try:
+        return ClientAPIKey.objects.get_from_key(raw)
+    except ClientAPIKey.DoesNotExist:
+        return None
 
 
 class StaffPermissionOrScopedAPIKey(BasePermission):
@@ -48,19 +54,14 @@ class StaffPermissionOrScopedAPIKey(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         if HasScopedAPIKey.key_parser.get(request):
-            if HasScopedAPIKey().has_permission(request, view):
-                return True
-            if getattr(request, "api_key", None) is None and not _usable_key(request):
+            key = usable_api_key(request)
+            if key is None:
                 raise exceptions.AuthenticationFailed("This API key is not valid.")
-            raise exceptions.PermissionDenied(f"This API key does not hold the {view.api_key_scope} scope.")
+            if view.api_key_scope not in (key.scopes or []):
+                raise exceptions.PermissionDenied(f"This API key does not hold the {view.api_key_scope} scope.")
+            request.api_key = key
+            return True
         permission = view.staff_permissions.get(request.method)
         user = request.user
         return bool(user and user.is_authenticated and user.is_staff and permission and user.has_perm(permission))
 
-
-def _usable_key(request) -> bool:
-    try:
-        ClientAPIKey.objects.get_from_key(HasScopedAPIKey.key_parser.get(request))
-    except ClientAPIKey.DoesNotExist:
-        return False
-    return True

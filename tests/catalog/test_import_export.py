@@ -268,3 +268,13 @@ def test_the_documented_example_file_imports(tmp_path):
     assert (errors, failure) == ([], None)
     assert "4 created" in out
     assert Product.objects.get(sku="KITE-3001").is_active is False
+
+
+def test_an_empty_is_active_cell_leaves_the_flag_alone(tmp_path, lamps):
+    ProductFactory(sku="OLD-1", title="Hidden lamp", category=lamps, is_active=False)
+    text = "sku,title,price,category,is_active\nOLD-1,Hidden lamp,19.99,lamps,\nNEW-1,New lamp,10,lamps,\n"
+
+    _, errors, failure = run_import(write_csv(tmp_path, text))
+
+    assert (errors, failure) == ([], None)
+    assert dict(Product.objects.values_list("sku", "is_active")) == {"OLD-1": False, "NEW-1": True}
