@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -160,3 +161,21 @@ def page_load_arguments(doc: str, *, products: int, requests: int, concurrency: 
     parser.add_argument("--workers", type=int, default=workers, help="gunicorn worker processes (2 cores here)")
     parser.add_argument("--time-limit", type=float, default=time_limit, help="seconds per page at most")
     return parser
+
+
+def ensure_database(url: str, *, fresh: bool) -> None:
+    """Create the PostgreSQL database of DATABASE_URL if missing; `fresh` drops it first (only a shop_bench* one)."""
+    import psycopg
+
+    parsed = urlparse(url)
+    name = parsed.path.lstrip("/")
+    if fresh and not name.startswith("shop_bench"):
+        sys.exit(f"--fresh drops the database: only a shop_bench* database, not {name!r}")
+    maintenance = parsed._replace(path="/postgres").geturl()
+    with psycopg.connect(maintenance, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if exists and fresh:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            exists = None
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')

@@ -24,8 +24,17 @@ import sys
 import tempfile
 import time
 
-from harness import ROOT, bench_environment, fetch, gunicorn, hammer, manage, page_load_arguments, print_table
-from search import ensure_database
+from harness import (
+    ROOT,
+    bench_environment,
+    ensure_database,
+    fetch,
+    gunicorn,
+    hammer,
+    manage,
+    page_load_arguments,
+    print_table,
+)
 
 SEARCH_WORDS = ["lamp", "backpack", "novel", "kite", "tent", "watch", "camera", "armchair", "helmet", "jacket"]
 TARGET_HITS = 417  # the search page: a word with about this many hits

@@ -29,9 +29,9 @@ import sys
 import tempfile
 import threading
 import time
-from urllib.parse import urlencode, urlparse
+from urllib.parse import urlencode
 
-from harness import ROOT, bench_environment, gunicorn, manage, percentile, print_table, run_load
+from harness import ROOT, bench_environment, ensure_database, gunicorn, manage, percentile, print_table, run_load
 
 WORDS = ["smartphone", "laptop", "headphones", "camera", "frying pan", "armchair", "desk lamp", "duvet cover",
          "running shoe", "rain jacket", "backpack", "watch", "bike helmet", "tent", "running vest", "yoga mat",
@@ -84,23 +84,6 @@ def query_mix(seed: int = 8) -> list[dict]:
                 params["attr_colour"] = rng.choice(COLOURS).capitalize()
         mix.append(params)
     return mix
-
-
-def ensure_database(url: str, *, fresh: bool) -> None:
-    import psycopg
-
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    if fresh and not name.startswith("shop_bench"):
-        sys.exit(f"--fresh drops the database: only a shop_bench* database, not {name!r}")
-    maintenance = parsed._replace(path="/postgres").geturl()
-    with psycopg.connect(maintenance, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if exists and fresh:
-            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-            exists = None
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def vacuum_analyze(url: str) -> None:

@@ -92,16 +92,21 @@ class Product(models.Model):
         return reverse("catalog:product", kwargs={"slug": self.slug})
 
     def clean(self) -> None:
-        # Attribute filters compare text: store every value as text ({"size": 42} -> "42").
-        if not isinstance(self.attributes, dict):
-            raise ValidationError({"attributes": 'Enter an object such as {"colour": "Red"}.'})
-        if any(isinstance(v, (dict, list)) for v in self.attributes.values()):
-            raise ValidationError({"attributes": "Each attribute holds one value (text or a number)."})
-        self.attributes = {str(k).strip().lower().replace(" ", "_"): str(v) for k, v in self.attributes.items()}
+        self.attributes = normalize_attributes(self.attributes)
 
     @property
     def is_discounted(self) -> bool:
         return self.compare_at_price is not None and self.compare_at_price > self.price
+
+
+def normalize_attributes(attributes: object) -> dict[str, str]:
+    """Attributes as stored: keys lower case with underscores, every value text ({"Size": 42} ->
+    {"size": "42"}), since attribute filters compare text. Raises ValidationError naming `attributes`."""
+    if not isinstance(attributes, dict):
+        raise ValidationError({"attributes": 'Enter an object such as {"colour": "Red"}.'})
+    if any(isinstance(v, (dict, list)) or v is None for v in attributes.values()):
+        raise ValidationError({"attributes": "Each attribute holds one value (text or a number)."})
+    return {str(k).strip().lower().replace(" ", "_"): str(v) for k, v in attributes.items()}
 
 
 class ImageStatus(models.TextChoices):
@@ -132,3 +137,34 @@ class ProductImage(models.Model):
 
     def __str__(self) -> str:
         return self.alt_text or f"Image {self.pk} of product {self.product_id}"
+
+
+class ImageUpload(models.Model):
+    """A picture a client sends straight to storage (S3 with a presigned POST): the key the shop
+    chose for it, the limits it was given, and, once completed, the ProductImage it became."""
+
+    id = models.UUIDField(primary_key=True, editable=False)
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    requested_by = models.CharField(max_length=100, help_text="Who may complete it: user:<id> or apikey:<prefix>.")
+    key = models.CharField(max_length=255, help_text="The storage name under the upload's own prefix.")
+    content_type = models.CharField(max_length=50)
+    max_bytes = models.PositiveBigIntegerField()
+    alt_text = models.CharField(max_length=200, blank=True)
+    expires_at = models.DateTimeField(help_text="The presigned POST is refused by storage after this.")
+    image = models.OneToOneField(
+        ProductImage, null=True, blank=True, on_delete=models.SET_NULL, related_name="upload",
+        help_text="Set by the first complete: a second one returns this image.",
+    )  # fmt: skip
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"upload {self.pk} of product {self.product_id}"
+
+    @property
+    def prefix(self) -> str:
+        return upload_prefix(self.product_id, self.pk)
+
+
+def upload_prefix(product_id: int, upload_id) -> str:
+    """The folder of one direct upload: the presigned policy allows keys under it only."""
+    return f"products/{product_id}/uploads/{upload_id}/"

@@ -10,6 +10,7 @@ made elsewhere on the primary. Search (until the search issue) reads the replica
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -214,6 +215,44 @@ def _product_page(slug: str) -> dict | None:
 def product_versions(*, product_ids: list[int]) -> dict[int, int]:
     """{product_id: version} of these products (primary; deleted ones are absent)."""
     return dict(Product.objects.using(PRIMARY).filter(pk__in=product_ids).values_list("pk", "version"))
+
+
+def lock_product(*, product_id: int) -> Product:
+    """The product row, locked for update until the caller's transaction ends. Raises ProductNotFound."""
+    assert connections[PRIMARY].in_atomic_block, "lock_* needs an open transaction"
+    product = Product.objects.select_for_update(of=("self",)).filter(pk=product_id).first()
+    if product is None:
+        raise ProductNotFound()
+    return product
+
+
+def lock_products_by_sku(*, skus: list[str]) -> dict[str, Product]:
+    """{sku: product} of the existing ones among these SKUs, locked in primary-key order until the
+    caller's transaction ends (so two imports of overlapping files cannot deadlock)."""
+    assert connections[PRIMARY].in_atomic_block, "lock_* needs an open transaction"
+    products = Product.objects.select_for_update(of=("self",)).filter(sku__in=skus).order_by("pk")
+    return {p.sku: p for p in products}
+
+
+def get_product_for_staff(*, product_id: int) -> Product:
+    """A product by id, active or not, from the primary (the write API reads its own writes).
+    Raises ProductNotFound."""
+    product = Product.objects.using(PRIMARY).select_related("category", "brand").filter(pk=product_id).first()
+    if product is None:
+        raise ProductNotFound()
+    return product
+
+
+def iter_products_for_export(*, chunk_size: int = 2000) -> Iterator[tuple]:
+    """Every product as (sku, slug, title, description, price, compare_at_price, category slug,
+    brand slug, attributes, is_active), in id order, streamed in chunks (a server-side cursor on
+    PostgreSQL): memory stays flat whatever the catalog's size."""
+    return (
+        Product.objects.order_by("pk")
+        .values_list("sku", "slug", "title", "description", "price", "compare_at_price", "category__slug",
+                     "brand__slug", "attributes", "is_active")
+        .iterator(chunk_size=chunk_size)
+    )
 
 
 def get_product_id(*, product_id: int) -> str:

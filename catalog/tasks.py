@@ -58,6 +58,14 @@ def requeue_pending_thumbnails_task() -> int:
     return requeue_pending_thumbnails()
 
 
+@shared_task(name="catalog.sweep_abandoned_uploads")
+def sweep_abandoned_uploads_task() -> int:
+    """Periodic: delete direct uploads never completed within a day, files and rows (see the service)."""
+    from catalog.services.uploads import sweep_abandoned_uploads  # breaks services <-> tasks
+
+    return sweep_abandoned_uploads()
+
+
 @shared_task(
     name="catalog.index_products",
     acks_late=True,

@@ -5,12 +5,16 @@ from __future__ import annotations
 from dataclasses import replace
 from urllib.parse import urlencode
 
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
 
-from catalog import search, selectors
+from catalog import search, selectors, services
 from catalog.filters import SORT_LABELS, ListingQuery, parse_listing_params
 from catalog.search.params import parse_search_params
+from shop.api.errors import error_body
 from shop.exceptions import NotFound
 
 
@@ -141,3 +145,21 @@ def _facet_links(request: HttpRequest, facets: dict) -> dict:
         "any_price": "?" + _params_without(request, "page", "price_min", "price_max"),
         "clear": "?" + urlencode({"q": request.GET.get("q", "")}),
     }
+
+
+@csrf_exempt  # a machine POST authorised by its signed field, as S3's presigned POST is by its policy
+@require_POST
+def direct_upload_view(request: HttpRequest, upload_id) -> HttpResponse:
+    """The embedded default's upload URL (local media, no S3): the same multipart POST a client
+    sends to S3, answered as S3 answers it (204, or 400 naming the refused field)."""
+    file = request.FILES.get("file")
+    if file is None:
+        return JsonResponse(error_body("invalid", "Send the picture as the form field `file`.",
+                                       {"file": ["This field is required."]}), status=400)  # fmt: skip
+    try:
+        services.store_direct_upload(upload_id=upload_id, fields=request.POST.dict(), file=file)
+    except ValidationError as exc:
+        return JsonResponse(error_body("invalid", "The upload was refused.", exc.message_dict), status=400)
+    except NotFound as exc:
+        return JsonResponse(error_body(exc.code, exc.message), status=404)
+    return HttpResponse(status=204)

@@ -204,6 +204,8 @@ CELERY_TASK_ROUTES = {
 CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "shop.purge_idempotency_keys", "schedule": 60 * 60},
     "requeue-pending-thumbnails": {"task": "catalog.requeue_pending_thumbnails", "schedule": 10 * 60},
+    # Direct uploads never completed within CATALOG_UPLOAD_ABANDONED_HOURS: their files and rows go.
+    "sweep-abandoned-uploads": {"task": "catalog.sweep_abandoned_uploads", "schedule": 60 * 60},
     "relay-outbox": {"task": "shop.relay_outbox", "schedule": 5},
     # Sent outbox messages are kept OUTBOX_RETENTION_DAYS for inquiries, then deleted in batches.
     "purge-outbox": {"task": "shop.purge_outbox", "schedule": 60 * 60},
@@ -246,6 +248,7 @@ API_THROTTLE_RATES = {
     "email_verification": env.str("THROTTLE_RATE_EMAIL_VERIFICATION", default="5/hour"),  # links e-mailed
     "signup": env.str("THROTTLE_RATE_SIGNUP", default="20/hour"),
     "stock_feed": env.str("THROTTLE_RATE_STOCK_FEED", default="120/minute"),  # per API key
+    "catalog_write": env.str("THROTTLE_RATE_CATALOG_WRITE", default="300/minute"),  # per API key or staff user
     "order_lookup": env.str("THROTTLE_RATE_ORDER_LOOKUP", default="10/minute"),  # find an order by number + e-mail
 }
 # Request bodies under /api/: above API_MAX_BODY_BYTES a 413 in the error shape; JSON nested
@@ -351,6 +354,13 @@ if AWS_STORAGE_BUCKET_NAME:
     AWS_DEFAULT_ACL = None
     AWS_S3_FILE_OVERWRITE = False
     STORAGES["default"] = {"BACKEND": "storages.backends.s3.S3Storage"}
+
+# Direct uploads of product pictures (POST /api/v1/products/{id}/images/uploads): the size S3's
+# policy and the complete call allow, how long the presigned POST lives, when an upload never
+# completed is swept.
+CATALOG_UPLOAD_MAX_BYTES = env.int("CATALOG_UPLOAD_MAX_BYTES", default=20 * 1024 * 1024)
+CATALOG_UPLOAD_EXPIRY_SECONDS = env.int("CATALOG_UPLOAD_EXPIRY_SECONDS", default=15 * 60)
+CATALOG_UPLOAD_ABANDONED_HOURS = env.int("CATALOG_UPLOAD_ABANDONED_HOURS", default=24)
 
 # --- E-mail --------------------------------------------------------------------------------
 # EMAIL_URL present: real SMTP (smtp+tls://user:pass@host:587, or smtps:// for implicit TLS), or

@@ -23,7 +23,7 @@ from catalog.models import Product
 from inventory.tasks import apply_stock_updates_task
 from shop.api.permissions import HasScopedAPIKey
 from shop.api.schema import error_response
-from shop.api.throttling import ScopedRateThrottle
+from shop.api.throttling import ApiKeyScopedRateThrottle
 from shop.exceptions import DomainError
 
 MAX_UPDATES_PER_BATCH = 500
@@ -37,16 +37,6 @@ class StockFeedUnavailable(DomainError):
     code = "stock_feed_unavailable"
     status_code = 503
     default_message = "Stock updates cannot be queued right now. Send the same batch again in a minute."
-
-
-class StockFeedRateThrottle(ScopedRateThrottle):
-    """The view's scoped rate (API_THROTTLE_RATES["stock_feed"]), counted per API key, not per IP."""
-
-    def get_cache_key(self, request: Request, view: APIView) -> str | None:
-        api_key = getattr(request, "api_key", None)  # set by HasScopedAPIKey, which runs before throttles
-        if api_key is None:
-            return super().get_cache_key(request, view)
-        return self.cache_format % {"scope": self.scope, "ident": f"apikey:{api_key.prefix}"}
 
 
 class _BatchListSerializer(serializers.ListSerializer):
@@ -119,7 +109,7 @@ class StockUpdatesApi(APIView):
     authentication_classes: list = []
     permission_classes = [HasScopedAPIKey]
     api_key_scope = "stock:write"
-    throttle_classes = [StockFeedRateThrottle]
+    throttle_classes = [ApiKeyScopedRateThrottle]
     throttle_scope = "stock_feed"
 
     @extend_schema(

@@ -1,6 +1,7 @@
 """Every write of the catalog, split by sub-domain; callers keep writing `catalog.services.<name>`."""
 
 from catalog.services.demo import DEMO_CATEGORIES, DemoCatalogResult, load_demo_catalog
+from catalog.services.editing import ProductVersionMismatch, create_product, update_product
 from catalog.services.images import (
     ProductImageNotFound,
     add_product_image,
@@ -10,28 +11,63 @@ from catalog.services.images import (
     schedule_thumbnails_for_new_originals,
     thumbnail_name,
 )
+from catalog.services.importing import IMPORT_BATCH_SIZE, ImportResult, ImportRow, RowError, import_product_rows
 from catalog.services.pricing import update_product_price
+from catalog.services.product_values import WRITABLE_FIELDS, Lookups, clean_product_values
 from catalog.services.products import (
     move_products_to_category,
     refresh_products_named_after,
     schedule_product_invalidation,
+    schedule_products_invalidation,
     set_products_active,
+)
+from catalog.services.uploads import (
+    ImageUploadExpired,
+    ImageUploadMissing,
+    ImageUploadNotFound,
+    ImageUploadRefused,
+    UploadTicket,
+    complete_image_upload,
+    start_image_upload,
+    store_direct_upload,
+    sweep_abandoned_uploads,
 )
 
 __all__ = [
     "DEMO_CATEGORIES",
+    "IMPORT_BATCH_SIZE",
+    "WRITABLE_FIELDS",
     "DemoCatalogResult",
+    "ImageUploadExpired",
+    "ImageUploadMissing",
+    "ImageUploadNotFound",
+    "ImageUploadRefused",
+    "ImportResult",
+    "ImportRow",
+    "Lookups",
     "ProductImageNotFound",
+    "ProductVersionMismatch",
+    "RowError",
+    "UploadTicket",
     "add_product_image",
+    "clean_product_values",
+    "complete_image_upload",
+    "create_product",
     "image_urls",
+    "import_product_rows",
     "load_demo_catalog",
     "make_thumbnails",
     "move_products_to_category",
     "refresh_products_named_after",
     "requeue_pending_thumbnails",
     "schedule_product_invalidation",
+    "schedule_products_invalidation",
     "schedule_thumbnails_for_new_originals",
     "set_products_active",
+    "start_image_upload",
+    "store_direct_upload",
+    "sweep_abandoned_uploads",
     "thumbnail_name",
+    "update_product",
     "update_product_price",
 ]

@@ -71,6 +71,13 @@ def add_product_image(
 
 @transaction.atomic(durable=True)
 def _insert_image(*, image: ProductImage, position: int | None) -> None:
+    insert_image_row(image=image, position=position)
+
+
+def insert_image_row(*, image: ProductImage, position: int | None) -> None:
+    """Insert an image whose original is already in storage, last unless `position` is given; on
+    commit its thumbnail task and the product's cache invalidation. Not durable: inside the
+    caller's transaction. Raises ProductNotFound."""
     slug = Product.objects.filter(pk=image.product_id).values_list("slug", flat=True).first()
     if slug is None:  # deleted while the file was uploading
         raise ProductNotFound()

@@ -78,6 +78,16 @@ def refresh_products_named_after(*, brand_id: int | None = None, category_id: in
     if not slug_by_id:
         return 0
     Product.objects.filter(pk__in=slug_by_id).update(version=F("version") + 1)
-    transaction.on_commit(partial(invalidate_products, {pk: [slug] for pk, slug in slug_by_id.items()}))
-    search.schedule_index(product_ids=list(slug_by_id))
+    schedule_products_invalidation(slugs_by_id={pk: [slug] for pk, slug in slug_by_id.items()})
     return len(slug_by_id)
+
+
+def schedule_products_invalidation(*, slugs_by_id: dict[int, list[str]]) -> None:
+    """Many products changed by one set-based write that raised their versions itself: on commit of
+    the caller's transaction, ONE cache invalidation for all of them (one new listing generation),
+    and their search index updates (one task per 500 products). Not durable."""
+    if not slugs_by_id:
+        return
+    unique = {pk: sorted({slug for slug in slugs if slug}) for pk, slugs in slugs_by_id.items()}
+    transaction.on_commit(partial(invalidate_products, unique))
+    search.schedule_index(product_ids=list(unique))

@@ -26,11 +26,18 @@ def idempotency_from_request(request: Request, *, required: bool = False) -> Ide
         return None
     if not _KEY_FORMAT.match(key):
         raise ValidationError({HEADER: ["Use 1 to 255 printable ASCII characters without spaces (a UUID is ideal)."]})
-    scope = scope_for(user=request.user, guest_token=guest_token_from_request(request._request))
-    if scope is None and getattr(request, "api_key", None) is not None:
-        scope = f"apikey:{request.api_key.prefix}"
+    scope = client_scope(request)
     if scope is None:
         raise ValidationError({HEADER: ["An anonymous client must also send X-Guest-Token to use Idempotency-Key."]})
     return IdempotencyRequest(
         scope=scope, key=key, fingerprint=fingerprint(method=request.method, path=request.path, body=request.data)
     )
+
+
+def client_scope(request: Request) -> str | None:
+    """Who is calling: user:<id>, guest:<token hash> or apikey:<prefix>; None for an anonymous
+    client without a guest token. What idempotency keys and direct uploads belong to."""
+    scope = scope_for(user=request.user, guest_token=guest_token_from_request(request._request))
+    if scope is None and getattr(request, "api_key", None) is not None:
+        scope = f"apikey:{request.api_key.prefix}"
+    return scope

@@ -32,6 +32,17 @@ class ScopedRateThrottle(_SettingsRate, throttling.ScopedRateThrottle):
     """Per view scope (`throttle_scope = "login"`), keyed by user or IP: tight rates for log-in."""
 
 
+class ApiKeyScopedRateThrottle(ScopedRateThrottle):
+    """The view's scoped rate, counted per API key for a machine client (not per IP, which a seller's
+    servers share), per user for a signed-in one."""
+
+    def get_cache_key(self, request, view) -> str | None:
+        api_key = getattr(request, "api_key", None)  # set by the API-key permissions, which run before throttles
+        if api_key is None:
+            return super().get_cache_key(request, view)
+        return self.cache_format % {"scope": self.scope, "ident": f"apikey:{api_key.prefix}"}
+
+
 class AccountRateThrottle(_SettingsRate, throttling.SimpleRateThrottle):
     """Log-in attempts per *account* (the e-mail address tried, in its normal form), whatever the
     address they come from: many addresses guessing one password share one budget.

@@ -48,6 +48,11 @@ PUBLIC = {
     "api:cart-line", "cart:line", "cart:remove",  # a product id in the caller's own cart (no cart id in URLs)
     "payments:webhook",  # a gateway's name; events are verified by their signature
     "api:order-refund",  # staff only: customers get 403 (tests/orders/test_api_refunds.py)
+    # catalog staff or a catalog:write key only: customers get 403 (tests/catalog/test_catalog_write_api.py)
+    "api:catalog-product", "api:catalog-product-deactivate", "api:image-upload-create",
+    # ... and an upload is completed only by whoever started it (tests/catalog/test_image_uploads.py)
+    "api:image-upload-complete",
+    "catalog:direct-upload",  # the embedded default's upload URL: a signed field, as S3's presigned POST
 }  # fmt: skip
 PUBLIC_NAMESPACES = {"admin"}  # staff screens, guarded by Django permissions instead
 
