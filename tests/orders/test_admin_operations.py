@@ -113,7 +113,7 @@ def test_the_order_page_offers_the_operations_of_its_state(client, authorized, s
     assert operation_links(client.get(change_url(authorized)).content.decode()) == [
         "Mark shipped", "Cancel order", "Resend an e-mail"]  # fmt: skip
     assert operation_links(client.get(change_url(shipped)).content.decode()) == [
-        "Refund in full", "Refund part", "Resend an e-mail"]  # fmt: skip
+        "Mark delivered", "Refund in full", "Refund part", "Resend an e-mail"]  # fmt: skip
 
 
 def test_staff_see_only_the_buttons_of_their_permissions(client, authorized):
