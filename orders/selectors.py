@@ -94,6 +94,25 @@ def get_order_state(*, number: str, customer=None, guest_key: str = "", granted_
     return order
 
 
+def list_orders_to_fulfil(*, state: str = OrderState.AUTHORIZED) -> QuerySet[Order]:
+    """Orders a warehouse works on, for the fulfilment API: authorized (paid for, ready to ship) or
+    shipped (on their way, not delivered yet). Oldest first on order_state_oldest_idx; the caller's
+    cursor pagination orders and slices; lines prefetched (two queries a page)."""
+    orders = Order.objects.filter(state=state)
+    if state == OrderState.SHIPPED:
+        orders = orders.filter(delivered_at=None)
+    return _with_lines(orders).order_by("created_at", "id")
+
+
+def get_order_by_number(*, number: str) -> Order:
+    """Any order by its number, lines prefetched: for staff and machine clients, whose permission
+    or API-key scope the door checked. Raises OrderNotFound."""
+    order = _with_lines(Order.objects.filter(number=number)).first()
+    if order is None:
+        raise OrderNotFound()
+    return order
+
+
 def find_order_by_email(*, number: str, email: str) -> Order:
     """Guest look-up: the *guest* order with this number placed with this e-mail (any case).
     OrderNotFound otherwise; an order placed from an account is opened with the account only."""

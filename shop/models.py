@@ -12,6 +12,7 @@ from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
 API_KEY_SCOPES = {
     "stock:write": "Seller systems: send stock updates",
     "orders:read": "Warehouse systems: read orders to fulfil",
+    "orders:fulfil": "Warehouse systems: mark orders shipped (captures the payment) and delivered",
 }
 
 

@@ -246,6 +246,7 @@ API_THROTTLE_RATES = {
     "email_verification": env.str("THROTTLE_RATE_EMAIL_VERIFICATION", default="5/hour"),  # links e-mailed
     "signup": env.str("THROTTLE_RATE_SIGNUP", default="20/hour"),
     "stock_feed": env.str("THROTTLE_RATE_STOCK_FEED", default="120/minute"),  # per API key
+    "fulfilment": env.str("THROTTLE_RATE_FULFILMENT", default="600/minute"),  # per API key (warehouse systems)
     "order_lookup": env.str("THROTTLE_RATE_ORDER_LOOKUP", default="10/minute"),  # find an order by number + e-mail
 }
 # Request bodies under /api/: above API_MAX_BODY_BYTES a 413 in the error shape; JSON nested

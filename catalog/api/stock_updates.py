@@ -23,7 +23,7 @@ from catalog.models import Product
 from inventory.tasks import apply_stock_updates_task
 from shop.api.permissions import HasScopedAPIKey
 from shop.api.schema import error_response
-from shop.api.throttling import ScopedRateThrottle
+from shop.api.throttling import APIKeyRateThrottle
 from shop.exceptions import DomainError
 
 MAX_UPDATES_PER_BATCH = 500
@@ -39,14 +39,8 @@ class StockFeedUnavailable(DomainError):
     default_message = "Stock updates cannot be queued right now. Send the same batch again in a minute."
 
 
-class StockFeedRateThrottle(ScopedRateThrottle):
+class StockFeedRateThrottle(APIKeyRateThrottle):
     """The view's scoped rate (API_THROTTLE_RATES["stock_feed"]), counted per API key, not per IP."""
-
-    def get_cache_key(self, request: Request, view: APIView) -> str | None:
-        api_key = getattr(request, "api_key", None)  # set by HasScopedAPIKey, which runs before throttles
-        if api_key is None:
-            return super().get_cache_key(request, view)
-        return self.cache_format % {"scope": self.scope, "ident": f"apikey:{api_key.prefix}"}
 
 
 class _BatchListSerializer(serializers.ListSerializer):

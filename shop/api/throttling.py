@@ -32,6 +32,18 @@ class ScopedRateThrottle(_SettingsRate, throttling.ScopedRateThrottle):
     """Per view scope (`throttle_scope = "login"`), keyed by user or IP: tight rates for log-in."""
 
 
+class APIKeyRateThrottle(ScopedRateThrottle):
+    """The view's scoped rate (`throttle_scope`) counted per machine client's API key, not per IP:
+    many warehouse or seller servers behind one key share its budget. Needs HasScopedAPIKey, which
+    runs before throttles and leaves the key on `request.api_key`."""
+
+    def get_cache_key(self, request, view) -> str | None:
+        api_key = getattr(request, "api_key", None)
+        if api_key is None:
+            return super().get_cache_key(request, view)
+        return self.cache_format % {"scope": self.scope, "ident": f"apikey:{api_key.prefix}"}
+
+
 class AccountRateThrottle(_SettingsRate, throttling.SimpleRateThrottle):
     """Log-in attempts per *account* (the e-mail address tried, in its normal form), whatever the
     address they come from: many addresses guessing one password share one budget.

@@ -48,6 +48,8 @@ PUBLIC = {
     "api:cart-line", "cart:line", "cart:remove",  # a product id in the caller's own cart (no cart id in URLs)
     "payments:webhook",  # a gateway's name; events are verified by their signature
     "api:order-refund",  # staff only: customers get 403 (tests/orders/test_api_refunds.py)
+    "api:fulfilment-ship",  # warehouse API keys (orders:fulfil) only: others get 403 (tests/orders/test_fulfilment_api.py)
+    "api:fulfilment-deliver",  # the same
 }  # fmt: skip
 PUBLIC_NAMESPACES = {"admin"}  # staff screens, guarded by Django permissions instead
 
