@@ -9,7 +9,10 @@ or on several from the list (bulk actions), each behind its own permission:
 - ship (orders.mark_shipped): mark_shipped, for authorized orders (the payment is captured);
 - refund, in full or partly (orders.refund_order): refund_order; in full puts the units back;
 - resend an e-mail (orders.resend_order_email): resend_email, of the kind chosen, or by default
-  the e-mail the customer was sent last.
+  the e-mail the customer was sent last;
+- deliver (orders.mark_delivered): mark_delivered, for shipped orders not delivered yet;
+- add a note (orders.add_order_note): add_order_note, a staff-only line in the order's history
+  (its own form, no confirmation: it moves no money and no stock).
 
 Every one of them first shows a confirmation page that lists, per order, what will happen (the
 money, the units going back to stock, the e-mail), as Django's own delete does; only the
@@ -38,7 +41,7 @@ from django.utils.safestring import mark_safe
 
 from orders import history, selectors, services
 from orders.exceptions import EmailNeverQueued
-from orders.models import EmailKind, EmailLog, Order, OrderEvent, OrderLine
+from orders.models import NOTE_MAX_LENGTH, EmailKind, EmailLog, Order, OrderEvent, OrderLine
 from orders.states import SHIPPED_STATES, OrderState, can_transition
 from payments import selectors as payments_selectors
 from payments.admin import PaymentInline
@@ -52,6 +55,7 @@ SHIP_PERMISSION = "orders.mark_shipped"
 RESEND_PERMISSION = "orders.resend_order_email"
 STAFF_CANCEL_REASON = "Cancelled by staff"
 DELIVER_PERMISSION = "orders.mark_delivered"
+NOTE_PERMISSION = "orders.add_order_note"
 REFUNDABLE_STATES = SHIPPED_STATES
 
 
@@ -112,6 +116,13 @@ class OrderActionForm(ActionForm):
     refund_amount = forms.DecimalField(
         required=False, min_value=Decimal("0.01"), max_digits=12, decimal_places=2, label="Refund amount",
         help_text="For “partial refund”: how much to give back (nothing goes back to stock).",
+    )  # fmt: skip
+
+
+class OrderNoteForm(forms.Form):
+    text = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 5, "cols": 80}), max_length=NOTE_MAX_LENGTH, label="Note",
+        help_text="Seen by staff only, in the order's history; never by the customer.",
     )  # fmt: skip
 
 
@@ -230,8 +241,10 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def get_urls(self):
         operation = self.admin_site.admin_view(self.operation_view)
+        note = self.admin_site.admin_view(self.note_view)
         return [
             path("<path:object_id>/operation/<str:operation>/", operation, name="orders_order_operation"),
+            path("<path:object_id>/note/", note, name="orders_order_note"),
             *super().get_urls(),
         ]
 
@@ -244,6 +257,8 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 for op in OPERATIONS.values()
                 if request.user.has_perm(op.permission) and _offered(order, op.code)
             ]
+            if request.user.has_perm(NOTE_PERMISSION):
+                buttons.append({"label": "Add a note", "url": reverse("admin:orders_order_note", args=[order.pk])})
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), "order_operations": buttons})
 
     def operation_view(self, request: HttpRequest, object_id: str, operation: str) -> HttpResponse:
@@ -267,6 +282,27 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         context = self._confirmation_context(request, op, plans, amount=amount, email_kind=email_kind,
                                              error=amount_error, single=order)  # fmt: skip
         return TemplateResponse(request, self.confirmation_template, context)
+
+    def note_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Support staff: a note in the order's history, seen by staff only (GET: the form; POST: save
+        it through the service, then back to the order, whose history shows it)."""
+        order = self.get_object(request, object_id)
+        if order is None:
+            raise Http404("No such order.")
+        if not request.user.has_perm(NOTE_PERMISSION):
+            raise PermissionDenied
+        form = OrderNoteForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.add_order_note(order_id=order.pk, author=request.user, text=form.cleaned_data["text"])
+            except DomainError as exc:
+                form.add_error("text", exc.message)
+            else:
+                self.message_user(request, f"Note added to {order.number}.", messages.SUCCESS)
+                return redirect("admin:orders_order_change", order.pk)
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "title": "Add a note",
+                   "order": order, "form": form}  # fmt: skip
+        return TemplateResponse(request, "admin/orders/order/note_form.html", context, status=400 if form.errors else 200)
 
     # --- Bulk actions on the list: the same operations, confirmed first ----------------------------
 

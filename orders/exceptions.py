@@ -106,6 +106,13 @@ class InvalidRefund(DomainError):
         super().__init__(message, fields={field: [message]})
 
 
+class InvalidOrderNote(DomainError):
+    code = "invalid_note"
+
+    def __init__(self, message: str):
+        super().__init__(message, fields={"text": [message]})
+
+
 class CaptureFailed(DomainError):
     """Shipping refused: the order's payment could not be captured (voided or expired at the
     bank, or refused by the provider); nothing shipped."""

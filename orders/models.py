@@ -20,6 +20,7 @@ from accounts.models import country_name
 from orders.states import OrderState
 
 NUMBER_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # Crockford-like base32: no 0/O, 1/I
+NOTE_MAX_LENGTH = 1000  # a support agent's note in the order's history
 NUMBER_LENGTH = 10  # 32**10 = 10**15 numbers: unguessable, and short enough to read out on the phone
 
 
@@ -192,7 +193,7 @@ class OrderEvent(models.Model):
     kind = models.CharField(max_length=20, choices=OrderEventKind.choices)
     from_state = models.CharField(max_length=20, choices=OrderState.choices, blank=True)
     to_state = models.CharField(max_length=20, choices=OrderState.choices, blank=True)
-    message = models.CharField(max_length=300, blank=True)
+    message = models.CharField(max_length=NOTE_MAX_LENGTH, blank=True)  # a staff note's text; else a sentence
     data = models.JSONField(default=dict, blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -51,6 +51,7 @@ from orders.exceptions import (
     EmptyCart,
     InvalidDeliveryOption,
     InvalidEmail,
+    InvalidOrderNote,
     InvalidRefund,
     NotEnoughStock,
     PaymentWindowClosed,
@@ -59,6 +60,7 @@ from orders.exceptions import (
 )
 from orders.metrics import ORDERS_REDRIVEN
 from orders.models import (
+    NOTE_MAX_LENGTH,
     EmailKind,
     EmailLog,
     Order,
@@ -698,6 +700,18 @@ def _reserve_restock(*, order_id: int, reference: str, restock: dict[int, int]) 
              for product_id, quantity in sorted(restock.items())]
         )  # fmt: skip
     return restock, True
+
+
+def add_order_note(*, order_id: int, author: User, text: str) -> OrderEvent:
+    """Support staff write a note in the order's history (staff only: the customer's order page and
+    API show state changes, never notes). Raises InvalidOrderNote (400) for an empty note or one
+    longer than NOTE_MAX_LENGTH, OrderNotFound."""
+    text = text.strip()
+    if not text or len(text) > NOTE_MAX_LENGTH:
+        raise InvalidOrderNote(f"Write a note of 1 to {NOTE_MAX_LENGTH} characters.")
+    with transaction.atomic(durable=True):
+        order = selectors.lock_order(order_id=order_id)  # the order exists, and its history stays in order
+        return OrderEvent.objects.create(order=order, kind=OrderEventKind.STAFF_NOTE, actor=author, message=text)
 
 
 def resend_email(*, order_id: int, kind: str, actor: User | None = None) -> None:
