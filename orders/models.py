@@ -92,6 +92,7 @@ class Order(models.Model):
             ("mark_shipped", "Can mark orders shipped"),
             ("mark_delivered", "Can mark orders delivered"),
             ("add_order_note", "Can add notes to orders"),
+            ("view_revenue", "Can see revenue figures"),
             ("resend_order_email", "Can resend order e-mails"),
         ]
         indexes = [
