@@ -99,6 +99,8 @@ class Order(models.Model):
             models.Index(fields=["customer", "-created_at"], name="order_customer_recent_idx"),
             # the fulfilment API's list: one state, oldest first, by cursor
             models.Index(fields=["state", "created_at", "id"], name="order_state_oldest_idx"),
+            # a carrier's delivery webhook finds the order by its tracking number
+            models.Index(fields=["tracking_number"], condition=~Q(tracking_number=""), name="order_tracking_idx"),
             # a verified address finds its guest orders (email__iexact compares UPPER(email))
             models.Index(Upper("email"), condition=Q(customer__isnull=True), name="order_guest_email_idx"),
         ]

@@ -118,6 +118,19 @@ def get_order_by_number(*, number: str) -> Order:
     return order
 
 
+def get_order_by_tracking(*, carrier: str, tracking_number: str) -> Order:
+    """The order shipped with this carrier (any case) and tracking number (order_tracking_idx), for
+    a carrier's delivery webhook. Raises OrderNotFound."""
+    order = (
+        _with_lines(Order.objects.filter(tracking_number=tracking_number, carrier__iexact=carrier))
+        .order_by("-created_at")
+        .first()
+    )
+    if order is None:
+        raise OrderNotFound("No order was shipped with this carrier and tracking number.")
+    return order
+
+
 def find_order_by_email(*, number: str, email: str) -> Order:
     """Guest look-up: the *guest* order with this number placed with this e-mail (any case).
     OrderNotFound otherwise; an order placed from an account is opened with the account only."""

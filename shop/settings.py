@@ -295,6 +295,9 @@ ORDERS_ALLOCATION_BATCH = env.int("ORDERS_ALLOCATION_BATCH", default=500)
 # An order still placed or allocated (payment pending) this long after its last change is driven
 # again by the beat sweep (orders.redrive_stuck_orders), through the same idempotent services.
 ORDERS_REDRIVE_AFTER_SECONDS = env.int("ORDERS_REDRIVE_AFTER_SECONDS", default=120)
+# Carriers that report deliveries by signed webhook (POST /api/v1/fulfilment/carriers/<carrier>/events):
+# "dhl=<secret>,ups=<secret>". A carrier without a secret here is unknown (404): none by default.
+ORDERS_CARRIER_WEBHOOK_SECRETS = env.dict("ORDERS_CARRIER_WEBHOOK_SECRETS", default={})
 
 # --- Outbox --------------------------------------------------------------------------------
 # topic -> the Celery task (by name) that consumes it; the checkout and payment issues add theirs.

@@ -8,28 +8,38 @@
   order is a 409.
 - `POST /api/v1/fulfilment/orders/{number}/deliver` (scope orders:fulfil): the carrier handed the
   parcel over; delivering again changes nothing.
+- `POST /api/v1/fulfilment/carriers/{carrier}/events`: the same, reported by the carrier itself,
+  signed with the carrier's secret (ORDERS_CARRIER_WEBHOOK_SECRETS; shop.signatures); a forged or
+  old signature is a 400 and changes nothing, a replay changes nothing either.
 
 Thin doors: the services decide, and their refusals reach the client in the API's error shape.
 """
 
 from __future__ import annotations
 
+import json
+
+from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from orders import selectors, services
 from orders.api.serializers import OrderAddressSerializer
+from orders.exceptions import CarrierWebhookRefused
 from orders.models import Order, OrderLine
 from orders.states import OrderState
+from shop import signatures
 from shop.api.idempotency import idempotency_from_request
 from shop.api.pagination import OldestFirstCursorPagination
 from shop.api.permissions import HasScopedAPIKey
 from shop.api.schema import error_response, idempotency_key_header
-from shop.api.throttling import APIKeyRateThrottle
+from shop.api.throttling import APIKeyRateThrottle, ScopedRateThrottle
+from shop.exceptions import NotFound
 
 LISTED_STATES = [OrderState.AUTHORIZED, OrderState.SHIPPED]
 
@@ -137,3 +147,51 @@ class FulfilmentDeliverApi(FulfilmentBaseApi):
         order = selectors.get_order_by_number(number=number)
         services.mark_delivered(order_id=order.pk, client=self.client(request))
         return Response(FulfilmentOrderSerializer(selectors.get_order_by_number(number=number)).data)
+
+
+CARRIER_SIGNATURE_HEADER = "Carrier-Signature"
+
+
+class CarrierEventInputSerializer(serializers.Serializer):
+    event_id = serializers.CharField(max_length=100, help_text="The carrier's id of this event.")
+    type = serializers.ChoiceField(choices=["delivered"], help_text="Only deliveries are taken.")
+    tracking_number = serializers.CharField(max_length=Order._meta.get_field("tracking_number").max_length)
+
+
+class CarrierEventApi(APIView):
+    """A carrier reports a parcel delivered, signed with its secret (header Carrier-Signature:
+    `t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, at most 5 minutes old). The order shipped
+    with that carrier and tracking number becomes delivered; a replay changes nothing."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]  # the signature is the credential, checked first thing
+    throttle_classes = [ScopedRateThrottle]  # per address, on the fulfilment rate (a carrier sends many)
+    throttle_scope = "fulfilment"
+
+    @extend_schema(
+        parameters=[OpenApiParameter(CARRIER_SIGNATURE_HEADER, str, OpenApiParameter.HEADER, required=True,
+                                     description="t=<unix time>,v1=<hex HMAC-SHA256 of '<t>.<body>'>")],
+        request=CarrierEventInputSerializer,
+        responses={200: FulfilmentOrderSerializer,
+                   400: error_response("A missing, forged or old signature (invalid_signature), or a body not valid."),
+                   404: error_response("An unknown carrier, or no order shipped with that tracking number."),
+                   409: error_response("The order never shipped (order_state_conflict).")},
+    )  # fmt: skip
+    def post(self, request: Request, carrier: str) -> Response:
+        secret = settings.ORDERS_CARRIER_WEBHOOK_SECRETS.get(carrier)
+        if not secret:
+            raise NotFound("This carrier does not send us webhooks.")
+        body = request._request.body  # the exact bytes that were signed, before any parsing
+        try:
+            signatures.verify(body, request.headers.get(CARRIER_SIGNATURE_HEADER, ""), secret=secret)
+        except signatures.BadSignature as exc:
+            raise CarrierWebhookRefused(str(exc)) from exc
+        try:
+            payload = json.loads(body)
+        except ValueError as exc:
+            raise serializers.ValidationError({"body": ["Send a JSON object."]}) from exc
+        data = CarrierEventInputSerializer(data=payload if isinstance(payload, dict) else {})
+        data.is_valid(raise_exception=True)
+        order = selectors.get_order_by_tracking(carrier=carrier, tracking_number=data.validated_data["tracking_number"])
+        services.mark_delivered(order_id=order.pk, client=f"carrier {carrier} (event {data.validated_data['event_id']})")
+        return Response(FulfilmentOrderSerializer(selectors.get_order_by_number(number=order.number)).data)

@@ -13,4 +13,5 @@ urlpatterns = [
     path("fulfilment/orders/<str:number>/ship", fulfilment.FulfilmentShipApi.as_view(), name="fulfilment-ship"),
     path("fulfilment/orders/<str:number>/deliver", fulfilment.FulfilmentDeliverApi.as_view(),
          name="fulfilment-deliver"),
+    path("fulfilment/carriers/<str:carrier>/events", fulfilment.CarrierEventApi.as_view(), name="carrier-events"),
 ]

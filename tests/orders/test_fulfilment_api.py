@@ -5,6 +5,8 @@ customer's order page shows the parcel."""
 
 from __future__ import annotations
 
+import json
+import time
 from unittest import mock
 
 import pytest
@@ -16,6 +18,7 @@ from orders.models import Order, OrderEvent
 from orders.states import OrderState
 from payments import services as payments_services
 from payments.models import Payment
+from shop import signatures
 from shop.models import ClientAPIKey
 from tests.api_helpers import error_of
 from tests.orders.conftest import checkout_input, fill_cart
@@ -227,3 +230,52 @@ def test_the_schema_documents_the_fulfilment_api(client):
     listing = schema["paths"]["/api/v1/fulfilment/orders"]["get"]
     assert {"cursor", "page_size", "state"} <= {p["name"] for p in listing["parameters"]}
     assert "403" in schema["paths"]["/api/v1/fulfilment/orders/{number}/deliver"]["post"]["responses"]
+
+
+# --- A carrier's signed delivery webhook -------------------------------------------------------------------
+
+CARRIER_SECRET = "dhl-test-secret"
+
+
+def carrier_event(body: dict, *, secret: str = CARRIER_SECRET, timestamp: int | None = None, carrier: str = "dhl"):
+    raw = json.dumps(body).encode()
+    header = signatures.sign(raw, secret=secret, timestamp=timestamp)
+    return APIClient().post(f"/api/v1/fulfilment/carriers/{carrier}/events", raw, content_type="application/json",
+                            HTTP_CARRIER_SIGNATURE=header)  # fmt: skip
+
+
+@pytest.fixture
+def carrier_shipped(warehouse, authorized, settings) -> Order:
+    settings.ORDERS_CARRIER_WEBHOOK_SECRETS = {"dhl": CARRIER_SECRET}
+    ship(warehouse, authorized)
+    return authorized
+
+
+DELIVERED_EVENT = {"event_id": "evt-1", "type": "delivered", "tracking_number": PARCEL["tracking_number"]}
+
+
+def test_a_signed_carrier_event_delivers_the_order_once(carrier_shipped):
+    first = carrier_event(DELIVERED_EVENT)
+    again = carrier_event(DELIVERED_EVENT)  # the carrier sends it again
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert first.json()["state"] == "delivered" and again.json()["delivered_at"] == first.json()["delivered_at"]
+    event = OrderEvent.objects.get(order=carrier_shipped, to_state=OrderState.DELIVERED)
+    assert event.data == {"client": "carrier dhl (event evt-1)"}
+
+
+@pytest.mark.parametrize(
+    ("secret", "age"), [("forged-secret", 0), (CARRIER_SECRET, 600)], ids=["forged", "too-old"]
+)
+def test_a_forged_or_old_carrier_event_is_refused_and_changes_nothing(carrier_shipped, secret, age):
+    response = carrier_event(DELIVERED_EVENT, secret=secret, timestamp=int(time.time()) - age)
+    assert (response.status_code, error_of(response)["code"]) == (400, "invalid_signature")
+    assert Order.objects.get(pk=carrier_shipped.pk).state == OrderState.SHIPPED
+
+
+def test_an_unsigned_event_an_unknown_carrier_or_parcel_is_refused(carrier_shipped):
+    unsigned = APIClient().post("/api/v1/fulfilment/carriers/dhl/events", DELIVERED_EVENT, format="json")
+    assert (unsigned.status_code, error_of(unsigned)["code"]) == (400, "invalid_signature")
+    assert carrier_event(DELIVERED_EVENT, carrier="ups").status_code == 404
+    unknown = carrier_event({**DELIVERED_EVENT, "tracking_number": "NOPE"})
+    assert (unknown.status_code, error_of(unknown)["code"]) == (404, "order_not_found")
+    assert Order.objects.get(pk=carrier_shipped.pk).state == OrderState.SHIPPED

@@ -50,6 +50,7 @@ PUBLIC = {
     "api:order-refund",  # staff only: customers get 403 (tests/orders/test_api_refunds.py)
     "api:fulfilment-ship",  # warehouse API keys (orders:fulfil) only: others get 403 (tests/orders/test_fulfilment_api.py)
     "api:fulfilment-deliver",  # the same
+    "api:carrier-events",  # a carrier's name; events are verified by their signature
 }  # fmt: skip
 PUBLIC_NAMESPACES = {"admin"}  # staff screens, guarded by Django permissions instead
 
