@@ -13,7 +13,7 @@ from inventory import selectors as inventory_selectors
 from shop.dashboard import Block, register
 
 
-def low_stock_figures(*, now: datetime) -> dict:
+def low_stock_figures(*, now: datetime, memo: dict) -> dict:
     levels = inventory_selectors.list_low_stock()
     products = {p["id"]: p for p in Product.objects.filter(pk__in=[pk for pk, _ in levels]).values("id", "title", "sku")}
     return {

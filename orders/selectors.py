@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, F, Min, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -229,16 +229,26 @@ def count_stuck(*, now: datetime) -> dict[str, int]:
     """Orders that need a look: placed or allocated unchanged for over STUCK_AFTER, and payment
     failed (waiting for the customer). One query on the state index (few rows are in those states)."""
     stuck = Q(state__in=(OrderState.PLACED, OrderState.ALLOCATED), updated_at__lt=now - STUCK_AFTER)
-    return Order.objects.aggregate(
+    waiting = Order.objects.filter(state__in=(OrderState.PLACED, OrderState.ALLOCATED, OrderState.PAYMENT_FAILED))
+    return waiting.aggregate(
         waiting=Count("id", filter=stuck), payment_failed=Count("id", filter=Q(state=OrderState.PAYMENT_FAILED))
     )
 
 
 @replica_ok
 def top_products(*, since: datetime, limit: int = 5) -> list[dict]:
-    """The products sold most (units) in orders paid for since `since`: product_id, title, units."""
+    """The products sold most (units) in orders paid for since `since`: product_id, title, units.
+
+    The lines are narrowed to order ids from the smallest of the range's orders on, given as a
+    value: ids grow with time, so the planner sees how few lines that is and range-scans the lines'
+    (order, product) index instead of reading every line ever sold (1,000,000 orders: 80 ms, not
+    370 ms; bench/dashboard.py). The created_at condition still decides which orders count."""
+    # MIN(id + 0): read the range on the created_at index, not the primary key from its first order on
+    first_id = Order.objects.filter(created_at__gte=since).aggregate(first=Min(F("id") + 0))["first"]
+    if first_id is None:
+        return []
     return list(
-        OrderLine.objects.filter(order__created_at__gte=since, order__state__in=SALE_STATES)
+        OrderLine.objects.filter(order_id__gte=first_id, order__created_at__gte=since, order__state__in=SALE_STATES)
         .values("product_id", "title")
         .annotate(units=Sum("quantity"))
         .order_by("-units", "product_id")[:limit]

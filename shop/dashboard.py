@@ -5,8 +5,9 @@ shop/ imports no app (.importlinter): each app that owns figures has a `dashboar
 app's own selectors. A block shows only to staff holding its permission, so a Support agent
 never sees revenue unless a group gives them `orders.view_revenue`.
 
-Each block's `figures(now=...)` returns the context of its template; `now` is passed in so the
-figures are the same for every block of one page (and tests give a fixed one).
+Each block's `figures(now=..., memo=...)` returns the context of its template; `now` is passed in
+so the figures are the same for every block of one page (and tests give a fixed one), and `memo`
+is a dict fresh for each page, where blocks of one app share what they read (one query, not two).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class Block:
     title: str
     permission: str  # "app_label.codename"
     template: str
-    figures: Callable[..., dict]  # figures(now=datetime) -> the template's context
+    figures: Callable[..., dict]  # figures(now=datetime, memo=dict) -> the template's context
     order: int = 100  # lower first
 
 
@@ -48,9 +49,9 @@ def blocks_for(user) -> list[Block]:
 
 def render_dashboard(user, *, now: datetime | None = None) -> SafeString:
     """The blocks this user may see, rendered (nothing at all for someone who may see none)."""
-    now = now or timezone.now()
+    now, memo = now or timezone.now(), {}
     parts = [
-        render_to_string(block.template, {"block": block, **block.figures(now=now)})
+        render_to_string(block.template, {"block": block, **block.figures(now=now, memo=memo)})
         for block in blocks_for(user)
     ]
     return mark_safe("".join(parts))  # noqa: S308  (each part is a rendered, auto-escaped template)
@@ -59,7 +60,7 @@ def render_dashboard(user, *, now: datetime | None = None) -> SafeString:
 # --- The platform's own block: tasks that failed for good ---------------------------------------------
 
 
-def _dead_letter_figures(*, now: datetime) -> dict:
+def _dead_letter_figures(*, now: datetime, memo: dict) -> dict:
     return {"waiting": DeadLetter.objects.filter(retried_at=None).count(),
             "url": reverse("admin:shop_deadletter_changelist") + "?retried_at__isempty=1"}  # fmt: skip
 
