@@ -21,14 +21,15 @@ STAFF_GROUPS: dict[str, list[str]] = {
     ],
     "Fulfilment": [
         "orders.view_order", "orders.view_orderline", "orders.view_orderevent",
-        "orders.cancel_order", "orders.mark_shipped", "payments.view_payment", "payments.view_refund",
+        "orders.cancel_order", "orders.mark_shipped", "orders.mark_delivered", "orders.add_order_note",
+        "payments.view_payment", "payments.view_refund",
         "inventory.view_stockitem", "inventory.adjust_stock",
         "shop.view_deadletter", "shop.retry_deadletter",
     ],
     "Support": [
         "accounts.view_user", "accounts.view_address", "accounts.change_address",
         "orders.view_order", "orders.view_orderline", "orders.view_orderevent",
-        "orders.cancel_order", "orders.refund_order", "orders.resend_order_email",
+        "orders.cancel_order", "orders.refund_order", "orders.resend_order_email", "orders.add_order_note",
         "payments.view_payment", "payments.view_refund",
     ],
 }  # fmt: skip

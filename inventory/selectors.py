@@ -14,6 +14,7 @@ from django.db import models, transaction
 from django.db.models import QuerySet
 
 from inventory.models import StockItem, StockMovement
+from shop.db_router import replica_ok
 
 LOW_STOCK_THRESHOLD = 5  # at most this many units left: "Only n left"
 
@@ -105,3 +106,11 @@ def product_ids_by_stock_status(*, status: str) -> QuerySet:
 def in_stock_product_ids() -> QuerySet:
     """Ids of products with at least one unit (in stock or low stock), as a subquery for `pk__in`."""
     return StockItem.objects.filter(available__gt=0).values_list("product_id", flat=True)
+
+
+@replica_ok
+def list_low_stock(*, threshold: int = LOW_STOCK_THRESHOLD, limit: int = 10) -> list[tuple[int, int]]:
+    """(product_id, units available) of the stocked products at or below `threshold` units, fewest
+    first (the staff dashboard's "about to run out"). One query."""
+    rows = StockItem.objects.filter(available__lte=threshold).order_by("available", "product_id")
+    return list(rows.values_list("product_id", "available")[:limit])

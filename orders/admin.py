@@ -9,7 +9,10 @@ or on several from the list (bulk actions), each behind its own permission:
 - ship (orders.mark_shipped): mark_shipped, for authorized orders (the payment is captured);
 - refund, in full or partly (orders.refund_order): refund_order; in full puts the units back;
 - resend an e-mail (orders.resend_order_email): resend_email, of the kind chosen, or by default
-  the e-mail the customer was sent last.
+  the e-mail the customer was sent last;
+- deliver (orders.mark_delivered): mark_delivered, for shipped orders not delivered yet;
+- add a note (orders.add_order_note): add_order_note, a staff-only line in the order's history
+  (its own form, no confirmation: it moves no money and no stock).
 
 Every one of them first shows a confirmation page that lists, per order, what will happen (the
 money, the units going back to stock, the e-mail), as Django's own delete does; only the
@@ -33,23 +36,27 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 
 from orders import history, selectors, services
 from orders.exceptions import EmailNeverQueued
-from orders.models import EmailKind, EmailLog, Order, OrderEvent, OrderLine
-from orders.states import OrderState, can_transition
+from orders.models import NOTE_MAX_LENGTH, EmailKind, EmailLog, Order, OrderEvent, OrderLine
+from orders.states import SHIPPED_STATES, OrderState, can_transition
 from payments import selectors as payments_selectors
 from payments.admin import PaymentInline
 from shop.admin_mixins import ReadOnlyAdminMixin, money_column
 from shop.exceptions import DomainError
-from shop.money import format_money
+from shop.money import format_minor_units, format_money
 
 CANCEL_PERMISSION = "orders.cancel_order"
 REFUND_PERMISSION = "orders.refund_order"
 SHIP_PERMISSION = "orders.mark_shipped"
 RESEND_PERMISSION = "orders.resend_order_email"
 STAFF_CANCEL_REASON = "Cancelled by staff"
-REFUNDABLE_STATES = frozenset({OrderState.SHIPPED, OrderState.DELIVERED, OrderState.REFUNDED})
+DELIVER_PERMISSION = "orders.mark_delivered"
+NOTE_PERMISSION = "orders.add_order_note"
+REFUNDABLE_STATES = SHIPPED_STATES
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,8 @@ OPERATIONS = {
     for op in (
         Operation("ship", "Mark shipped", "Mark shipped and capture the payment?", "Yes, mark shipped",
                   SHIP_PERMISSION, "Marked shipped"),
+        Operation("deliver", "Mark delivered", "Mark delivered?", "Yes, mark delivered", DELIVER_PERMISSION,
+                  "Marked delivered"),
         Operation("cancel", "Cancel order", "Cancel the order?", "Yes, cancel", CANCEL_PERMISSION, "Cancelled"),
         Operation("refund", "Refund in full", "Refund in full?", "Yes, refund in full", REFUND_PERMISSION, "Refunded"),
         Operation("refund_partly", "Refund part", "Refund part of the payment?", "Yes, refund this amount",
@@ -107,6 +116,13 @@ class OrderActionForm(ActionForm):
     refund_amount = forms.DecimalField(
         required=False, min_value=Decimal("0.01"), max_digits=12, decimal_places=2, label="Refund amount",
         help_text="For “partial refund”: how much to give back (nothing goes back to stock).",
+    )  # fmt: skip
+
+
+class OrderNoteForm(forms.Form):
+    text = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 5, "cols": 80}), max_length=NOTE_MAX_LENGTH, label="Note",
+        help_text="Seen by staff only, in the order's history; never by the customer.",
     )  # fmt: skip
 
 
@@ -167,11 +183,14 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         ("Totals", {"fields": ["subtotal_money", "shipping_money", "tax_money", "tax_rate_percent",
                                "prices_include_tax", "total_amount"]}),
         ("Payment", {"fields": ["payment_method"]}),
+        ("After the order", {"fields": ["carrier", "tracking_number", "shipped_at", "delivered_at",
+                                        "refunded_money", "refunds"]}),
     ]  # fmt: skip
     readonly_fields = [field for _, options in fieldsets for field in options["fields"]]
     inlines = [OrderLineInline, OrderEventInline, PaymentInline]
     action_form = OrderActionForm
-    actions = ["cancel_orders", "mark_orders_shipped", "resend_last_email", "refund_in_full", "refund_partly"]
+    actions = ["cancel_orders", "mark_orders_shipped", "mark_orders_delivered", "resend_last_email", "refund_in_full",
+               "refund_partly"]  # fmt: skip
     change_form_template = "admin/orders/order/change_form.html"
     confirmation_template = "admin/orders/order/operation_confirmation.html"
 
@@ -189,12 +208,26 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def has_refund_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(REFUND_PERMISSION)
 
+    def has_deliver_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(DELIVER_PERMISSION)
+
     # --- Columns: money as money -------------------------------------------------------------------
 
     total_amount = money_column("total", "total", currency=_order_currency, ordering="total")
     subtotal_money = money_column("subtotal", "subtotal", currency=_order_currency)
     shipping_money = money_column("shipping", "shipping", currency=_order_currency)
     tax_money = money_column("tax", "tax", currency=_order_currency)
+    refunded_money = money_column("refunded_amount", "refunded", currency=_order_currency)
+
+    @admin.display(description="refunds")
+    def refunds(self, order: Order) -> str:
+        """What was refunded, when and why: one line per refund that succeeded."""
+        lines = [
+            f"{refund.created_at:%Y-%m-%d %H:%M}: {format_minor_units(refund.amount, order.currency)}"
+            + (f", {refund.reason}" if refund.reason else "")
+            for refund in payments_selectors.refunds_of(order_id=order.pk)
+        ]
+        return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines)) or "-"
 
     @admin.display(description="tax rate")
     def tax_rate_percent(self, order: Order) -> str:
@@ -208,8 +241,10 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def get_urls(self):
         operation = self.admin_site.admin_view(self.operation_view)
+        note = self.admin_site.admin_view(self.note_view)
         return [
             path("<path:object_id>/operation/<str:operation>/", operation, name="orders_order_operation"),
+            path("<path:object_id>/note/", note, name="orders_order_note"),
             *super().get_urls(),
         ]
 
@@ -222,6 +257,8 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 for op in OPERATIONS.values()
                 if request.user.has_perm(op.permission) and _offered(order, op.code)
             ]
+            if request.user.has_perm(NOTE_PERMISSION):
+                buttons.append({"label": "Add a note", "url": reverse("admin:orders_order_note", args=[order.pk])})
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), "order_operations": buttons})
 
     def operation_view(self, request: HttpRequest, object_id: str, operation: str) -> HttpResponse:
@@ -246,6 +283,27 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                                              error=amount_error, single=order)  # fmt: skip
         return TemplateResponse(request, self.confirmation_template, context)
 
+    def note_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Support staff: a note in the order's history, seen by staff only (GET: the form; POST: save
+        it through the service, then back to the order, whose history shows it)."""
+        order = self.get_object(request, object_id)
+        if order is None:
+            raise Http404("No such order.")
+        if not request.user.has_perm(NOTE_PERMISSION):
+            raise PermissionDenied
+        form = OrderNoteForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.add_order_note(order_id=order.pk, author=request.user, text=form.cleaned_data["text"])
+            except DomainError as exc:
+                form.add_error("text", exc.message)
+            else:
+                self.message_user(request, f"Note added to {order.number}.", messages.SUCCESS)
+                return redirect("admin:orders_order_change", order.pk)
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "title": "Add a note",
+                   "order": order, "form": form}  # fmt: skip
+        return TemplateResponse(request, "admin/orders/order/note_form.html", context, status=400 if form.errors else 200)
+
     # --- Bulk actions on the list: the same operations, confirmed first ----------------------------
 
     @admin.action(description="Cancel selected orders (stock goes back)", permissions=["cancel"])
@@ -263,6 +321,10 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.action(description="Mark selected orders shipped", permissions=["ship"])
     def mark_orders_shipped(self, request: HttpRequest, queryset: QuerySet[Order]):
         return self._confirm_or_run(request, queryset, OPERATIONS["ship"])
+
+    @admin.action(description="Mark selected orders delivered", permissions=["deliver"])
+    def mark_orders_delivered(self, request: HttpRequest, queryset: QuerySet[Order]):
+        return self._confirm_or_run(request, queryset, OPERATIONS["deliver"])
 
     @admin.action(
         description="Resend the e-mail chosen beside the action (by default the last one sent)",
@@ -343,7 +405,7 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             self.message_user(request, f"{done}: {', '.join(succeeded)}.", messages.SUCCESS)
 
 
-_ACTION_OF = {"cancel": "cancel_orders", "ship": "mark_orders_shipped", "refund": "refund_in_full",
+_ACTION_OF = {"cancel": "cancel_orders", "ship": "mark_orders_shipped", "deliver": "mark_orders_delivered", "refund": "refund_in_full",
               "refund_partly": "refund_partly", "resend_email": "resend_last_email"}  # fmt: skip
 
 
@@ -362,6 +424,8 @@ def _run(operation: str, order_id: int, *, actor, amount: Decimal | None, email_
         services.cancel_order(order_id=order_id, actor=actor, reason=STAFF_CANCEL_REASON)
     elif operation == "ship":
         services.mark_shipped(order_id=order_id, actor=actor)
+    elif operation == "deliver":
+        services.mark_delivered(order_id=order_id, actor=actor)
     elif operation == "refund":
         returnable = {p: n for p, n in selectors.returnable_units(order_id=order_id).items() if n > 0}
         services.refund_order(order_id=order_id, amount=None, reference=reference,
@@ -382,6 +446,8 @@ def _offered(order: Order, operation: str) -> bool:
         return can_transition(order.state, OrderState.CANCELLED)
     if operation == "ship":
         return can_transition(order.state, OrderState.SHIPPED)
+    if operation == "deliver":
+        return order.state in SHIPPED_STATES and order.delivered_at is None
     if operation in ("refund", "refund_partly"):
         return order.state in REFUNDABLE_STATES and payments_selectors.refundable(order_id=order.pk) > 0
     return EmailLog.objects.filter(order_id=order.pk).exists()

@@ -118,6 +118,23 @@ class CaptureInProgress(DomainError):
         super().__init__(message, fields={"state": [message]})
 
 
+class InvalidOrderNote(DomainError):
+    code = "invalid_note"
+
+    def __init__(self, message: str):
+        super().__init__(message, fields={"text": [message]})
+
+
+class CarrierWebhookRefused(DomainError):
+    """A carrier's webhook whose signature is missing, forged or too old: nothing changes."""
+
+    code = "invalid_signature"
+
+    def __init__(self, reason: str):
+        message = f"The webhook's signature is not valid: {reason}."
+        super().__init__(message, fields={"Carrier-Signature": [message]})
+
+
 class CaptureFailed(DomainError):
     """Shipping refused: the order's payment could not be captured (voided or expired at the
     bank, or refused by the provider); nothing shipped."""

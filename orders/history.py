@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 
 from orders.models import EmailKind, Order, OrderEvent, OrderEventKind
-from orders.states import HOLDS_STOCK, OrderState, can_transition
+from orders.states import HOLDS_STOCK, SHIPPED_STATES, OrderState, can_transition
 from shop.money import format_minor_units, format_money, to_minor_units
 
 TIMES = "\N{MULTIPLICATION SIGN}"
@@ -70,6 +70,9 @@ def describe_event(event: OrderEvent, *, currency: str, titles: Mapping[int, str
         sentence = f"E-mail “{_email_label(data.get('kind', ''))}” sent to the customer."
     elif event.kind == OrderEventKind.EMAIL_RESENT:
         sentence = f"E-mail “{_email_label(data.get('kind', ''))}” to be sent again{by}."
+    elif event.kind == OrderEventKind.STAFF_NOTE:
+        sentence = f"Note{by} (staff only): {event.message}"
+        return sentence  # the staff's own words, as typed
     else:
         sentence = f"{message or 'Note'}{by}."
     return " ".join([sentence, *_details(data, currency=currency, titles=titles)])
@@ -77,6 +80,8 @@ def describe_event(event: OrderEvent, *, currency: str, titles: Mapping[int, str
 
 def _details(data: Mapping, *, currency: str, titles: Mapping[int, str]) -> list[str]:
     details = []
+    if data.get("client"):
+        details.append(f"Reported by the warehouse system {data['client']}.")
     if data.get("refund"):
         amount = f" of {_money(data['amount'], currency)}" if data.get("amount") else ""
         details.append(f"Refund{amount} (reference {data['refund']}).")
@@ -116,8 +121,13 @@ def plan_for(
         if not can_transition(order.state, OrderState.SHIPPED):
             return False, [f"Cannot be shipped: it is {order.state_label.lower()} (only a paid-for order ships)."]
         return True, [f"The order is marked shipped and {total} is captured from the customer's card."]
+    if operation == "deliver":
+        if order.state not in SHIPPED_STATES or order.delivered_at is not None:
+            return False, [f"Cannot be marked delivered: it is {order.state_label.lower()}"
+                           + (" and was delivered already." if order.delivered_at else " (only a shipped order).")]
+        return True, ["The order is marked delivered and the customer is e-mailed."]
     if operation in ("refund", "refund_partly"):
-        if order.state not in (OrderState.SHIPPED, OrderState.DELIVERED, OrderState.REFUNDED) or refundable < 1:
+        if order.state not in SHIPPED_STATES or refundable < 1:
             return False, [f"Nothing to refund: it is {order.state_label.lower()} and "
                            f"{format_minor_units(refundable, order.currency)} is left to refund."]  # fmt: skip
         if operation == "refund":

@@ -20,6 +20,7 @@ from accounts.models import country_name
 from orders.states import OrderState
 
 NUMBER_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # Crockford-like base32: no 0/O, 1/I
+NOTE_MAX_LENGTH = 1000  # a support agent's note in the order's history
 NUMBER_LENGTH = 10  # 32**10 = 10**15 numbers: unguessable, and short enough to read out on the phone
 
 
@@ -77,6 +78,15 @@ class Order(models.Model):
         null=True, blank=True,
         help_text="When shipping began capturing the payment; the order cannot be cancelled from then on.",
     )  # fmt: skip
+    # After the order: the parcel (carrier and tracking from the warehouse) and the money given back.
+    carrier = models.CharField(max_length=50, blank=True)
+    tracking_number = models.CharField(max_length=100, blank=True)
+    shipped_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    refunded_amount = models.DecimalField(
+        max_digits=12, decimal_places=2, default=0,
+        help_text="Refunded so far (refunds that succeeded), copied from payments at every refund.",
+    )  # fmt: skip
     # Observability: where it was placed and the request's id, which its tasks' log lines carry.
     channel = models.CharField(max_length=20, blank=True, help_text="storefront or api")
     request_id = models.CharField(max_length=64, blank=True, help_text="X-Request-ID of the checkout request.")
@@ -94,10 +104,17 @@ class Order(models.Model):
             ("cancel_order", "Can cancel orders"),
             ("refund_order", "Can refund orders"),
             ("mark_shipped", "Can mark orders shipped"),
+            ("mark_delivered", "Can mark orders delivered"),
+            ("add_order_note", "Can add notes to orders"),
+            ("view_revenue", "Can see revenue figures"),
             ("resend_order_email", "Can resend order e-mails"),
         ]
         indexes = [
             models.Index(fields=["customer", "-created_at"], name="order_customer_recent_idx"),
+            # the fulfilment API's list: one state, oldest first, by cursor
+            models.Index(fields=["state", "created_at", "id"], name="order_state_oldest_idx"),
+            # a carrier's delivery webhook finds the order by its tracking number
+            models.Index(fields=["tracking_number"], condition=~Q(tracking_number=""), name="order_tracking_idx"),
             # a verified address finds its guest orders (email__iexact compares UPPER(email))
             models.Index(Upper("email"), condition=Q(customer__isnull=True), name="order_guest_email_idx"),
         ]
@@ -105,6 +122,10 @@ class Order(models.Model):
             models.CheckConstraint(
                 condition=Q(subtotal__gte=0, shipping__gte=0, tax__gte=0, total__gte=0),
                 name="order_amounts_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(refunded_amount__gte=0, refunded_amount__lte=models.F("total")),
+                name="order_refunded_within_total",
             ),
         ]
 
@@ -183,6 +204,7 @@ class OrderEventKind(models.TextChoices):
     EMAIL_SENT = "email_sent", "E-mail sent"
     EMAIL_RESENT = "email_resent", "E-mail resend requested"
     NOTE = "note", "Note"
+    STAFF_NOTE = "staff_note", "Staff note"  # written by support staff; never shown to the customer
 
 
 class OrderEvent(models.Model):
@@ -192,7 +214,7 @@ class OrderEvent(models.Model):
     kind = models.CharField(max_length=20, choices=OrderEventKind.choices)
     from_state = models.CharField(max_length=20, choices=OrderState.choices, blank=True)
     to_state = models.CharField(max_length=20, choices=OrderState.choices, blank=True)
-    message = models.CharField(max_length=300, blank=True)
+    message = models.CharField(max_length=NOTE_MAX_LENGTH, blank=True)  # a staff note's text; else a sentence
     data = models.JSONField(default=dict, blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -212,18 +234,29 @@ class EmailKind(models.TextChoices):
     REJECTED = "rejected", "Order could not be fulfilled"
     CANCELLED = "cancelled", "Order cancelled"
     PAYMENT_FAILED = "payment_failed", "Payment needs attention"
+    SHIPPED = "shipped", "Order shipped"
+    DELIVERED = "delivered", "Order delivered"
+    REFUNDED = "refunded", "Money refunded"  # one per refund: keyed by the refund's reference
 
 
 class EmailLog(models.Model):
-    """One e-mail per order and kind, claimed before it is sent, so a retry never sends twice."""
+    """One e-mail per order, kind and reference, claimed before it is sent, so a retry never sends twice.
+
+    `reference` is blank for the kinds that happen once per order; a kind that can happen several
+    times (a refund) names its own occurrence, so the second refund's e-mail is a row of its own.
+    """
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="emails")
     kind = models.CharField(max_length=20, choices=EmailKind.choices)
+    reference = models.CharField(max_length=60, blank=True, default="",
+                                 help_text="Which occurrence (a refund's reference); blank for once-per-order kinds.")  # fmt: skip
     claimed_at = models.DateTimeField(help_text="When a worker took it; an old claim may be taken again.")
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["order", "kind"], name="order_email_once_per_kind")]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "kind", "reference"], name="order_email_once_per_occurrence")
+        ]
 
     def __str__(self) -> str:
-        return f"{self.order_id} {self.kind}"
+        return f"{self.order_id} {self.kind} {self.reference}".strip()

@@ -7,15 +7,20 @@ number that does not exist, so order numbers cannot be probed.
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Prefetch, QuerySet, Sum
+from django.db.models import Count, F, Min, Prefetch, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
 
 from accounts.emails import same_email
 from orders.exceptions import OrderNotFound
 from orders.models import Order, OrderEvent, OrderLine, RefundRestock
-from orders.states import OrderState
+from orders.states import SHIPPED_STATES, OrderState
+from shop.db_router import replica_ok
 from shop.email_addresses import normalize_email
 
 
@@ -98,6 +103,38 @@ def get_order_state(*, number: str, customer=None, guest_key: str = "", granted_
     return order
 
 
+def list_orders_to_fulfil(*, state: str = OrderState.AUTHORIZED) -> QuerySet[Order]:
+    """Orders a warehouse works on, for the fulfilment API: authorized (paid for, ready to ship) or
+    shipped (on their way, not delivered yet). Oldest first on order_state_oldest_idx; the caller's
+    cursor pagination orders and slices; lines prefetched (two queries a page)."""
+    orders = Order.objects.filter(state=state)
+    if state == OrderState.SHIPPED:
+        orders = orders.filter(delivered_at=None)
+    return _with_lines(orders).order_by("created_at", "id")
+
+
+def get_order_by_number(*, number: str) -> Order:
+    """Any order by its number, lines prefetched: for staff and machine clients, whose permission
+    or API-key scope the door checked. Raises OrderNotFound."""
+    order = _with_lines(Order.objects.filter(number=number)).first()
+    if order is None:
+        raise OrderNotFound()
+    return order
+
+
+def get_order_by_tracking(*, carrier: str, tracking_number: str) -> Order:
+    """The order shipped with this carrier (any case) and tracking number (order_tracking_idx), for
+    a carrier's delivery webhook. Raises OrderNotFound."""
+    order = (
+        _with_lines(Order.objects.filter(tracking_number=tracking_number, carrier__iexact=carrier))
+        .order_by("-created_at")
+        .first()
+    )
+    if order is None:
+        raise OrderNotFound("No order was shipped with this carrier and tracking number.")
+    return order
+
+
 def find_order_by_email(*, number: str, email: str) -> Order:
     """Guest look-up: the *guest* order with this number placed with this e-mail (any case).
     OrderNotFound otherwise; an order placed from an account is opened with the account only."""
@@ -147,3 +184,76 @@ def _may_view(order: Order, *, customer, guest_key: str, granted: frozenset[str]
     if customer is not None and customer.is_authenticated:
         return order.customer_id == customer.pk
     return bool(guest_key) and order.customer_id is None and order.guest_key == guest_key
+
+
+# --- The staff dashboard (orders/dashboard.py): aggregates over a bounded time range ---------------------
+
+# Orders whose payment was taken or is held: they count as sales (revenue is their total less refunds).
+SALE_STATES = (OrderState.AUTHORIZED, *SHIPPED_STATES)
+STUCK_AFTER = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class DaySales:
+    day: date
+    orders: int  # placed that day, whatever became of them
+    revenue: Decimal  # of those paid for (SALE_STATES): totals less what was refunded
+
+
+@replica_ok
+def sales_by_day(*, first_day: date, last_day: date) -> list[DaySales]:
+    """Orders and revenue per day (the shop's time zone) from first_day to last_day, every day
+    present (zero when nothing sold). One aggregate query on the created_at index."""
+    since = timezone.make_aware(datetime.combine(first_day, datetime.min.time()))
+    until = timezone.make_aware(datetime.combine(last_day + timedelta(days=1), datetime.min.time()))
+    rows = (
+        Order.objects.filter(created_at__gte=since, created_at__lt=until)
+        .annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(orders=Count("id"), revenue=Sum(F("total") - F("refunded_amount"), filter=Q(state__in=SALE_STATES)))
+    )
+    found = {row["day"]: row for row in rows}
+    days = [first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)]
+    return [
+        DaySales(day=day, orders=found[day]["orders"] if day in found else 0,
+                 revenue=(found[day]["revenue"] or Decimal("0.00")) if day in found else Decimal("0.00"))
+        for day in days
+    ]  # fmt: skip
+
+
+@replica_ok
+def count_by_state(*, since: datetime) -> dict[str, int]:
+    """Orders placed since `since`, per state (every state present). One aggregate query."""
+    counts = dict(Order.objects.filter(created_at__gte=since).values_list("state").annotate(n=Count("id")))
+    return {state: counts.get(state, 0) for state in OrderState.values}
+
+
+@replica_ok
+def count_stuck(*, now: datetime) -> dict[str, int]:
+    """Orders that need a look: placed or allocated unchanged for over STUCK_AFTER, and payment
+    failed (waiting for the customer). One query on the state index (few rows are in those states)."""
+    stuck = Q(state__in=(OrderState.PLACED, OrderState.ALLOCATED), updated_at__lt=now - STUCK_AFTER)
+    waiting = Order.objects.filter(state__in=(OrderState.PLACED, OrderState.ALLOCATED, OrderState.PAYMENT_FAILED))
+    return waiting.aggregate(
+        waiting=Count("id", filter=stuck), payment_failed=Count("id", filter=Q(state=OrderState.PAYMENT_FAILED))
+    )
+
+
+@replica_ok
+def top_products(*, since: datetime, limit: int = 5) -> list[dict]:
+    """The products sold most (units) in orders paid for since `since`: product_id, title, units.
+
+    The lines are narrowed to order ids from the smallest of the range's orders on, given as a
+    value: ids grow with time, so the planner sees how few lines that is and range-scans the lines'
+    (order, product) index instead of reading every line ever sold (1,000,000 orders: 80 ms, not
+    370 ms; bench/dashboard.py). The created_at condition still decides which orders count."""
+    # MIN(id + 0): read the range on the created_at index, not the primary key from its first order on
+    first_id = Order.objects.filter(created_at__gte=since).aggregate(first=Min(F("id") + 0))["first"]
+    if first_id is None:
+        return []
+    return list(
+        OrderLine.objects.filter(order_id__gte=first_id, order__created_at__gte=since, order__state__in=SALE_STATES)
+        .values("product_id", "title")
+        .annotate(units=Sum("quantity"))
+        .order_by("-units", "product_id")[:limit]
+    )

@@ -52,6 +52,7 @@ from orders.exceptions import (
     EmptyCart,
     InvalidDeliveryOption,
     InvalidEmail,
+    InvalidOrderNote,
     InvalidRefund,
     NotEnoughStock,
     PaymentWindowClosed,
@@ -60,6 +61,7 @@ from orders.exceptions import (
 )
 from orders.metrics import ORDERS_REDRIVEN
 from orders.models import (
+    NOTE_MAX_LENGTH,
     EmailKind,
     EmailLog,
     Order,
@@ -69,7 +71,7 @@ from orders.models import (
     RefundRestock,
     new_order_number,
 )
-from orders.states import HOLDS_STOCK, InvalidTransition, OrderState, check_transition
+from orders.states import HOLDS_STOCK, SHIPPED_STATES, InvalidTransition, OrderState, check_transition
 from payments import methods as payment_methods
 from payments import selectors as payments_selectors
 from payments import services as payments_services
@@ -80,6 +82,7 @@ from shop.email_addresses import EMAIL_MAX_LENGTH, normalize_email
 from shop.idempotency import Created, IdempotencyKeyReused, IdempotencyRequest, referenced_pk
 from shop.idempotency import claim as idempotency_claim
 from shop.idempotency import complete as idempotency_complete
+from shop.idempotency import lookup as idempotency_lookup
 from shop.observability import context as observability
 from shop.templating import render_text
 
@@ -105,7 +108,7 @@ PAYMENT_PROBLEMS = {
     "voided": "The hold on your card was released (voided or expired) before your order shipped: pay again.",
 }
 # "Your order is confirmed" is true from the payment's authorization on.
-CONFIRMED_STATES = (OrderState.AUTHORIZED, OrderState.SHIPPED, OrderState.DELIVERED, OrderState.REFUNDED)
+CONFIRMED_STATES = (OrderState.AUTHORIZED, *SHIPPED_STATES)
 NUMBER_ATTEMPTS = 5  # random order numbers tried before giving up (a collision is a 1 in 10**15 event)
 
 
@@ -422,9 +425,14 @@ def cancel_order(*, order_id: int, actor: User | None = None, reason: str = "") 
     return order
 
 
-def mark_shipped(*, order_id: int, actor: User | None = None) -> Order:
-    """Staff: the parcel leaves the warehouse. Only an authorized order, and only once its payment
-    is captured: the capture is made first (a gateway call, outside any transaction and lock).
+def mark_shipped(
+    *, order_id: int, actor: User | None = None, carrier: str = "", tracking_number: str = "",
+    client: str = "", idempotency: IdempotencyRequest | None = None,
+) -> Created[Order]:  # fmt: skip
+    """The parcel leaves the warehouse (staff in admin, or a warehouse system through the fulfilment
+    API: `client` names its key). Only an authorized order, and only once its payment is captured:
+    the capture is made first (a gateway call, outside any transaction and lock). The customer is
+    e-mailed ("shipped", with the carrier and tracking number when given).
 
     Before the gateway is called, the order is marked under its lock as being captured
     (capture_started_at), and cancel_order refuses such an order: a customer cancelling while
@@ -432,10 +440,14 @@ def mark_shipped(*, order_id: int, actor: User | None = None) -> Order:
     The mark is cleared when the capture is refused; it stays when the gateway did not answer
     (the money may be taken), and shipping again finishes the order (the capture is idempotent).
 
-    Raises InvalidTransition (409) for an order not authorized, CaptureFailed (409, saying why,
-    written to the order's history) when the payment could not be captured (a hold voided or
-    expired at the bank moves the order back to payment needed), PaymentUnavailable (503).
+    Once only: a second call for a shipped order is an InvalidTransition (409), except a replay of
+    the same Idempotency-Key, which returns the order with created=False (a key used for another
+    request is IdempotencyKeyReused, 422). Raises CaptureFailed (409, saying why, written to the
+    order's history) when the payment could not be captured (a hold voided or expired at the bank
+    moves the order back to payment needed), PaymentUnavailable (503).
     """
+    if (ref := idempotency_lookup(idempotency)) is not None:
+        return Created(Order.objects.get(pk=referenced_pk(ref)), created=False)
     with transaction.atomic(durable=True):
         order = selectors.lock_order(order_id=order_id)
         check_transition(order.state, OrderState.SHIPPED)
@@ -453,8 +465,43 @@ def mark_shipped(*, order_id: int, actor: User | None = None) -> Order:
                                       data={"payment_status": payment.state if payment else ""})  # fmt: skip
         raise CaptureFailed(reason)
     with transaction.atomic(durable=True):
+        if (ref := idempotency_claim(idempotency)) is not None:  # the same request, committed meanwhile
+            return Created(Order.objects.get(pk=referenced_pk(ref)), created=False)
         order = selectors.lock_order(order_id=order_id)
-        _transition(order, OrderState.SHIPPED, actor=actor)
+        order.carrier, order.tracking_number = carrier, tracking_number
+        parcel = ", ".join(part for part in (carrier, f"tracking number {tracking_number}" if tracking_number else "")
+                           if part)  # fmt: skip
+        data = {"carrier": carrier, "tracking_number": tracking_number} | ({"client": client} if client else {})
+        _transition(order, OrderState.SHIPPED, actor=actor, message=parcel[:300], data=data)
+        idempotency_complete(idempotency, order)
+        outbox.publish_all([_email_due(order, EmailKind.SHIPPED)])
+    return Created(order, created=True)
+
+
+def mark_delivered(*, order_id: int, actor: User | None = None, client: str = "") -> Order:
+    """The carrier handed the parcel over (a warehouse system through the fulfilment API, or staff).
+
+    Durable transaction, order row locked. A shipped order becomes delivered; an order refunded
+    (partly or fully) while on its way keeps its state, and only `delivered_at` and its history say
+    it arrived. Idempotent: an order delivered already is returned unchanged (no event, no e-mail).
+    The customer is e-mailed ("delivered"). Raises InvalidTransition (409) for an order that never
+    shipped.
+    """
+    with transaction.atomic(durable=True):
+        order = selectors.lock_order(order_id=order_id)
+        if order.delivered_at is not None:
+            return order
+        if order.state not in SHIPPED_STATES:
+            raise InvalidTransition(current=order.state, target=OrderState.DELIVERED)
+        data = {"client": client} if client else {}
+        if order.state == OrderState.SHIPPED:
+            _transition(order, OrderState.DELIVERED, actor=actor, data=data)
+        else:
+            order.delivered_at = timezone.now()
+            order.save(update_fields=["delivered_at", "updated_at"])
+            OrderEvent.objects.create(order=order, kind=OrderEventKind.NOTE, actor=actor, data=data,
+                                      message="Delivered to the customer")  # fmt: skip
+        outbox.publish_all([_email_due(order, EmailKind.DELIVERED)])
     return order
 
 
@@ -567,8 +614,8 @@ def redrive_stuck_orders(*, limit: int = REDRIVE_BATCH) -> dict[str, int]:
             counts[order.state] += 1
         unsent = EmailLog.objects.filter(sent_at=None, claimed_at__lt=now - EMAIL_CLAIM_TIMEOUT,
                                          order__updated_at__lt=cutoff).order_by("pk")[:limit]  # fmt: skip
-        for order_id, number, kind in unsent.values_list("order_id", "order__number", "kind"):
-            messages.append(outbox.Message(ORDER_EMAIL, number, {"order_id": order_id, "kind": kind}))
+        for order_id, number, kind, reference in unsent.values_list("order_id", "order__number", "kind", "reference"):
+            messages.append(outbox.Message(ORDER_EMAIL, number, _email_payload(order_id, kind, reference)))
             counts["email"] += 1
         if stuck:  # the next sweep gives them their time again
             Order.objects.filter(pk__in=[order.pk for order in stuck]).update(updated_at=now)
@@ -605,7 +652,9 @@ def refund_order(
 ) -> Order:  # fmt: skip
     """Refund a shipped or delivered order, fully (amount None: what is left) or partly, and put
     returned units back in stock (restock: {product_id: quantity}, at most what was ordered and
-    not yet put back by an earlier refund).
+    not yet put back by an earlier refund). The order becomes `refunded` once everything captured
+    was given back, `partially_refunded` before; `Order.refunded_amount` follows; the customer is
+    e-mailed once per refund (its reference keys the e-mail).
 
     The units are reserved under the order's row lock before any money moves, and payments
     reserves the amount under the payment's row lock, so concurrent refunds never return more
@@ -614,7 +663,7 @@ def refund_order(
     IdempotencyKeyReused (422), PaymentUnavailable (503: the reservations stay for the retry).
     """
     order = Order.objects.get(pk=order_id)
-    if order.state not in (OrderState.SHIPPED, OrderState.DELIVERED, OrderState.REFUNDED):
+    if order.state not in SHIPPED_STATES:  # refunded too: a retry of a refund that completed it
         raise InvalidTransition(current=order.state, target=OrderState.REFUNDED)
     restock, reserved_now = _reserve_restock(order_id=order_id, reference=reference, restock=restock or {})
     earlier = payments_selectors.find_refund(reference=reference)  # a retry of this very refund
@@ -639,13 +688,20 @@ def refund_order(
                                    reason=f"Returned with order {order.number}", actor=actor)  # fmt: skip
     with transaction.atomic(durable=True):
         order = selectors.lock_order(order_id=order_id)
+        if OrderEvent.objects.filter(order=order, data__refund=refund.reference).exists():
+            return order  # a retry of a refund already recorded: its history line and e-mail exist
+        captured, refunded = payments_selectors.refunded_so_far(order_id=order_id)
+        order.refunded_amount = money.from_minor_units(refunded, order.currency)
+        target = OrderState.REFUNDED if refunded >= captured else OrderState.PARTIALLY_REFUNDED
         data = {"refund": refund.reference, "amount": str(money.from_minor_units(refund.amount, order.currency)),
                 "restocked": {str(k): v for k, v in restock.items()}}  # fmt: skip
-        if order.state != OrderState.REFUNDED:
-            _transition(order, OrderState.REFUNDED, actor=actor, message=reason[:300], data=data)
-        else:
-            OrderEvent.objects.create(order=order, kind=OrderEventKind.NOTE, actor=actor, message="Refunded again",
-                                      data=data)  # fmt: skip
+        if order.state != target:
+            _transition(order, target, actor=actor, message=reason[:300], data=data)
+        else:  # partly refunded again, and something is still left
+            order.save(update_fields=["refunded_amount", "updated_at"])
+            OrderEvent.objects.create(order=order, kind=OrderEventKind.NOTE, actor=actor,
+                                      message=reason[:300] or "Refunded again", data=data)  # fmt: skip
+        outbox.publish_all([_email_due(order, EmailKind.REFUNDED, reference=refund.reference)])
     return order
 
 
@@ -674,6 +730,18 @@ def _reserve_restock(*, order_id: int, reference: str, restock: dict[int, int]) 
     return restock, True
 
 
+def add_order_note(*, order_id: int, author: User, text: str) -> OrderEvent:
+    """Support staff write a note in the order's history (staff only: the customer's order page and
+    API show state changes, never notes). Raises InvalidOrderNote (400) for an empty note or one
+    longer than NOTE_MAX_LENGTH, OrderNotFound."""
+    text = text.strip()
+    if not text or len(text) > NOTE_MAX_LENGTH:
+        raise InvalidOrderNote(f"Write a note of 1 to {NOTE_MAX_LENGTH} characters.")
+    with transaction.atomic(durable=True):
+        order = selectors.lock_order(order_id=order_id)  # the order exists, and its history stays in order
+        return OrderEvent.objects.create(order=order, kind=OrderEventKind.STAFF_NOTE, actor=author, message=text)
+
+
 def resend_email(*, order_id: int, kind: str, actor: User | None = None) -> None:
     """Staff: send an order e-mail again (the customer lost it). Only a kind this order was due.
 
@@ -683,17 +751,20 @@ def resend_email(*, order_id: int, kind: str, actor: User | None = None) -> None
     """
     with transaction.atomic(durable=True):
         order = selectors.lock_order(order_id=order_id)
-        if not EmailLog.objects.filter(order=order, kind=kind).exists():
+        log = EmailLog.objects.filter(order=order, kind=kind).order_by("-id").first()  # a refund's: the latest
+        if log is None:
             raise EmailNeverQueued(kind=kind)
-        OrderEvent.objects.create(order=order, kind=OrderEventKind.EMAIL_RESENT, actor=actor, data={"kind": kind})
-        outbox.publish_all([_email_again(order, kind)])
+        OrderEvent.objects.create(order=order, kind=OrderEventKind.EMAIL_RESENT, actor=actor,
+                                  data={"kind": kind} | ({"reference": log.reference} if log.reference else {}))  # fmt: skip
+        outbox.publish_all([_email_again(order, kind, reference=log.reference)])
 
 
 # --- E-mails -----------------------------------------------------------------------------------------
 
 
-def send_order_email(*, order_id: int, kind: str) -> bool:
-    """Send one order e-mail if nobody has: claim the log row, send, mark it sent. True when sent now.
+def send_order_email(*, order_id: int, kind: str, reference: str = "") -> bool:
+    """Send one order e-mail if nobody has: claim the log row (order, kind and, for kinds that
+    happen several times per order, the occurrence's reference), send, mark it sent. True when sent now.
 
     No transaction around the SMTP call (it must hold no lock). A worker that dies between the
     claim and `sent_at` leaves a claim that times out (EMAIL_CLAIM_TIMEOUT), and a later retry
@@ -710,19 +781,19 @@ def send_order_email(*, order_id: int, kind: str) -> bool:
     if kind != EmailKind.RECEIVED:
         _send_received_first(order_id=order_id, kind=kind)
     now = timezone.now()
-    claimed = EmailLog.objects.filter(
-        order_id=order_id, kind=kind, sent_at=None, claimed_at__lt=now - EMAIL_CLAIM_TIMEOUT
-    ).update(claimed_at=now)
+    log = EmailLog.objects.filter(order_id=order_id, kind=kind, reference=reference)
+    claimed = log.filter(sent_at=None, claimed_at__lt=now - EMAIL_CLAIM_TIMEOUT).update(claimed_at=now)
     if not claimed:
         return False  # sent already, or another worker is sending it right now
     order = selectors.get_order_for_email(order_id=order_id)
     try:
-        _message(order, kind).send()
+        _message(order, kind, reference=reference).send()
     except Exception:
-        EmailLog.objects.filter(order_id=order_id, kind=kind, sent_at=None).update(claimed_at=NEVER_CLAIMED)
+        log.filter(sent_at=None).update(claimed_at=NEVER_CLAIMED)
         raise
-    EmailLog.objects.filter(order_id=order_id, kind=kind).update(sent_at=timezone.now())
-    OrderEvent.objects.create(order_id=order_id, kind=OrderEventKind.EMAIL_SENT, data={"kind": kind})
+    log.update(sent_at=timezone.now())
+    data = {"kind": kind} | ({"reference": reference} if reference else {})
+    OrderEvent.objects.create(order_id=order_id, kind=OrderEventKind.EMAIL_SENT, data=data)
     return True
 
 
@@ -747,7 +818,13 @@ def _transition(
     order.state_changed_at = timezone.now()
     if target == OrderState.PAYMENT_FAILED:  # the payment window starts now; another card never moves it
         order.payment_failed_at = timezone.now()
-    order.save(update_fields=["state", "rejection_reason", "payment_failed_at", "updated_at", "state_changed_at"])
+    elif target == OrderState.SHIPPED:
+        order.shipped_at = timezone.now()
+    elif target == OrderState.DELIVERED:
+        order.delivered_at = timezone.now()
+    order.save(update_fields=["state", "rejection_reason", "payment_failed_at", "carrier", "tracking_number",
+                              "shipped_at", "delivered_at", "refunded_amount", "updated_at",
+                              "state_changed_at"])  # fmt: skip
     order_metrics.order_transitioned(number=order.number, channel=order.channel, previous=previous, target=target,
                                      since=since)  # fmt: skip
     OrderEvent.objects.create(
@@ -765,17 +842,25 @@ def _authorization_request(order: Order, *, topic: str = PAYMENT_AUTHORIZE) -> o
     })  # fmt: skip
 
 
-def _email_due(order: Order, kind: str) -> outbox.Message:
-    """Log the e-mail as due (once per order and kind); the outbox message hands it to the e-mail worker."""
-    EmailLog.objects.bulk_create([EmailLog(order=order, kind=kind, claimed_at=NEVER_CLAIMED)], ignore_conflicts=True)
-    return outbox.Message(ORDER_EMAIL, order.number, {"order_id": order.pk, "kind": kind})
+def _email_due(order: Order, kind: str, *, reference: str = "") -> outbox.Message:
+    """Log the e-mail as due (once per order, kind and reference); the outbox message hands it to the
+    e-mail worker. `reference` names the occurrence of a kind that happens several times (a refund)."""
+    EmailLog.objects.bulk_create([EmailLog(order=order, kind=kind, reference=reference, claimed_at=NEVER_CLAIMED)],
+                                 ignore_conflicts=True)  # fmt: skip
+    return outbox.Message(ORDER_EMAIL, order.number, _email_payload(order.pk, kind, reference))
 
 
-def _email_again(order: Order, kind: str) -> outbox.Message:
+def _email_payload(order_id: int, kind: str, reference: str) -> dict:
+    return {"order_id": order_id, "kind": kind} | ({"reference": reference} if reference else {})
+
+
+def _email_again(order: Order, kind: str, *, reference: str = "") -> outbox.Message:
     """Make an e-mail due once more. One already sent is reset; one pending or being sent right now
     is left as it is (it is going out anyway, and its claim keeps it from going out twice)."""
-    EmailLog.objects.filter(order=order, kind=kind, sent_at__isnull=False).update(sent_at=None, claimed_at=NEVER_CLAIMED)
-    return _email_due(order, kind)
+    EmailLog.objects.filter(order=order, kind=kind, reference=reference, sent_at__isnull=False).update(
+        sent_at=None, claimed_at=NEVER_CLAIMED
+    )
+    return _email_due(order, kind, reference=reference)
 
 
 def _create_order(*, customer, guest_key, email, address, delivery, payment_method, totals) -> Order:
@@ -842,9 +927,14 @@ def _clean_email(email: str) -> str:
     return email
 
 
-def _message(order: Order, kind: str) -> EmailMultiAlternatives:
+def _message(order: Order, kind: str, *, reference: str = "") -> EmailMultiAlternatives:
     context = {"order": order, "lines": list(order.lines.all()), "order_url": signed_order_url(order),
                "shop_name": settings.SHOP_NAME, "payment_window_hours": settings.PAYMENTS_WINDOW_HOURS}  # fmt: skip
+    if kind == EmailKind.REFUNDED:  # this refund's amount, and what has been refunded in all
+        refund = payments_selectors.find_refund(reference=reference)
+        context["refund_amount"] = money.format_minor_units(refund.amount, order.currency) if refund else ""
+        context["refund_reason"] = refund.reason if refund else ""
+        context["refunded_total"] = money.format_money(order.refunded_amount, order.currency)
     subject = render_text(f"orders/email/{kind}_subject.txt", context).strip()
     text = render_text(f"orders/email/{kind}.txt", context)
     html = render_to_string(f"orders/email/{kind}.html", context)

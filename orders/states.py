@@ -1,6 +1,22 @@
-"""The order state machine of ARCHITECTURE.md (flow 6), as data: the only transitions allowed.
+"""The order state machine of ARCHITECTURE.md (flows 6 and 7), as data: the only transitions allowed.
 
 orders.services is the only code that changes a state, and only through `check_transition`.
+docs/orders.md draws the same table; tests/orders/test_states.py walks every transition and
+every refusal of it.
+
+    placed             -> allocated | rejected | cancelled
+    allocated          -> authorized | payment_failed | cancelled
+    payment_failed     -> authorized | cancelled
+    authorized         -> shipped (payment captured) | payment_failed (hold voided) | cancelled
+    shipped            -> delivered | partially_refunded | refunded
+    delivered          -> partially_refunded | refunded
+    partially_refunded -> refunded (what is left is refunded too)
+    rejected, cancelled, refunded: final
+
+`refunded` means everything captured was given back; a refund of less is `partially_refunded`
+(the amount beside it), and later partial refunds keep it there until nothing is left. The
+parcel's own facts are not states once money has been given back: a partially refunded order
+that is delivered afterwards keeps its state and stores `delivered_at` (services.mark_delivered).
 """
 
 from __future__ import annotations
@@ -18,6 +34,7 @@ class OrderState(models.TextChoices):
     PAYMENT_FAILED = "payment_failed", "Payment failed"
     SHIPPED = "shipped", "Shipped"
     DELIVERED = "delivered", "Delivered"
+    PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
     CANCELLED = "cancelled", "Cancelled"
     REFUNDED = "refunded", "Refunded"
 
@@ -28,8 +45,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.ALLOCATED: frozenset({S.AUTHORIZED, S.PAYMENT_FAILED, S.CANCELLED}),
     S.PAYMENT_FAILED: frozenset({S.AUTHORIZED, S.CANCELLED}),
     S.AUTHORIZED: frozenset({S.SHIPPED, S.PAYMENT_FAILED, S.CANCELLED}),  # payment_failed: the hold was voided
-    S.SHIPPED: frozenset({S.DELIVERED, S.REFUNDED}),
-    S.DELIVERED: frozenset({S.REFUNDED}),
+    S.SHIPPED: frozenset({S.DELIVERED, S.PARTIALLY_REFUNDED, S.REFUNDED}),
+    S.DELIVERED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED}),
+    S.PARTIALLY_REFUNDED: frozenset({S.REFUNDED}),
     S.REJECTED: frozenset(),
     S.CANCELLED: frozenset(),
     S.REFUNDED: frozenset(),
@@ -40,6 +58,10 @@ HOLDS_STOCK = frozenset({S.ALLOCATED, S.AUTHORIZED, S.PAYMENT_FAILED})
 CUSTOMER_CANCELLABLE = frozenset({S.PLACED, S.ALLOCATED, S.PAYMENT_FAILED, S.AUTHORIZED})
 # States the order page keeps refreshing in (something is about to happen without the customer).
 SETTLING = frozenset({S.PLACED, S.ALLOCATED})  # stock, then payment, being decided
+# States of an order that left the warehouse (its payment was captured): refunds and delivery apply.
+SHIPPED_STATES = frozenset({S.SHIPPED, S.DELIVERED, S.PARTIALLY_REFUNDED, S.REFUNDED})
+# States from which money can still be given back (the amount left decides too).
+REFUNDABLE = frozenset({S.SHIPPED, S.DELIVERED, S.PARTIALLY_REFUNDED})
 FINAL = frozenset(state for state, targets in TRANSITIONS.items() if not targets)
 
 

@@ -31,11 +31,12 @@ def allocate_order_task(*, order_id: int, message_id: int | None = None) -> str:
 
 
 @shared_task(name="orders.send_order_email", **EMAIL_RETRY)
-def send_order_email_task(*, order_id: int, kind: str, message_id: int | None = None) -> bool:
-    """Outbox consumer of "order.email", on the email queue; the log row makes a redelivery send nothing."""
+def send_order_email_task(*, order_id: int, kind: str, reference: str = "", message_id: int | None = None) -> bool:
+    """Outbox consumer of "order.email", on the email queue; the log row (order, kind, reference)
+    makes a redelivery send nothing."""
     from orders.services import send_order_email
 
-    return send_order_email(order_id=order_id, kind=kind)
+    return send_order_email(order_id=order_id, kind=kind, reference=reference)
 
 
 @shared_task(name="orders.apply_payment_result", **retrying())

@@ -58,6 +58,7 @@ from shop.api.throttling import throttle_post
 from shop.exceptions import DomainError
 from shop.guest import guest_key, guest_token_from_request
 from shop.idempotency import IdempotencyKeyReused, IdempotencyRequest, fingerprint, scope_for
+from shop.money import format_minor_units
 
 CHECKOUT_KEY = "checkout"  # session: the checkout in progress (and the last order placed from it)
 GRANTED_KEY = "orders_granted"  # session: order numbers this visitor opened by signed link or look-up
@@ -449,6 +450,7 @@ def _render_order(request: HttpRequest, order: Order, *, status: int = 200, paym
         "settling": order.state in SETTLING,
         "can_cancel": can_transition(order.state, OrderState.CANCELLED),
         "payment_label": _payment_label(order.payment_method),
+        "refunds": _refunds(order),
     }
     if order.state == OrderState.PAYMENT_FAILED:
         payment = payments_selectors.latest_payment(order_id=order.pk)
@@ -462,6 +464,17 @@ def _render_order(request: HttpRequest, order: Order, *, status: int = 200, paym
             "payment_form": payment_form or PaymentForm(),
         }
     return render(request, "orders/detail.html", context, status=status)
+
+
+def _refunds(order: Order) -> list[dict]:
+    """What was refunded, when and why (only refunds that succeeded), as money."""
+    if not order.refunded_amount:
+        return []
+    return [
+        {"created_at": refund.created_at, "amount": format_minor_units(refund.amount, order.currency),
+         "reason": refund.reason}
+        for refund in payments_selectors.refunds_of(order_id=order.pk)
+    ]  # fmt: skip
 
 
 @require_POST

@@ -20,4 +20,5 @@ class ShopConfig(AppConfig):
         db.install()
         probes.register()
         autodiscover_modules("metrics")
+        autodiscover_modules("dashboard")  # the blocks each app adds to the admin's index page
         tracing.configure()

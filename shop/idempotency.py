@@ -99,6 +99,21 @@ def claim(request: IdempotencyRequest | None) -> str | None:
     return existing.result_ref
 
 
+def lookup(request: IdempotencyRequest | None) -> str | None:
+    """Read-only: the earlier result's reference when this request was made and completed before,
+    else None (no key, a new key, or one whose first request has not committed yet). For a service
+    that must recognise a replay before it calls out of process (a gateway): it still claims the
+    key with claim() in its own transaction. Raises IdempotencyKeyReused for another request."""
+    if request is None:
+        return None
+    existing = IdempotencyKey.objects.filter(scope=request.scope, key=request.key).first()
+    if existing is None or not existing.result_ref:
+        return None
+    if existing.fingerprint != request.fingerprint:
+        raise IdempotencyKeyReused()
+    return existing.result_ref
+
+
 def _insert_or_ignore(request: IdempotencyRequest) -> bool:
     """Insert the key in one statement (no savepoint); False when it exists already. A concurrent
     insert of the same key makes this wait until that transaction ends (the unique index)."""

@@ -13,6 +13,7 @@ API_KEY_SCOPES = {
     "stock:write": "Seller systems: send stock updates",
     "orders:read": "Warehouse systems: read orders to fulfil",
     "catalog:write": "Seller and catalog systems: create and change products",
+    "orders:fulfil": "Warehouse systems: mark orders shipped (captures the payment) and delivered",
 }
 
 

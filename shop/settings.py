@@ -249,6 +249,7 @@ API_THROTTLE_RATES = {
     "signup": env.str("THROTTLE_RATE_SIGNUP", default="20/hour"),
     "stock_feed": env.str("THROTTLE_RATE_STOCK_FEED", default="120/minute"),  # per API key
     "catalog_write": env.str("THROTTLE_RATE_CATALOG_WRITE", default="300/minute"),  # per API key or staff user
+    "fulfilment": env.str("THROTTLE_RATE_FULFILMENT", default="600/minute"),  # per API key (warehouse systems)
     "order_lookup": env.str("THROTTLE_RATE_ORDER_LOOKUP", default="10/minute"),  # find an order by number + e-mail
 }
 # Request bodies under /api/: above API_MAX_BODY_BYTES a 413 in the error shape; JSON nested
@@ -297,6 +298,9 @@ ORDERS_ALLOCATION_BATCH = env.int("ORDERS_ALLOCATION_BATCH", default=500)
 # An order still placed or allocated (payment pending) this long after its last change is driven
 # again by the beat sweep (orders.redrive_stuck_orders), through the same idempotent services.
 ORDERS_REDRIVE_AFTER_SECONDS = env.int("ORDERS_REDRIVE_AFTER_SECONDS", default=120)
+# Carriers that report deliveries by signed webhook (POST /api/v1/fulfilment/carriers/<carrier>/events):
+# "dhl=<secret>,ups=<secret>". A carrier without a secret here is unknown (404): none by default.
+ORDERS_CARRIER_WEBHOOK_SECRETS = env.dict("ORDERS_CARRIER_WEBHOOK_SECRETS", default={})
 
 # --- Outbox --------------------------------------------------------------------------------
 # topic -> the Celery task (by name) that consumes it; the checkout and payment issues add theirs.

@@ -83,7 +83,8 @@ class OrderSerializer(OrderSummarySerializer):
         fields = [
             *OrderSummarySerializer.Meta.fields,
             "email", "address", "delivery_option", "delivery_label", "subtotal", "shipping", "tax", "tax_rate",
-            "prices_include_tax", "rejection_reason", "lines", "history",
+            "prices_include_tax", "rejection_reason", "carrier", "tracking_number", "shipped_at", "delivered_at",
+            "refunded_amount", "lines", "history",
         ]  # fmt: skip
         read_only_fields = fields
 

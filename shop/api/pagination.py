@@ -18,3 +18,12 @@ class HistoryCursorPagination(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 100
     ordering = ("-created_at", "-pk")
+
+
+class OldestFirstCursorPagination(CursorPagination):
+    """Work queues read oldest first (orders to ship): `?cursor=...`, stable while rows join and leave."""
+
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 100
+    ordering = ("created_at", "pk")

@@ -111,9 +111,9 @@ def test_an_order_that_cannot_take_the_operation_is_listed_as_left_alone(client,
 def test_the_order_page_offers_the_operations_of_its_state(client, authorized, shipped):
     client.force_login(UserFactory(superuser=True))
     assert operation_links(client.get(change_url(authorized)).content.decode()) == [
-        "Mark shipped", "Cancel order", "Resend an e-mail"]  # fmt: skip
+        "Mark shipped", "Cancel order", "Resend an e-mail", "Add a note"]  # fmt: skip
     assert operation_links(client.get(change_url(shipped)).content.decode()) == [
-        "Refund in full", "Refund part", "Resend an e-mail"]  # fmt: skip
+        "Mark delivered", "Refund in full", "Refund part", "Resend an e-mail", "Add a note"]  # fmt: skip
 
 
 def test_staff_see_only_the_buttons_of_their_permissions(client, authorized):

@@ -43,9 +43,11 @@ def shipped_order(customer, lines: dict) -> Order:
 def test_a_partial_then_the_rest_refunded_with_restock(shipped, shoe):
     services.refund_order(order_id=shipped.pk, amount=Decimal("50.00"), reference="r1", restock={shoe.pk: 1})
     shipped.refresh_from_db()
-    assert shipped.state == OrderState.REFUNDED
+    assert (shipped.state, shipped.refunded_amount) == (OrderState.PARTIALLY_REFUNDED, Decimal("50.00"))
     assert inventory_selectors.get_level(product_id=shoe.pk) == 9  # 10 - 2 sold + 1 returned
     services.refund_order(order_id=shipped.pk, amount=None, reference="r2")  # the rest
+    shipped.refresh_from_db()
+    assert (shipped.state, shipped.refunded_amount) == (OrderState.REFUNDED, Decimal("104.95"))
     payment = Payment.objects.get(order=shipped)
     assert (payment.captured_amount, payment.refunded_amount) == (10495, 10495)
     assert list(Refund.objects.values_list("amount", "state")) == [(5000, "succeeded"), (5495, "succeeded")]

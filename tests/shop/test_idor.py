@@ -53,6 +53,9 @@ PUBLIC = {
     # ... and an upload is completed only by whoever started it (tests/catalog/test_image_uploads.py)
     "api:image-upload-complete",
     "catalog:direct-upload",  # the embedded default's upload URL: a signed field, as S3's presigned POST
+    "api:fulfilment-ship",  # warehouse API keys (orders:fulfil) only: others get 403 (tests/orders/test_fulfilment_api.py)
+    "api:fulfilment-deliver",  # the same
+    "api:carrier-events",  # a carrier's name; events are verified by their signature
 }  # fmt: skip
 PUBLIC_NAMESPACES = {"admin"}  # staff screens, guarded by Django permissions instead
 

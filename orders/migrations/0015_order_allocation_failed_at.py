@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orders', '0009_order_capture_started_at'),
+        ('orders', '0014_order_capture_started_at'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orders', '0010_order_allocation_failed_at'),
+        ('orders', '0015_order_allocation_failed_at'),
     ]
 
     operations = [

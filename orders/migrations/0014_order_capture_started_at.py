@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orders', '0008_order_channel_request_id'),
+        ('orders', '0013_order_tracking_idx'),
     ]
 
     operations = [
