@@ -12,14 +12,16 @@ so importing the same file twice changes nothing the second time.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TextIO
 
 from django.db import connections, transaction
 from django.utils import timezone
 
 from catalog import selectors
 from catalog.models import Product
+from catalog.product_csv import MAX_LINE_CHARACTERS, read_records
 from catalog.search.postgres import document_vector_sql
 from catalog.services.product_values import Lookups, changed_values, clean_product_values
 from catalog.services.products import schedule_products_invalidation
@@ -100,6 +102,50 @@ def import_product_rows(
             _import(first_rows, result, write=True)
     result.errors.sort(key=lambda error: error.row)
     return result
+
+
+def import_product_file(
+    *,
+    stream: TextIO,
+    dry_run: bool = False,
+    batch_size: int = IMPORT_BATCH_SIZE,
+    max_line_characters: int = MAX_LINE_CHARACTERS,
+    on_batch: Callable[[int, ImportResult, list[RowError]], None] | None = None,
+) -> tuple[int, ImportResult]:
+    """Import a whole products CSV (opened as text, newline="") batch by batch: (rows read, totals).
+
+    Each batch is one import_product_rows() call (its own durable transaction), so a failure
+    later in the file keeps the batches before it. After each batch, `on_batch(rows read so
+    far, totals so far, that batch's errors in row order)` reports progress (the command prints
+    the errors; the admin's import job stores them). A SKU met again in a later batch is refused.
+    Raises CsvFormatError for a file that cannot be read as a whole (bad header, not UTF-8).
+    """
+    total, rows = ImportResult(), 0
+    seen_skus: dict[str, int] = {}
+    batch: list[ImportRow] = []
+    unreadable: list[RowError] = []
+
+    def flush() -> None:
+        result = ImportResult(errors=list(unreadable))
+        if batch:
+            result.add(import_product_rows(rows=batch, dry_run=dry_run, seen_skus=seen_skus))
+        result.errors.sort(key=lambda error: error.row)
+        total.add(result)
+        if on_batch is not None:
+            on_batch(rows, total, result.errors)
+
+    for record in read_records(stream, max_line_characters=max_line_characters):
+        rows += 1
+        if record.error is not None:
+            column, reason = record.error
+            unreadable.append(RowError(row=record.number, problems=((column or "row", reason),)))
+        else:
+            batch.append(ImportRow(number=record.number, values=record.values))
+        if len(batch) >= batch_size:
+            flush()
+            batch, unreadable = [], []
+    flush()
+    return rows, total
 
 
 def _sku(row: ImportRow) -> str:
