@@ -206,6 +206,20 @@ class ProductAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        """With S3 media, the image inline also gets the direct uploader (static/js/admin-direct-upload.js):
+        the browser sends pictures straight to the bucket through the uploads API; otherwise the
+        inline's own file field (the form upload) is the only way."""
+        extra_context = dict(extra_context or {})
+        if (
+            services.direct_uploads_go_to_s3()
+            and str(object_id).isdigit()
+            and request.user.has_perm("catalog.add_productimage")
+        ):
+            start = reverse("api:image-upload-create", args=[int(object_id)])
+            extra_context["direct_upload"] = {"start_url": start, "complete_url": f"{start}/{{upload_id}}/complete"}
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def has_import_permission(self, request: HttpRequest) -> bool:
         """Importing creates and changes products: both permissions (catalog managers hold them)."""
         return self.has_add_permission(request) and self.has_change_permission(request)
