@@ -8,18 +8,21 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.contrib.admin.widgets import AdminFileWidget
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import F, QuerySet
 from django.db.models.functions import Coalesce
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
 
 from catalog import cache as catalog_cache
 from catalog import services
 from catalog.images import validate_image_upload
-from catalog.models import Brand, Category, Product, ProductImage
+from catalog.models import Brand, Category, Product, ProductImage, ProductImportJob
 from catalog.selectors import CategoryNotFound
 
 logger = logging.getLogger(__name__)
@@ -152,6 +155,13 @@ class StockStatusFilter(admin.SimpleListFilter):
             return queryset
 
 
+class ProductImportForm(forms.Form):
+    file = forms.FileField(label="CSV file", help_text="UTF-8, the columns of docs/catalog.md; products by SKU.")
+    dry_run = forms.BooleanField(
+        required=False, initial=True, label="Dry run", help_text="Check every row and report; write nothing."
+    )
+
+
 class ProductActionForm(ActionForm):
     category = forms.ModelChoiceField(
         queryset=Category.objects.order_by("name"),
@@ -184,6 +194,63 @@ class ProductAdmin(admin.ModelAdmin):
     inlines = [ProductImageInline]
     action_form = ProductActionForm
     actions = ["activate", "deactivate", "move_to_category"]
+
+    change_list_template = "admin/catalog/product/change_list.html"
+    import_status_refresh_seconds = 2
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("import/", view(self.import_view), name="catalog_product_import"),
+            path("import/<int:job_id>/", view(self.import_status_view), name="catalog_product_import_status"),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        """With S3 media, the image inline also gets the direct uploader (static/js/admin-direct-upload.js):
+        the browser sends pictures straight to the bucket through the uploads API; otherwise the
+        inline's own file field (the form upload) is the only way."""
+        extra_context = dict(extra_context or {})
+        if (
+            services.direct_uploads_go_to_s3()
+            and str(object_id).isdigit()
+            and request.user.has_perm("catalog.add_productimage")
+        ):
+            start = reverse("api:image-upload-create", args=[int(object_id)])
+            extra_context["direct_upload"] = {"start_url": start, "complete_url": f"{start}/{{upload_id}}/complete"}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def has_import_permission(self, request: HttpRequest) -> bool:
+        """Importing creates and changes products: both permissions (catalog managers hold them)."""
+        return self.has_add_permission(request) and self.has_change_permission(request)
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_import": self.has_import_permission(request)}
+        return super().changelist_view(request, extra_context)
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        form = ProductImportForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            job = services.start_product_import(
+                upload=form.cleaned_data["file"], dry_run=form.cleaned_data["dry_run"], user_id=request.user.pk
+            )
+            return HttpResponseRedirect(reverse("admin:catalog_product_import_status", args=[job.pk]))
+        recent = ProductImportJob.objects.select_related("started_by")[:10]
+        return TemplateResponse(request, "admin/catalog/product/import.html", self._import_context(
+            request, title="Import products from CSV", form=form, recent=recent))  # fmt: skip
+
+    def import_status_view(self, request: HttpRequest, job_id: int) -> HttpResponse:
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        job = get_object_or_404(ProductImportJob.objects.select_related("started_by"), pk=job_id)
+        return TemplateResponse(request, "admin/catalog/product/import_status.html", self._import_context(
+            request, title=f"CSV import {job.pk}", job=job, refresh=None if job.finished
+            else self.import_status_refresh_seconds))  # fmt: skip
+
+    def _import_context(self, request: HttpRequest, **context) -> dict:
+        return {**self.admin_site.each_context(request), "opts": self.model._meta, **context}
 
     # Saves: the change form runs in the admin's own transaction, so these hooks register
     # on-commit work through non-durable services rather than calling durable ones.

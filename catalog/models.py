@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
@@ -168,3 +169,40 @@ class ImageUpload(models.Model):
 def upload_prefix(product_id: int, upload_id) -> str:
     """The folder of one direct upload: the presigned policy allows keys under it only."""
     return f"products/{product_id}/uploads/{upload_id}/"
+
+
+class ProductImportJob(models.Model):
+    """A CSV import started from the admin: the file, what it did so far, and who started it.
+    Only catalog.services.import_jobs writes it; the status page reads it."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"  # the file as a whole could not be read (a bad header, not UTF-8)
+
+    file = models.FileField(upload_to="catalog/imports/%Y/%m/")
+    original_name = models.CharField(max_length=255, blank=True)
+    dry_run = models.BooleanField(default=False)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    rows_total = models.PositiveIntegerField(null=True, blank=True, help_text="Counted before the first batch.")
+    rows_done = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    refused = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True, help_text="The first error lines (row, column, reason).")
+    message = models.TextField(blank=True, help_text="Why the whole file was refused, when it was.")
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"import {self.pk} ({self.original_name or self.file.name})"
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (self.State.DONE, self.State.FAILED)

@@ -81,3 +81,11 @@ def index_products_task(*, product_ids: list[int]) -> None:
     from catalog import search  # breaks search <-> tasks
 
     search.index(product_ids=product_ids)
+
+
+@shared_task(name="catalog.import_products", acks_late=True)
+def import_products_task(*, job_id: int) -> None:
+    """Run an admin CSV import job. Idempotent: a job already claimed by a worker is left alone."""
+    from catalog.services.import_jobs import run_product_import  # breaks services <-> tasks
+
+    run_product_import(job_id=job_id)

@@ -105,6 +105,17 @@ def document_vector():
     )
 
 
+def document_vector_sql(*, using: str = PRIMARY) -> tuple[str, list]:
+    """document_vector() as SQL and its parameters, over whatever row source the statement
+    aliases "catalog_product" (the import computes new rows' vectors in its INSERT ... SELECT,
+    so each row is written once rather than inserted and then updated by the index task)."""
+    query = Product.objects.using(using).order_by().annotate(vector=document_vector()).query
+    compiler = query.get_compiler(using)
+    compiler.setup_query()
+    sql, params = compiler.compile(query.annotations["vector"])
+    return sql, list(params)
+
+
 def _quote(word: str) -> str:
     # Words are letters and digits only (base.query_words), so quoting makes them plain lexemes.
     return f"'{word}'"
@@ -473,15 +484,17 @@ class PostgresBackend:
 
     def _index_batch(self, batch: QuerySet[Product]) -> None:
         with transaction.atomic(using=PRIMARY):
-            self._update_vectors(batch, words=True)
+            self._update_vectors(batch, words=True, skip_current=True)
 
-    def _update_vectors(self, batch: QuerySet[Product], *, words: bool = False) -> int:
+    def _update_vectors(self, batch: QuerySet[Product], *, words: bool = False, skip_current: bool = False) -> int:
         vector_sql, params = (
             batch.order_by().annotate(vector=document_vector()).values("id", "vector").query.sql_with_params()
         )
         with connections[PRIMARY].cursor() as cursor:
             cursor.execute(
-                f"UPDATE catalog_product p SET search_vector = s.vector FROM ({vector_sql}) s WHERE p.id = s.id",  # noqa: S608
+                f"UPDATE catalog_product p SET search_vector = s.vector FROM ({vector_sql}) s WHERE p.id = s.id"  # noqa: S608
+                # the index task does not write a row whose vector is right already (an imported row has it)
+                + (" AND p.search_vector IS DISTINCT FROM s.vector" if skip_current else ""),
                 params,
             )
             updated = cursor.rowcount

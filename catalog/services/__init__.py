@@ -11,7 +11,15 @@ from catalog.services.images import (
     schedule_thumbnails_for_new_originals,
     thumbnail_name,
 )
-from catalog.services.importing import IMPORT_BATCH_SIZE, ImportResult, ImportRow, RowError, import_product_rows
+from catalog.services.import_jobs import run_product_import, start_product_import
+from catalog.services.importing import (
+    IMPORT_BATCH_SIZE,
+    ImportResult,
+    ImportRow,
+    RowError,
+    import_product_file,
+    import_product_rows,
+)
 from catalog.services.pricing import update_product_price
 from catalog.services.product_values import WRITABLE_FIELDS, Lookups, clean_product_values
 from catalog.services.products import (
@@ -28,6 +36,7 @@ from catalog.services.uploads import (
     ImageUploadRefused,
     UploadTicket,
     complete_image_upload,
+    direct_uploads_go_to_s3,
     start_image_upload,
     store_direct_upload,
     sweep_abandoned_uploads,
@@ -53,18 +62,22 @@ __all__ = [
     "clean_product_values",
     "complete_image_upload",
     "create_product",
+    "direct_uploads_go_to_s3",
     "image_urls",
+    "import_product_file",
     "import_product_rows",
     "load_demo_catalog",
     "make_thumbnails",
     "move_products_to_category",
     "refresh_products_named_after",
     "requeue_pending_thumbnails",
+    "run_product_import",
     "schedule_product_invalidation",
     "schedule_products_invalidation",
     "schedule_thumbnails_for_new_originals",
     "set_products_active",
     "start_image_upload",
+    "start_product_import",
     "store_direct_upload",
     "sweep_abandoned_uploads",
     "thumbnail_name",

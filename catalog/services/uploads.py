@@ -190,6 +190,12 @@ def sweep_abandoned_uploads(*, older_than: timedelta | None = None, limit: int =
 # --- Storage: S3 through its client (presigned POSTs, HEAD, ranged GET), else Django's storage API --
 
 
+def direct_uploads_go_to_s3() -> bool:
+    """True when the media storage is S3: a direct upload's file then goes from the browser to
+    the bucket (the admin offers its uploader); on local media it goes through the shop."""
+    return _s3() is not None
+
+
 def _s3():
     """(boto3 client, bucket) when the media storage is S3, else None (the embedded local media)."""
     bucket = getattr(default_storage, "bucket_name", None)

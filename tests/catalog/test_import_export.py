@@ -278,3 +278,28 @@ def test_an_empty_is_active_cell_leaves_the_flag_alone(tmp_path, lamps):
 
     assert (errors, failure) == ([], None)
     assert dict(Product.objects.values_list("sku", "is_active")) == {"OLD-1": False, "NEW-1": True}
+
+
+@pytest.mark.postgres
+def test_on_postgresql_new_products_get_their_search_vectors_in_the_insert_and_changes_are_written(
+    tmp_path, lamps, lumen
+):
+    from django.db import connection
+
+    from catalog.search.postgres import document_vector
+
+    def vectors_current() -> list[bool]:
+        with connection.cursor() as cursor:
+            sql, params = Product.objects.annotate(vector=document_vector()).values("id", "vector").query.sql_with_params()
+            query = (f"SELECT p.search_vector IS NOT NULL AND p.search_vector = s.vector FROM catalog_product p "  # noqa: S608
+                     f"JOIN ({sql}) s ON s.id = p.id ORDER BY p.sku")  # fmt: skip
+            cursor.execute(query, params)
+            return [current for (current,) in cursor.fetchall()]
+
+    # no on-commit callbacks run: the index task does not write these vectors
+    run_import(write_csv(tmp_path, f'{HEADER}\nLAMP-1,Brass desk lamp,49.90,,lamps,lumen,"{{""colour"": ""Brass""}}"\n'))
+    assert vectors_current() == [True]
+    out, _, _ = run_import(write_csv(tmp_path, f"{HEADER}\nLAMP-1,Green desk lamp,39.90,,lamps,,\n", name="b.csv"))
+    product = Product.objects.get(sku="LAMP-1")
+    assert "1 updated" in out and (product.title, product.price, product.brand_id, product.version) == (
+        "Green desk lamp", Decimal("39.90"), None, 2)  # fmt: skip

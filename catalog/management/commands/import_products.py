@@ -7,7 +7,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog import services
-from catalog.product_csv import MAX_LINE_CHARACTERS, CsvFormatError, read_records
+from catalog.product_csv import MAX_LINE_CHARACTERS, CsvFormatError
 
 
 class Command(BaseCommand):
@@ -31,25 +31,14 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"Cannot read {file}: {exc.strerror}.") from exc
         started = time.perf_counter()
-        total, rows = services.ImportResult(), 0
-        seen_skus: dict[str, int] = {}  # across batches: a SKU met again is refused
-        batch: list[services.ImportRow] = []
-        unreadable: list[services.RowError] = []
         with stream:
             try:
-                for record in read_records(stream, max_line_characters=max_line_length):
-                    rows += 1
-                    if record.error is not None:
-                        column, reason = record.error
-                        unreadable.append(services.RowError(row=record.number, problems=((column or "row", reason),)))
-                    else:
-                        batch.append(services.ImportRow(number=record.number, values=record.values))
-                    if len(batch) >= batch_size:
-                        self._import(batch, unreadable, total, dry_run=dry_run, seen_skus=seen_skus)
-                        batch, unreadable = [], []
+                rows, total = services.import_product_file(
+                    stream=stream, dry_run=dry_run, batch_size=batch_size, max_line_characters=max_line_length,
+                    on_batch=self._print_errors,
+                )  # fmt: skip
             except CsvFormatError as exc:
                 raise CommandError(str(exc)) from exc
-            self._import(batch, unreadable, total, dry_run=dry_run, seen_skus=seen_skus)
         elapsed = time.perf_counter() - started
         self.stdout.write(
             f"{'Dry run, nothing written: ' if dry_run else ''}{rows} rows: {total.created} created, "
@@ -60,10 +49,6 @@ class Command(BaseCommand):
             raise CommandError(f"{len(total.errors)} row(s) refused (listed above); the other rows were "
                                f"{'checked' if dry_run else 'imported'}.", returncode=1)  # fmt: skip
 
-    def _import(self, batch, unreadable, total, *, dry_run: bool, seen_skus: dict[str, int]) -> None:
-        result = services.ImportResult(errors=list(unreadable))
-        if batch:
-            result.add(services.import_product_rows(rows=batch, dry_run=dry_run, seen_skus=seen_skus))
-        for error in sorted(result.errors, key=lambda e: e.row):
+    def _print_errors(self, rows: int, total: services.ImportResult, errors: list[services.RowError]) -> None:
+        for error in errors:
             self.stderr.write(str(error))
-        total.add(result)
