@@ -35,6 +35,8 @@ def _missing_service(marker: str) -> str | None:
         return "needs Redis: set REDIS_URL=redis://..."
     if marker == "rabbitmq" and not os.environ.get("CELERY_BROKER_URL", "").startswith("amqp"):
         return "needs RabbitMQ: set CELERY_BROKER_URL=amqp://..."
+    if marker == "replica_alias" and not os.environ.get("DATABASE_REPLICA_URLS"):
+        return "needs a replica alias: set DATABASE_REPLICA_URLS=postgres://... (.ci/replica.sh)"
     if marker == "replica" and not os.environ.get("DATABASE_REPLICA_REAL_URL"):
         return "needs a streaming replica: set DATABASE_REPLICA_REAL_URL=postgres://... (.ci/replica.sh)"
     return None
@@ -49,7 +51,7 @@ def pytest_itemcollected(item: pytest.Item) -> None:
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    for marker in ("postgres", "redis", "rabbitmq", "replica"):
+    for marker in ("postgres", "redis", "rabbitmq", "replica_alias", "replica"):
         if item.get_closest_marker(marker) and (reason := _missing_service(marker)):
             if os.environ.get("SHOP_REQUIRE_SERVICES") == "1":
                 pytest.fail(f"SHOP_REQUIRE_SERVICES=1 but this test {reason}", pytrace=False)

@@ -87,6 +87,7 @@ def test_readyz_refuses_writes(client):
     assert client.post("/readyz").status_code == 405
 
 
+@pytest.mark.replica_alias
 @pytest.mark.postgres
 @pytest.mark.django_db(databases="__all__")  # /readyz reads the replicas too
 def test_readyz_reports_each_replica_with_its_lag(client, settings):
@@ -97,6 +98,7 @@ def test_readyz_reports_each_replica_with_its_lag(client, settings):
     assert 0 <= body["replicas"]["replica_1"]["lag_seconds"] < settings.DATABASE_REPLICA_MAX_LAG_SECONDS
 
 
+@pytest.mark.replica_alias
 @pytest.mark.postgres
 @pytest.mark.django_db(databases="__all__")
 def test_a_replica_that_is_down_or_lagging_degrades_readyz_but_never_fails_it(client, settings, monkeypatch):

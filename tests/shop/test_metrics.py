@@ -133,6 +133,7 @@ def test_cache_requests_expose_the_catalog_caches_own_statistics(metrics, client
     assert (hits, misses) == (3, 1)
 
 
+@pytest.mark.replica_alias
 @pytest.mark.postgres
 def test_replica_lag_is_reported_per_alias(metrics, client, settings):
     settings.CELERY_BROKER_URL = ""
