@@ -252,6 +252,9 @@ class EmailLog(models.Model):
                                  help_text="Which occurrence (a refund's reference); blank for once-per-order kinds.")  # fmt: skip
     claimed_at = models.DateTimeField(help_text="When a worker took it; an old claim may be taken again.")
     sent_at = models.DateTimeField(null=True, blank=True)
+    redrives = models.PositiveSmallIntegerField(
+        default=0, help_text="How often the stuck-order sweep sent it again; it stops at ORDERS_EMAIL_MAX_REDRIVES.",
+    )  # fmt: skip
 
     class Meta:
         constraints = [

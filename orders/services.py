@@ -29,6 +29,7 @@ from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.core.validators import MaxLengthValidator, validate_email
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.db.models import F
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -612,11 +613,25 @@ def redrive_stuck_orders(*, limit: int = REDRIVE_BATCH) -> dict[str, int]:
             else:
                 messages.append(_authorization_request(order, topic=PAYMENT_REDRIVE))
             counts[order.state] += 1
-        unsent = EmailLog.objects.filter(sent_at=None, claimed_at__lt=now - EMAIL_CLAIM_TIMEOUT,
-                                         order__updated_at__lt=cutoff).order_by("pk")[:limit]  # fmt: skip
-        for order_id, number, kind, reference in unsent.values_list("order_id", "order__number", "kind", "reference"):
+        # E-mails whose claim expired unsent, oldest claim first, each re-driven a bounded number of
+        # times (an address the mail server refuses for good must not come back every minute and
+        # crowd out the e-mails a dead worker really left); a "confirmed" e-mail of an order that is
+        # no longer confirmed (cancelled before it went out) can never be sent and is not re-driven.
+        unsent = (
+            EmailLog.objects.filter(sent_at=None, claimed_at__lt=now - EMAIL_CLAIM_TIMEOUT, order__updated_at__lt=cutoff,
+                                    redrives__lt=settings.ORDERS_EMAIL_MAX_REDRIVES)
+            .exclude(kind=EmailKind.ALLOCATED, order__state__in=[s for s in OrderState if s not in CONFIRMED_STATES])
+            .order_by("claimed_at", "pk")
+        )  # fmt: skip
+        redriven_ids = []
+        for pk, order_id, number, kind, reference in unsent.values_list(
+            "pk", "order_id", "order__number", "kind", "reference"
+        )[:limit]:
             messages.append(outbox.Message(ORDER_EMAIL, number, _email_payload(order_id, kind, reference)))
+            redriven_ids.append(pk)
             counts["email"] += 1
+        if redriven_ids:
+            EmailLog.objects.filter(pk__in=redriven_ids).update(redrives=F("redrives") + 1)
         if stuck:  # the next sweep gives them their time again
             Order.objects.filter(pk__in=[order.pk for order in stuck]).update(updated_at=now)
             OrderEvent.objects.bulk_create([
@@ -858,7 +873,7 @@ def _email_again(order: Order, kind: str, *, reference: str = "") -> outbox.Mess
     """Make an e-mail due once more. One already sent is reset; one pending or being sent right now
     is left as it is (it is going out anyway, and its claim keeps it from going out twice)."""
     EmailLog.objects.filter(order=order, kind=kind, reference=reference, sent_at__isnull=False).update(
-        sent_at=None, claimed_at=NEVER_CLAIMED
+        sent_at=None, claimed_at=NEVER_CLAIMED, redrives=0
     )
     return _email_due(order, kind, reference=reference)
 

@@ -300,6 +300,8 @@ ORDERS_ALLOCATION_BATCH = env.int("ORDERS_ALLOCATION_BATCH", default=500)
 ORDERS_REDRIVE_AFTER_SECONDS = env.int("ORDERS_REDRIVE_AFTER_SECONDS", default=120)
 # Carriers that report deliveries by signed webhook (POST /api/v1/fulfilment/carriers/<carrier>/events):
 # "dhl=<secret>,ups=<secret>". A carrier without a secret here is unknown (404): none by default.
+# The stuck-order sweep sends an e-mail whose claim expired unsent again at most this many times.
+ORDERS_EMAIL_MAX_REDRIVES = env.int("ORDERS_EMAIL_MAX_REDRIVES", default=3)
 ORDERS_CARRIER_WEBHOOK_SECRETS = env.dict("ORDERS_CARRIER_WEBHOOK_SECRETS", default={})
 
 # --- Outbox --------------------------------------------------------------------------------

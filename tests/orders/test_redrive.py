@@ -151,3 +151,35 @@ def test_a_failure_that_cannot_be_recorded_as_a_dead_letter_is_retried_not_dropp
     finally:
         task.pop_request()
     assert [(s["kwargs"], s["max_retries"]) for s in sent] == [({"order_id": 7}, None)]
+
+
+def test_an_email_that_keeps_failing_is_redriven_a_bounded_number_of_times(lamp, settings):
+    # given: a "received" e-mail whose send fails for good (its claim expires unsent, again and again)
+    settings.ORDERS_EMAIL_MAX_REDRIVES = 3
+    order = placed_order({lamp: 1}, state=OrderState.REJECTED)
+    log = EmailLog.objects.create(order=order, kind=EmailKind.RECEIVED, claimed_at=timezone.now() - timedelta(minutes=6))
+    waited(order)
+
+    # when: the sweep runs five times (the messages it publishes are never delivered here)
+    counts = [redrive_stuck_orders()["email"] for _ in range(5)]
+
+    # then: three re-drives, then it is left for staff ("resend" makes it due again)
+    assert counts == [1, 1, 1, 0, 0]
+    assert EmailLog.objects.get(pk=log.pk).redrives == 3
+
+
+def test_a_confirmed_email_of_an_order_cancelled_before_it_went_out_is_not_redriven(lamp):
+    order = placed_order({lamp: 1}, state=OrderState.CANCELLED)
+    EmailLog.objects.create(order=order, kind=EmailKind.ALLOCATED, claimed_at=timezone.now() - timedelta(minutes=6))
+    waited(order)
+    assert redrive_stuck_orders()["email"] == 0
+
+
+def test_the_oldest_claims_are_redriven_first(lamp):
+    orders = [placed_order({lamp: 1}, state=OrderState.REJECTED) for _ in range(3)]
+    for minutes, order in zip([7, 30, 9], orders, strict=True):
+        EmailLog.objects.create(order=order, kind=EmailKind.RECEIVED,
+                                claimed_at=timezone.now() - timedelta(minutes=minutes))  # fmt: skip
+        waited(order)
+    assert redrive_stuck_orders(limit=1)["email"] == 1
+    assert EmailLog.objects.get(redrives=1).order_id == orders[1].pk
