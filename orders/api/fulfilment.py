@@ -99,7 +99,8 @@ class FulfilmentOrderListApi(FulfilmentBaseApi, GenericAPIView):
     @extend_schema(
         parameters=[OpenApiParameter("state", str, enum=[state.value for state in LISTED_STATES],
                                      description="authorized (default) or shipped")],
-        responses=FulfilmentOrderSerializer(many=True),
+        responses={200: FulfilmentOrderSerializer(many=True),
+                   400: error_response("`state` is not authorized or shipped.")},
     )  # fmt: skip
     def get(self, request: Request) -> Response:
         query = FulfilmentListQuerySerializer(data=request.query_params)

@@ -106,6 +106,9 @@ def test_the_warehouse_lists_the_orders_on_their_way(warehouse, authorized):
 def test_listing_another_state_is_a_400_naming_it(warehouse):
     response = warehouse.get(LIST_URL, {"state": "placed"})
     assert (response.status_code, list(error_of(response)["fields"])) == (400, ["state"])
+    # ... and the schema says so, as the fuzzer checks (an undocumented status code fails CI)
+    schema = warehouse.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    assert "400" in schema["paths"]["/api/v1/fulfilment/orders"]["get"]["responses"]
 
 
 # --- Scopes ---------------------------------------------------------------------------------------------
