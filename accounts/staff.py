@@ -22,6 +22,7 @@ STAFF_GROUPS: dict[str, list[str]] = {
     "Fulfilment": [
         "orders.view_order", "orders.view_orderline", "orders.view_orderevent",
         "orders.cancel_order", "orders.mark_shipped", "orders.mark_delivered", "orders.add_order_note",
+        "orders.view_returnrequest", "orders.view_returnline", "orders.receive_return",
         "payments.view_payment", "payments.view_refund",
         "inventory.view_stockitem", "inventory.adjust_stock",
         "shop.view_deadletter", "shop.retry_deadletter",
@@ -30,6 +31,7 @@ STAFF_GROUPS: dict[str, list[str]] = {
         "accounts.view_user", "accounts.view_address", "accounts.change_address",
         "orders.view_order", "orders.view_orderline", "orders.view_orderevent",
         "orders.cancel_order", "orders.refund_order", "orders.resend_order_email", "orders.add_order_note",
+        "orders.view_returnrequest", "orders.view_returnline", "orders.decide_return",
         "payments.view_payment", "payments.view_refund",
     ],
 }  # fmt: skip

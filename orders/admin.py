@@ -14,6 +14,10 @@ or on several from the list (bulk actions), each behind its own permission:
 - add a note (orders.add_order_note): add_order_note, a staff-only line in the order's history
   (its own form, no confirmation: it moves no money and no stock).
 
+Returns have their own list (filtered by state: the requested ones wait for a decision) and page,
+with the same confirmed buttons: approve or refuse with a reason (orders.decide_return), and
+"items received" (orders.receive_return), which refunds and restocks them (receive_return).
+
 Every one of them first shows a confirmation page that lists, per order, what will happen (the
 money, the units going back to stock, the e-mail), as Django's own delete does; only the
 confirmed POST calls the service. A service's refusal (a DomainError) becomes a warning naming
@@ -36,12 +40,22 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from orders import history, selectors, services
 from orders.exceptions import EmailNeverQueued
-from orders.models import NOTE_MAX_LENGTH, EmailKind, EmailLog, Order, OrderEvent, OrderLine
+from orders.models import (
+    NOTE_MAX_LENGTH,
+    EmailKind,
+    EmailLog,
+    Order,
+    OrderEvent,
+    OrderLine,
+    ReturnLine,
+    ReturnRequest,
+    ReturnState,
+)
 from orders.states import SHIPPED_STATES, OrderState, can_transition
 from payments import selectors as payments_selectors
 from payments.admin import PaymentInline
@@ -56,6 +70,8 @@ RESEND_PERMISSION = "orders.resend_order_email"
 STAFF_CANCEL_REASON = "Cancelled by staff"
 DELIVER_PERMISSION = "orders.mark_delivered"
 NOTE_PERMISSION = "orders.add_order_note"
+DECIDE_RETURN_PERMISSION = "orders.decide_return"
+RECEIVE_RETURN_PERMISSION = "orders.receive_return"
 REFUNDABLE_STATES = SHIPPED_STATES
 
 
@@ -265,11 +281,7 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         """GET: what the operation will do to this order (and, for a partial refund, the amount to
         give; for a resend, the e-mail); POST with post=yes: do it, then back to the order."""
         order = self.get_object(request, object_id)
-        op = OPERATIONS.get(operation)
-        if order is None or op is None:
-            raise Http404("No such order or operation.")
-        if not request.user.has_perm(op.permission):
-            raise PermissionDenied
+        op = _allowed_operation(request, order, OPERATIONS.get(operation))
         data = request.POST if request.method == "POST" else request.GET
         amount, amount_error = _amount(data.get("refund_amount")) if op.code == "refund_partly" else (None, "")
         email_kind = data.get("email_kind") or _last_email_kind(order.pk) or ""
@@ -409,6 +421,16 @@ _ACTION_OF = {"cancel": "cancel_orders", "ship": "mark_orders_shipped", "deliver
               "refund_partly": "refund_partly", "resend_email": "resend_last_email"}  # fmt: skip
 
 
+def _allowed_operation(request: HttpRequest, target, op: Operation | None) -> Operation:
+    """The operation asked for on this order or return: 404 when either does not exist, 403
+    without the operation's permission."""
+    if target is None or op is None:
+        raise Http404("No such record or operation.")
+    if not request.user.has_perm(op.permission):
+        raise PermissionDenied
+    return op
+
+
 def _operation_token(raw: str | None) -> str:
     """The confirmation page's token (32 hex digits); a fresh one when the POST did not carry it."""
     try:
@@ -472,3 +494,126 @@ def _last_email_kind(order_id: int) -> str | None:
     """The kind of the e-mail this order was sent last; else the last one queued (never got out)."""
     log = EmailLog.objects.filter(order_id=order_id).order_by(F("sent_at").desc(nulls_last=True), "-id").first()
     return log.kind if log else None
+
+
+# --- Returns: staff decide, the warehouse receives ------------------------------------------------------
+
+RETURN_OPERATIONS = {
+    op.code: op
+    for op in (
+        Operation("approve_return", "Approve", "Approve this return?", "Yes, approve", DECIDE_RETURN_PERMISSION,
+                  "Approved"),
+        Operation("refuse_return", "Refuse", "Refuse this return?", "Yes, refuse", DECIDE_RETURN_PERMISSION,
+                  "Refused"),
+        Operation("receive_return", "Items received: refund", "Have the items arrived? Refund and restock them?",
+                  "Yes, refund and restock", RECEIVE_RETURN_PERMISSION, "Refunded"),
+    )
+}  # fmt: skip
+RETURN_OPERATION_FROM = {"approve_return": ReturnState.REQUESTED, "refuse_return": ReturnState.REQUESTED}
+
+
+class ReturnLineInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = ReturnLine
+    fields = ["product_id", "title", "quantity", "unit_price_money"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    unit_price_money = money_column("unit_price", "unit price", currency=lambda line: line.request.order.currency)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ReturnLine]:
+        return super().get_queryset(request).select_related("request__order")
+
+
+@admin.register(ReturnRequest)
+class ReturnRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Returns asked for by customers; read-only, changed only by the buttons (the services)."""
+
+    list_display = ["number", "order_link", "state", "reason", "created_at"]
+    list_filter = ["state", "reason"]
+    list_select_related = ["order"]
+    search_fields = ["number", "order__number", "order__email"]
+    fields = ["number", "order_link", "state", "reason", "comment", "refusal_reason", "refund_money",
+              "refund_reference", "created_at", "decided_at", "decided_by", "received_at"]  # fmt: skip
+    readonly_fields = fields
+    inlines = [ReturnLineInline]
+    change_form_template = "admin/orders/order/change_form.html"
+    confirmation_template = "admin/orders/order/operation_confirmation.html"
+
+    @admin.display(description="refund")
+    def refund_money(self, request: ReturnRequest) -> str:
+        return "-" if request.refund_amount is None else format_money(request.refund_amount, request.order.currency)
+
+    @admin.display(description="order", ordering="order__number")
+    def order_link(self, request: ReturnRequest) -> str:
+        url = reverse("admin:orders_order_change", args=[request.order_id])
+        return format_html('<a href="{}">{}</a>', url, request.order.number)
+
+    def get_urls(self):
+        operation = self.admin_site.admin_view(self.operation_view)
+        return [path("<path:object_id>/operation/<str:operation>/", operation, name="orders_returnrequest_operation"),
+                *super().get_urls()]  # fmt: skip
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        found = self.get_object(request, object_id)
+        buttons = [
+            {"label": op.label, "url": reverse("admin:orders_returnrequest_operation", args=[found.pk, op.code])}
+            for op in RETURN_OPERATIONS.values()
+            if found is not None and request.user.has_perm(op.permission) and _return_offered(found, op.code)
+        ]
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "order_operations": buttons})
+
+    def operation_view(self, request: HttpRequest, object_id: str, operation: str) -> HttpResponse:
+        """GET: what approving, refusing or receiving will do; POST with post=yes: do it."""
+        found = self.get_object(request, object_id)
+        op = _allowed_operation(request, found, RETURN_OPERATIONS.get(operation))
+        error = ""
+        if request.method == "POST" and request.POST.get("post") == "yes":
+            try:
+                _run_return(op.code, found.pk, actor=request.user, reason=request.POST.get("refusal_reason", ""))
+            except DomainError as exc:
+                error = exc.message
+            else:
+                self.message_user(request, f"{op.done}: {found.number}.", messages.SUCCESS)
+                return redirect("admin:orders_returnrequest_change", found.pk)
+        possible, steps = _return_plan(found, op.code)
+        plan = {"order": found, "possible": possible, "steps": steps}
+        context = {
+            **self.admin_site.each_context(request), "opts": self.model._meta, "title": op.title, "operation": op,
+            "plans": [plan], "doable": [plan] if possible else [], "refused": [] if possible else [plan],
+            "single": found, "error": error, "operation_token": uuid.uuid4().hex,
+        }  # fmt: skip
+        return TemplateResponse(request, self.confirmation_template, context, status=400 if error else 200)
+
+
+def _return_offered(found: ReturnRequest, operation: str) -> bool:
+    if operation == "receive_return":
+        return found.state in (ReturnState.APPROVED, ReturnState.RECEIVED)
+    return found.state == RETURN_OPERATION_FROM[operation]
+
+
+def _return_plan(found: ReturnRequest, operation: str) -> tuple[bool, list[str]]:
+    """(possible, sentences): what the operation will do to this return, said before it runs."""
+    if not _return_offered(found, operation):
+        return False, [f"It is {found.state_label.lower()}: nothing will change."]
+    units = history.units_sentence({line.product_id: line.quantity for line in found.lines.all()},
+                                   {line.product_id: line.title for line in found.lines.all()})  # fmt: skip
+    if operation == "approve_return":
+        return True, [f"The customer ({found.order.email}) is e-mailed to send back {units}."]
+    if operation == "refuse_return":
+        return True, [f"The customer ({found.order.email}) is told why, in the e-mail; {units} stay with them."]
+    amount = services.return_refund_due(found, order=found.order)
+    if amount <= 0:
+        return False, ["Nothing is left to refund on this order: refuse the return, or restock by hand."]
+    return True, [f"{format_money(amount, found.order.currency)} is refunded to the customer's card (its items "
+                  "at the price paid, at most what is left to refund).",
+                  f"Back to stock: {units}.", "The customer is e-mailed the refund."]  # fmt: skip
+
+
+def _run_return(operation: str, return_id: int, *, actor, reason: str) -> None:
+    if operation == "approve_return":
+        services.approve_return(return_id=return_id, actor=actor)
+    elif operation == "refuse_return":
+        services.refuse_return(return_id=return_id, reason=reason, actor=actor)
+    else:
+        services.receive_return(return_id=return_id, actor=actor)

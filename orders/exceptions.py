@@ -106,6 +106,21 @@ class InvalidRefund(DomainError):
         super().__init__(message, fields={field: [message]})
 
 
+class ReturnRefused(DomainError):
+    """A return asked for or acted on that cannot be: the field at fault names why; nothing changed."""
+
+    code = "return_refused"
+
+    def __init__(self, field: str, message: str, *, status_code: int = 400):
+        super().__init__(message, fields={field: [message]})
+        self.status_code = status_code
+
+
+class ReturnNotFound(NotFound):
+    code = "return_not_found"
+    default_message = "There is no such return."
+
+
 class CaptureInProgress(DomainError):
     """Cancelling refused: shipping has begun capturing the order's payment (the customer's money
     may already be taken), so the order can only be shipped now."""

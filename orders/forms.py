@@ -1,4 +1,4 @@
-"""Storefront forms of orders: the checkout steps, the "Place order" form and the guest look-up.
+"""Storefront forms of orders: the checkout steps, the "Place order" form, the guest look-up and a return.
 
 Shape validation only (STYLE.md section 11): the address keeps the account form's fields and the
 Address model's rules; orders.services.place_order checks everything again when the order is placed.
@@ -13,6 +13,7 @@ from accounts.forms import AddressForm
 from accounts.models import Address
 from accounts.services import AddressData
 from orders import pricing
+from orders.models import ReturnReason
 from payments import methods as payment_methods
 from shop.email_addresses import EmailAddressFormField
 
@@ -123,3 +124,39 @@ class OrderLookupForm(forms.Form):
         help_text="The address you gave when you ordered.",
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
+
+
+class ReturnRequestForm(forms.Form):
+    """The order page's "Return items" form: a quantity per line that may be returned (0 to the
+    units open to return), a reason and the customer's own words. services.request_return checks
+    everything again under the order's lock."""
+
+    reason = forms.ChoiceField(choices=[("", "Choose a reason"), *ReturnReason.choices], label="Why are you returning them?")
+    comment = forms.CharField(
+        required=False, max_length=1000, label="Anything we should know? (optional)",
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )  # fmt: skip
+
+    def __init__(self, *args, lines: list, open_units: dict[int, int], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.returnable = []
+        for line in lines:
+            most = open_units.get(line.product_id, 0)
+            if most < 1:
+                continue
+            name = f"quantity_{line.product_id}"
+            self.fields[name] = forms.IntegerField(
+                min_value=0, max_value=most, initial=0, required=False, label=f"{line.title} (up to {most})",
+                widget=forms.NumberInput(attrs={"inputmode": "numeric", "class": "quantity-input"}),
+            )  # fmt: skip
+            self.returnable.append((line, self[name]))
+        self.order_fields([*(f"quantity_{line.product_id}" for line, _ in self.returnable), "reason", "comment"])
+
+    def units(self) -> dict[int, int]:
+        return {line.product_id: self.cleaned_data.get(f"quantity_{line.product_id}") or 0 for line, _ in self.returnable}
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.returnable and not any(self.units().values()):
+            raise forms.ValidationError("Choose how many of at least one item to return.")
+        return cleaned

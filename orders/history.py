@@ -85,6 +85,8 @@ def _details(data: Mapping, *, currency: str, titles: Mapping[int, str]) -> list
     if data.get("refund"):
         amount = f" of {_money(data['amount'], currency)}" if data.get("amount") else ""
         details.append(f"Refund{amount} (reference {data['refund']}).")
+    if data.get("units"):
+        details.append(f"Items: {units_sentence(data['units'], titles)}.")
     restocked = data.get("restocked") or {}
     if restocked:
         details.append(f"Back to stock: {units_sentence(restocked, titles)}.")

@@ -205,6 +205,7 @@ class OrderEventKind(models.TextChoices):
     EMAIL_RESENT = "email_resent", "E-mail resend requested"
     NOTE = "note", "Note"
     STAFF_NOTE = "staff_note", "Staff note"  # written by support staff; never shown to the customer
+    RETURN = "return", "Return"  # a return asked for, approved, refused, received (the customer sees these)
 
 
 class OrderEvent(models.Model):
@@ -237,6 +238,10 @@ class EmailKind(models.TextChoices):
     SHIPPED = "shipped", "Order shipped"
     DELIVERED = "delivered", "Order delivered"
     REFUNDED = "refunded", "Money refunded"  # one per refund: keyed by the refund's reference
+    # One per return (keyed by the return's number); its refund is a "refunded" e-mail of its own.
+    RETURN_REQUESTED = "return_requested", "Return requested"
+    RETURN_APPROVED = "return_approved", "Return approved"
+    RETURN_REFUSED = "return_refused", "Return refused"
 
 
 class EmailLog(models.Model):
@@ -263,3 +268,92 @@ class EmailLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id} {self.kind} {self.reference}".strip()
+
+
+class ReturnState(models.TextChoices):
+    REQUESTED = "requested", "Requested"
+    APPROVED = "approved", "Approved: send the items back"
+    REFUSED = "refused", "Refused"
+    RECEIVED = "received", "Received: refund under way"
+    REFUNDED = "refunded", "Received and refunded"
+
+
+class ReturnReason(models.TextChoices):
+    DAMAGED = "damaged", "Arrived damaged or faulty"
+    WRONG_ITEM = "wrong_item", "Not what I ordered"
+    NOT_AS_DESCRIBED = "not_as_described", "Not as described"
+    DOES_NOT_FIT = "does_not_fit", "Does not fit"
+    NO_LONGER_NEEDED = "no_longer_needed", "No longer needed"
+    OTHER = "other", "Another reason"
+
+
+# Returns whose units are spoken for: a new return cannot ask for them again.
+OPEN_RETURN_STATES = (ReturnState.REQUESTED, ReturnState.APPROVED, ReturnState.RECEIVED)
+
+
+class ReturnRequest(models.Model):
+    """A customer asks to send some units of a delivered order back (orders.services.request_return).
+
+    requested -> approved | refused (staff decide); approved -> received (the goods arrived: the
+    units are refunded and restocked through refund_order, under the reference `return-<number>`)
+    -> refunded. A refund the gateway did not complete leaves it `received`; receiving it again
+    finishes it (the refund is idempotent per reference).
+    """
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="returns")
+    number = models.CharField(max_length=30, unique=True, help_text="The order's number and -R1, -R2, ...")
+    state = models.CharField(max_length=20, choices=ReturnState.choices, default=ReturnState.REQUESTED)
+    reason = models.CharField(max_length=20, choices=ReturnReason.choices)
+    comment = models.CharField(max_length=1000, blank=True, help_text="The customer's own words.")
+    refusal_reason = models.CharField(max_length=300, blank=True, help_text="Why staff refused it (e-mailed).")
+    refund_reference = models.CharField(max_length=60, blank=True, help_text="Its refund's reference, once received.")
+    refund_amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    refund_attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="Refunds of it the payment provider refused; each retry is a refund of its own.",
+    )  # fmt: skip
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    received_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "return"
+        permissions = [
+            ("decide_return", "Can approve or refuse returns"),
+            ("receive_return", "Can receive returned goods (refunds and restocks them)"),
+        ]
+        indexes = [models.Index(fields=["state", "created_at"], name="return_state_oldest_idx")]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def state_label(self) -> str:
+        return ReturnState(self.state).label
+
+    @property
+    def reason_label(self) -> str:
+        return ReturnReason(self.reason).label
+
+
+class ReturnLine(models.Model):
+    """Units of one ordered product in a return (at most the units delivered and not returned)."""
+
+    request = models.ForeignKey(ReturnRequest, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey("catalog.Product", on_delete=models.PROTECT, related_name="+")
+    title = models.CharField(max_length=200)
+    unit_price = models.DecimalField(max_digits=12, decimal_places=2)
+    quantity = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "product"], name="return_line_product_once"),
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="return_line_quantity_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.title}"

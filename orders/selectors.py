@@ -17,8 +17,8 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from accounts.emails import same_email
-from orders.exceptions import OrderNotFound
-from orders.models import Order, OrderEvent, OrderLine, RefundRestock
+from orders.exceptions import OrderNotFound, ReturnNotFound
+from orders.models import OPEN_RETURN_STATES, Order, OrderEvent, OrderLine, RefundRestock, ReturnLine, ReturnRequest
 from orders.states import SHIPPED_STATES, OrderState
 from shop.db_router import replica_ok
 from shop.email_addresses import normalize_email
@@ -161,6 +161,39 @@ def returnable_units(*, order_id: int) -> dict[int, int]:
     )
     ordered = OrderLine.objects.filter(order_id=order_id).values_list("product_id", "quantity")
     return {product_id: quantity - reserved.get(product_id, 0) for product_id, quantity in ordered}
+
+
+def units_open_to_return(*, order_id: int) -> dict[int, int]:
+    """Units of each ordered product a new return may ask for: ordered, less those put back by
+    refunds, less those in returns still open (requested, approved, received and not refunded yet)."""
+    asked = dict(
+        ReturnLine.objects.filter(request__order_id=order_id, request__state__in=OPEN_RETURN_STATES)
+        .values_list("product_id").annotate(units=Sum("quantity"))
+    )  # fmt: skip
+    return {product_id: units - asked.get(product_id, 0) for product_id, units in returnable_units(order_id=order_id).items()}
+
+
+def returns_of(*, order_id: int) -> list[ReturnRequest]:
+    """The order's returns, newest first, with their lines (two queries)."""
+    return list(ReturnRequest.objects.filter(order_id=order_id).prefetch_related("lines").order_by("-created_at", "-id"))
+
+
+def lock_return(*, return_id: int) -> ReturnRequest:
+    """The return's row, locked (its order's row must be locked first, as every order change does).
+    Raises ReturnNotFound."""
+    assert transaction.get_connection().in_atomic_block, "lock_return() needs an open transaction"
+    found = ReturnRequest.objects.select_for_update(of=("self",)).filter(pk=return_id).first()
+    if found is None:
+        raise ReturnNotFound()
+    return found
+
+
+def get_return_by_number(*, number: str) -> ReturnRequest:
+    """Any return by its number, lines prefetched (for e-mails and staff). Raises ReturnNotFound."""
+    found = ReturnRequest.objects.filter(number=number).prefetch_related("lines").first()
+    if found is None:
+        raise ReturnNotFound()
+    return found
 
 
 def restock_of_refund(*, order_id: int, reference: str) -> dict[int, int]:

@@ -59,6 +59,8 @@ from orders.exceptions import (
     PaymentWindowClosed,
     PriceChanged,
     ProductNoLongerSold,
+    ReturnNotFound,
+    ReturnRefused,
 )
 from orders.metrics import ORDERS_REDRIVEN
 from orders.models import (
@@ -70,9 +72,13 @@ from orders.models import (
     OrderEventKind,
     OrderLine,
     RefundRestock,
+    ReturnLine,
+    ReturnReason,
+    ReturnRequest,
+    ReturnState,
     new_order_number,
 )
-from orders.states import HOLDS_STOCK, SHIPPED_STATES, InvalidTransition, OrderState, check_transition
+from orders.states import HOLDS_STOCK, RETURNABLE, SHIPPED_STATES, InvalidTransition, OrderState, check_transition
 from payments import methods as payment_methods
 from payments import selectors as payments_selectors
 from payments import services as payments_services
@@ -110,6 +116,7 @@ PAYMENT_PROBLEMS = {
 }
 # "Your order is confirmed" is true from the payment's authorization on.
 CONFIRMED_STATES = (OrderState.AUTHORIZED, *SHIPPED_STATES)
+RETURN_EMAILS = (EmailKind.RETURN_REQUESTED, EmailKind.RETURN_APPROVED, EmailKind.RETURN_REFUSED)
 NUMBER_ATTEMPTS = 5  # random order numbers tried before giving up (a collision is a 1 in 10**15 event)
 
 
@@ -745,6 +752,165 @@ def _reserve_restock(*, order_id: int, reference: str, restock: dict[int, int]) 
     return restock, True
 
 
+# --- Returns (the customer asks, staff decide, the warehouse receives; refund_order gives the money) ----
+
+
+def return_deadline(order: Order) -> datetime | None:
+    """Until when units of this order may be asked back (None: it was never delivered)."""
+    if order.delivered_at is None:
+        return None
+    return order.delivered_at + timedelta(days=settings.ORDERS_RETURN_WINDOW_DAYS)
+
+
+def request_return(
+    *, order_id: int, units: dict[int, int], reason: str, comment: str = "", actor: User | None = None
+) -> ReturnRequest:
+    """The customer asks to return `units` ({product_id: quantity}) of a delivered order, within
+    the return window, with a reason. The return is numbered after the order (SO-...-R1), written
+    to the order's history, and the customer is e-mailed that it was received.
+
+    Durable transaction, order row locked: two requests at once can never together ask for more
+    units than were delivered and not returned yet. Raises ReturnRefused (400 naming the field;
+    409 for an order not delivered or past its window).
+    """
+    if reason not in ReturnReason.values:
+        raise ReturnRefused("reason", f"Choose a reason: {', '.join(ReturnReason.values)}.")
+    comment = comment.strip()
+    if len(comment) > ReturnRequest._meta.get_field("comment").max_length:
+        raise ReturnRefused("comment", "Write at most 1000 characters.")
+    with transaction.atomic(durable=True):
+        order = selectors.lock_order(order_id=order_id)
+        deadline = return_deadline(order)
+        if order.state not in RETURNABLE or deadline is None:
+            raise ReturnRefused("order", f"Only a delivered order can be returned; this one is "
+                                         f"{order.state_label.lower()}.", status_code=409)  # fmt: skip
+        if timezone.now() > deadline:
+            raise ReturnRefused("order", f"The return window of {settings.ORDERS_RETURN_WINDOW_DAYS} days closed on "
+                                         f"{deadline:%d %B %Y}.", status_code=409)  # fmt: skip
+        units = {product_id: quantity for product_id, quantity in units.items() if quantity}
+        if not units:
+            raise ReturnRefused("lines", "Choose at least one item to return.")
+        open_units = selectors.units_open_to_return(order_id=order.pk)
+        for product_id, quantity in units.items():
+            if not 1 <= quantity <= open_units.get(product_id, 0):
+                raise ReturnRefused("lines", f"Product {product_id}: return 1 to "
+                                             f"{open_units.get(product_id, 0)} units (delivered and not returned yet).")  # fmt: skip
+        lines = {line.product_id: line for line in order.lines.all()}
+        number = f"{order.number}-R{ReturnRequest.objects.filter(order=order).count() + 1}"
+        request = ReturnRequest.objects.create(order=order, number=number, reason=reason, comment=comment)
+        ReturnLine.objects.bulk_create([
+            ReturnLine(request=request, product_id=product_id, quantity=quantity, title=lines[product_id].title,
+                       unit_price=lines[product_id].unit_price)
+            for product_id, quantity in sorted(units.items())
+        ])  # fmt: skip
+        _return_event(order, request, f"Return {number} requested: {ReturnReason(reason).label.lower()}",
+                      actor=actor, units=units)  # fmt: skip
+        outbox.publish_all([_email_due(order, EmailKind.RETURN_REQUESTED, reference=number)])
+    return request
+
+
+def approve_return(*, return_id: int, actor: User | None = None) -> ReturnRequest:
+    """Staff accept a requested return: the customer is e-mailed to send the items back.
+    Raises ReturnRefused (409) for a return no longer requested."""
+    return _decide_return(return_id=return_id, approve=True, actor=actor)
+
+
+def refuse_return(*, return_id: int, reason: str, actor: User | None = None) -> ReturnRequest:
+    """Staff refuse a requested return, saying why (e-mailed to the customer); its units may be
+    asked for again. Raises ReturnRefused (400 without a reason, 409 for a return no longer requested)."""
+    reason = reason.strip()
+    if not reason or len(reason) > ReturnRequest._meta.get_field("refusal_reason").max_length:
+        raise ReturnRefused("refusal_reason", "Say why, in 1 to 300 characters: the customer reads it.")
+    return _decide_return(return_id=return_id, approve=False, actor=actor, reason=reason)
+
+
+def _decide_return(*, return_id: int, approve: bool, actor: User | None, reason: str = "") -> ReturnRequest:
+    with transaction.atomic(durable=True):
+        order, request = _lock_return(return_id)
+        _expect_return_state(request, ReturnState.REQUESTED)
+        request.state = ReturnState.APPROVED if approve else ReturnState.REFUSED
+        request.refusal_reason, request.decided_at, request.decided_by = reason, timezone.now(), actor
+        request.save(update_fields=["state", "refusal_reason", "decided_at", "decided_by"])
+        said = "approved: the customer sends the items back" if approve else f"refused: {reason}"
+        _return_event(order, request, f"Return {request.number} {said}", actor=actor)
+        kind = EmailKind.RETURN_APPROVED if approve else EmailKind.RETURN_REFUSED
+        outbox.publish_all([_email_due(order, kind, reference=request.number)])
+    return request
+
+
+def receive_return(*, return_id: int, actor: User | None = None) -> ReturnRequest:
+    """The warehouse received an approved return's items: they are refunded (their price, at most
+    what is left to refund) and put back in stock through refund_order, under the reference
+    `return-<number>`, so each unit comes back once and the money moves once however often this
+    runs. The order becomes partially refunded or refunded; the customer gets the refund's e-mail.
+
+    Received is recorded first (its own commit); a refund the gateway did not answer leaves the
+    return `received`, and receiving it again finishes it. Raises ReturnRefused (409) for a return
+    not approved, or an order with nothing left to refund; the refund's own errors (RefundRefused
+    409, PaymentUnavailable 503).
+    """
+    with transaction.atomic(durable=True):
+        order, request = _lock_return(return_id)
+        order_id = order.pk
+        if request.state == ReturnState.REFUNDED:
+            return request
+        _expect_return_state(request, ReturnState.APPROVED, ReturnState.RECEIVED)
+        lines = list(request.lines.all())
+        if request.state == ReturnState.APPROVED:
+            due = return_refund_due(request, order=order)
+            if due <= 0:
+                raise ReturnRefused("state", "Nothing is left to refund on this order.", status_code=409)
+            request.state, request.received_at = ReturnState.RECEIVED, timezone.now()
+            request.refund_reference, request.refund_amount = f"return-{request.number}", due
+            request.save(update_fields=["state", "received_at", "refund_reference", "refund_amount"])
+            _return_event(order, request, f"Return {request.number} received by the warehouse", actor=actor)
+    try:
+        refund_order(
+            order_id=order_id, amount=request.refund_amount, reference=request.refund_reference,
+            restock={line.product_id: line.quantity for line in lines},
+            reason=f"Return {request.number}: {request.reason_label.lower()}", actor=actor,
+        )  # fmt: skip
+    except RefundRefused:  # the gateway said no to this reference for good: the next try is a new refund
+        ReturnRequest.objects.filter(pk=request.pk, state=ReturnState.RECEIVED).update(
+            refund_reference=f"return-{request.number}-{request.refund_attempts + 2}",
+            refund_attempts=F("refund_attempts") + 1,
+        )
+        raise
+    ReturnRequest.objects.filter(pk=request.pk, state=ReturnState.RECEIVED).update(state=ReturnState.REFUNDED)
+    request.state = ReturnState.REFUNDED
+    return request
+
+
+def return_refund_due(request: ReturnRequest, *, order: Order) -> Decimal:
+    """What receiving this return refunds: its units at the price paid, at most what is left to refund
+    (its recorded amount once received)."""
+    if request.refund_amount is not None:
+        return request.refund_amount
+    value = sum((line.unit_price * line.quantity for line in request.lines.all()), Decimal(0))
+    return min(value, money.from_minor_units(payments_selectors.refundable(order_id=order.pk), order.currency))
+
+
+def _lock_return(return_id: int) -> tuple[Order, ReturnRequest]:
+    """The return's order and the return, locked in that order (as every order change locks). Raises ReturnNotFound."""
+    order_id = ReturnRequest.objects.filter(pk=return_id).values_list("order_id", flat=True).first()
+    if order_id is None:
+        raise ReturnNotFound()
+    return selectors.lock_order(order_id=order_id), selectors.lock_return(return_id=return_id)
+
+
+def _expect_return_state(request: ReturnRequest, *states: str) -> None:
+    if request.state not in states:
+        allowed = " or ".join(ReturnState(state).label.split(":")[0].lower() for state in states)
+        raise ReturnRefused("state", f"Return {request.number} is {request.state_label.lower()}; only a return "
+                                     f"{allowed} can be acted on so.", status_code=409)  # fmt: skip
+
+
+def _return_event(order: Order, request: ReturnRequest, message: str, *, actor: User | None,
+                  units: dict[int, int] | None = None) -> None:  # fmt: skip
+    data = {"return": request.number} | ({"units": {str(k): v for k, v in units.items()}} if units else {})
+    OrderEvent.objects.create(order=order, kind=OrderEventKind.RETURN, actor=actor, message=message[:300], data=data)
+
+
 def add_order_note(*, order_id: int, author: User, text: str) -> OrderEvent:
     """Support staff write a note in the order's history (staff only: the customer's order page and
     API show state changes, never notes). Raises InvalidOrderNote (400) for an empty note or one
@@ -950,6 +1116,9 @@ def _message(order: Order, kind: str, *, reference: str = "") -> EmailMultiAlter
         context["refund_amount"] = money.format_minor_units(refund.amount, order.currency) if refund else ""
         context["refund_reason"] = refund.reason if refund else ""
         context["refunded_total"] = money.format_money(order.refunded_amount, order.currency)
+    elif kind in RETURN_EMAILS:
+        context["return_request"] = selectors.get_return_by_number(number=reference)
+        context["return_deadline"] = return_deadline(order)
     subject = render_text(f"orders/email/{kind}_subject.txt", context).strip()
     text = render_text(f"orders/email/{kind}.txt", context)
     html = render_to_string(f"orders/email/{kind}.html", context)

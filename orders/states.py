@@ -17,6 +17,11 @@ every refusal of it.
 (the amount beside it), and later partial refunds keep it there until nothing is left. The
 parcel's own facts are not states once money has been given back: a partially refunded order
 that is delivered afterwards keeps its state and stores `delivered_at` (services.mark_delivered).
+
+Returns (models.ReturnRequest) are not order states: a customer asks to return units of an order
+that was delivered (`delivered_at` set) and is `delivered` or `partially_refunded`, within
+ORDERS_RETURN_WINDOW_DAYS of its delivery; receiving the goods refunds them, which moves the order
+to `partially_refunded` or `refunded` as any refund does.
 """
 
 from __future__ import annotations
@@ -62,6 +67,8 @@ SETTLING = frozenset({S.PLACED, S.ALLOCATED})  # stock, then payment, being deci
 SHIPPED_STATES = frozenset({S.SHIPPED, S.DELIVERED, S.PARTIALLY_REFUNDED, S.REFUNDED})
 # States from which money can still be given back (the amount left decides too).
 REFUNDABLE = frozenset({S.SHIPPED, S.DELIVERED, S.PARTIALLY_REFUNDED})
+# States whose delivered units a customer may ask to return (within the return window).
+RETURNABLE = frozenset({S.DELIVERED, S.PARTIALLY_REFUNDED})
 FINAL = frozenset(state for state, targets in TRANSITIONS.items() if not targets)
 
 

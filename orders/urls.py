@@ -17,6 +17,7 @@ urlpatterns = [
     path(f"orders/{NUMBER}/", views.order_detail_view, name="detail"),
     path(f"orders/{NUMBER}/status/", views.order_status_view, name="status"),
     path(f"orders/{NUMBER}/cancel/", views.order_cancel_view, name="cancel"),
+    path(f"orders/{NUMBER}/returns/", views.order_return_view, name="return"),
     path(f"orders/{NUMBER}/payment/", views.order_payment_view, name="payment"),
     path(f"orders/{NUMBER}/payment/complete/", views.order_payment_complete_view, name="payment-complete"),
 ]

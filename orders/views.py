@@ -25,6 +25,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -46,11 +47,12 @@ from orders.forms import (
     OrderLookupForm,
     PaymentForm,
     PlaceOrderForm,
+    ReturnRequestForm,
     SavedAddressForm,
 )
 from orders.models import Order
 from orders.services import CheckoutInput
-from orders.states import SETTLING, OrderState, can_transition
+from orders.states import RETURNABLE, SETTLING, OrderState, can_transition
 from payments import methods as payment_methods
 from payments import selectors as payments_selectors
 from shop.api.errors import json_error
@@ -442,7 +444,9 @@ def order_detail_view(request: HttpRequest, number: str) -> HttpResponse:
     return _render_order(request, _viewable_order(request, number))
 
 
-def _render_order(request: HttpRequest, order: Order, *, status: int = 200, payment_form=None) -> HttpResponse:
+def _render_order(
+    request: HttpRequest, order: Order, *, status: int = 200, payment_form=None, return_form=None
+) -> HttpResponse:
     context = {
         "order": order,
         "lines": order.lines.all(),
@@ -452,6 +456,8 @@ def _render_order(request: HttpRequest, order: Order, *, status: int = 200, paym
         "payment_label": _payment_label(order.payment_method),
         "refunds": _refunds(order),
     }
+    if order.delivered_at is not None:  # only a delivered order has returns, or may have one
+        context |= _returns_context(order, return_form=return_form)
     if order.state == OrderState.PAYMENT_FAILED:
         payment = payments_selectors.latest_payment(order_id=order.pk)
         context |= {
@@ -464,6 +470,39 @@ def _render_order(request: HttpRequest, order: Order, *, status: int = 200, paym
             "payment_form": payment_form or PaymentForm(),
         }
     return render(request, "orders/detail.html", context, status=status)
+
+
+def _returns_context(order: Order, *, return_form: ReturnRequestForm | None = None) -> dict:
+    """The order's returns, and the "Return items" form while units may be asked back."""
+    deadline = services.return_deadline(order)
+    window_open = timezone.now() <= deadline
+    context = {"returns": selectors.returns_of(order_id=order.pk), "return_deadline": deadline,
+               "return_window_open": window_open}  # fmt: skip
+    if order.state in RETURNABLE and window_open:
+        form = return_form or ReturnRequestForm(lines=list(order.lines.all()),
+                                                open_units=selectors.units_open_to_return(order_id=order.pk))  # fmt: skip
+        context["return_form"] = form if form.returnable else None
+    return context
+
+
+@require_POST
+def order_return_view(request: HttpRequest, number: str) -> HttpResponse:
+    """The customer asks to return some units of a delivered order (the order page's form)."""
+    order = _viewable_order(request, number)
+    form = ReturnRequestForm(request.POST, lines=list(order.lines.all()),
+                             open_units=selectors.units_open_to_return(order_id=order.pk))  # fmt: skip
+    if not form.is_valid():
+        return _render_order(request, order, status=400, return_form=form)
+    try:
+        created = services.request_return(
+            order_id=order.pk, units=form.units(), reason=form.cleaned_data["reason"],
+            comment=form.cleaned_data["comment"], actor=request.user if _signed_in(request) else None,
+        )  # fmt: skip
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return _render_order(request, order, status=exc.status_code)
+    messages.success(request, f"Thank you: we received your return request {created.number} and e-mailed you.")
+    return redirect(order)
 
 
 def _refunds(order: Order) -> list[dict]:

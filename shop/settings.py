@@ -303,6 +303,8 @@ ORDERS_REDRIVE_AFTER_SECONDS = env.int("ORDERS_REDRIVE_AFTER_SECONDS", default=1
 # The stuck-order sweep sends an e-mail whose claim expired unsent again at most this many times.
 ORDERS_EMAIL_MAX_REDRIVES = env.int("ORDERS_EMAIL_MAX_REDRIVES", default=3)
 ORDERS_CARRIER_WEBHOOK_SECRETS = env.dict("ORDERS_CARRIER_WEBHOOK_SECRETS", default={})
+# A delivered order's units may be asked back within this many days of its delivery.
+ORDERS_RETURN_WINDOW_DAYS = env.int("ORDERS_RETURN_WINDOW_DAYS", default=30)
 
 # --- Outbox --------------------------------------------------------------------------------
 # topic -> the Celery task (by name) that consumes it; the checkout and payment issues add theirs.

@@ -6,7 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.api.serializers import AddressInputSerializer
-from orders.models import Order, OrderEvent, OrderLine
+from orders.models import Order, OrderEvent, OrderLine, ReturnLine, ReturnReason, ReturnRequest, ReturnState
 from orders.states import OrderState
 from shop.email_addresses import EmailAddressSerializerField
 
@@ -74,17 +74,38 @@ class OrderSummarySerializer(serializers.ModelSerializer):
         return sum(line.quantity for line in order.lines.all())  # prefetched by the selector
 
 
+class ReturnLineSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ReturnLine
+        fields = ["product_id", "title", "unit_price", "quantity"]
+        read_only_fields = fields
+
+
+class ReturnSerializer(serializers.ModelSerializer):
+    state = serializers.ChoiceField(choices=ReturnState.choices, read_only=True)
+    state_label = serializers.CharField(read_only=True)
+    reason = serializers.ChoiceField(choices=ReturnReason.choices, read_only=True)
+    lines = ReturnLineSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = ReturnRequest
+        fields = ["number", "state", "state_label", "reason", "comment", "refusal_reason", "refund_amount",
+                  "created_at", "decided_at", "received_at", "lines"]  # fmt: skip
+        read_only_fields = fields
+
+
 class OrderSerializer(OrderSummarySerializer):
     address = OrderAddressSerializer(source="*", read_only=True)
     lines = OrderLineSerializer(many=True, read_only=True)
     history = serializers.SerializerMethodField()
+    returns = serializers.SerializerMethodField()
 
     class Meta(OrderSummarySerializer.Meta):
         fields = [
             *OrderSummarySerializer.Meta.fields,
             "email", "address", "delivery_option", "delivery_label", "subtotal", "shipping", "tax", "tax_rate",
             "prices_include_tax", "rejection_reason", "carrier", "tracking_number", "shipped_at", "delivered_at",
-            "refunded_amount", "lines", "history",
+            "refunded_amount", "lines", "history", "returns",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -92,6 +113,13 @@ class OrderSerializer(OrderSummarySerializer):
     def get_history(self, order: Order) -> list:
         events = [event for event in order.events.all() if event.to_state]  # state changes only
         return OrderEventSerializer(events, many=True).data
+
+
+    @extend_schema_field(ReturnSerializer(many=True))
+    def get_returns(self, order: Order) -> list:
+        if order.delivered_at is None:  # only a delivered order can have returns: no query for the others
+            return []
+        return ReturnSerializer(order.returns.prefetch_related("lines").order_by("-created_at", "-id"), many=True).data
 
 
 class RestockLineSerializer(serializers.Serializer):
@@ -107,6 +135,20 @@ class RefundInputSerializer(serializers.Serializer):
     restock = RestockLineSerializer(many=True, required=False, default=list,
                                     help_text="Units that came back and go back to stock.")  # fmt: skip
     reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class ReturnInputSerializer(serializers.Serializer):
+    lines = RestockLineSerializer(many=True, allow_empty=False, help_text="The units to return, per product.")
+    reason = serializers.ChoiceField(choices=ReturnReason.choices)
+    comment = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+
+
+def units_of(lines: list[dict]) -> dict[int, int]:
+    """{product_id: quantity} from validated lines of RestockLineSerializer (a product named twice adds up)."""
+    units: dict[int, int] = {}
+    for line in lines:
+        units[line["product_id"]] = units.get(line["product_id"], 0) + line["quantity"]
+    return units
 
 
 class RefundOutputSerializer(serializers.Serializer):

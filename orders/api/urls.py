@@ -8,6 +8,7 @@ urlpatterns = [
     path("orders", views.OrderListApi.as_view(), name="order-list"),
     path("orders/<str:number>", views.OrderDetailApi.as_view(), name="order-detail"),
     path("orders/<str:number>/cancel", views.OrderCancelApi.as_view(), name="order-cancel"),
+    path("orders/<str:number>/returns", views.OrderReturnApi.as_view(), name="order-returns"),
     path("orders/<str:number>/refunds", views.OrderRefundApi.as_view(), name="order-refund"),
     path("fulfilment/orders", fulfilment.FulfilmentOrderListApi.as_view(), name="fulfilment-order-list"),
     path("fulfilment/orders/<str:number>/ship", fulfilment.FulfilmentShipApi.as_view(), name="fulfilment-ship"),

@@ -27,6 +27,9 @@ from orders.api.serializers import (
     OrderSummarySerializer,
     RefundInputSerializer,
     RefundOutputSerializer,
+    ReturnInputSerializer,
+    ReturnSerializer,
+    units_of,
 )
 from orders.exceptions import OrderNotFound
 from payments import methods as payment_methods
@@ -170,9 +173,7 @@ class OrderRefundApi(APIView):
         values = data.validated_data
         order = selectors.get_order(number=number, granted_numbers=frozenset({number}))
         reference = "api-" + hashlib.sha256(f"{idempotency.scope}:{idempotency.key}".encode()).hexdigest()[:40]
-        restock: dict[int, int] = {}
-        for line in values["restock"]:
-            restock[line["product_id"]] = restock.get(line["product_id"], 0) + line["quantity"]
+        restock = units_of(values["restock"])
         existed = payments_selectors.find_refund(reference=reference) is not None
         order = services.refund_order(order_id=order.pk, amount=values.get("amount"), reference=reference,
                                       restock=restock, reason=values["reason"], actor=request.user)  # fmt: skip
@@ -195,3 +196,36 @@ class OrderCancelApi(OrdersBaseApi):
         services.cancel_order(order_id=order.pk, actor=request.user if request.user.is_authenticated else None,
                               reason="Cancelled by the customer")  # fmt: skip
         return Response(OrderSerializer(self.order(request, number)).data)
+
+
+class OrderReturnApi(OrdersBaseApi):
+    """The customer's returns of an order: list them, or ask to return units of a delivered order
+    within the return window (ORDERS_RETURN_WINDOW_DAYS). Staff approve or refuse in admin; the
+    warehouse receiving the items refunds and restocks them."""
+
+    @extend_schema(
+        parameters=[GUEST_TOKEN_PARAMETER],
+        responses={200: ReturnSerializer(many=True), 404: error_response("No such order of yours.")},
+    )
+    def get(self, request: Request, number: str) -> Response:
+        order = self.order(request, number)
+        return Response(ReturnSerializer(selectors.returns_of(order_id=order.pk), many=True).data)
+
+    @extend_schema(
+        parameters=[GUEST_TOKEN_PARAMETER], request=ReturnInputSerializer,
+        responses={201: ReturnSerializer,
+                   400: error_response("A line names a product not in the order, or more units than were "
+                                       "delivered and not returned yet; no reason."),
+                   404: error_response("No such order of yours."),
+                   409: error_response("Not delivered, or its return window has closed (return_refused).")},
+    )  # fmt: skip
+    def post(self, request: Request, number: str) -> Response:
+        order = self.order(request, number)
+        data = ReturnInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        created = services.request_return(
+            order_id=order.pk, units=units_of(values["lines"]), reason=values["reason"], comment=values["comment"],
+            actor=request.user if request.user.is_authenticated else None,
+        )  # fmt: skip
+        return Response(ReturnSerializer(selectors.get_return_by_number(number=created.number)).data, status=201)
