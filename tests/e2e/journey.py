@@ -492,20 +492,59 @@ def admin_money_as_money(j: Journey) -> None:
     assert j.learned["total"] in text, f"the total {j.learned['total']} is not on the order's page"
 
 
-def admin_ship_refund(j: Journey) -> None:
-    """Ship, then refund, each from the order's own page through a confirmation page."""
-    for action, done in (("ship", "Shipped"), ("refund", "Refunded")):
-        j.page.goto(j.learned["admin_order_url"])
-        name = re.compile(rf"^(mark (as )?)?{action}", re.I)
-        j.follow(j.page.get_by_role("button", name=name).or_(j.page.get_by_role("link", name=name)).first)
-        # A page of its own that names the order, lists what will happen and asks (Django's delete does so).
-        confirm = j.page.get_by_role("button", name=re.compile(r"^(yes|confirm)", re.I)).first
-        expect(confirm).to_be_visible()
-        expect(j.page.get_by_role("main").get_by_text(j.learned["order_number"]).first).to_be_visible()
-        expect(j.page.get_by_role("main").get_by_role("listitem").first).to_be_visible()
-        j.snap(also=f"{action}-confirmation")
-        j.follow(confirm)
-        expect(j.page.get_by_text(done).first).to_be_visible()
+def _confirmed_operation(j: Journey, page_url: str, action: str, done: str, *, names: str) -> None:
+    """From a record's page in the back office: the action's button, its confirmation page (a page of
+    its own that names the record, lists what will happen and asks, as Django's delete does), yes."""
+    j.page.goto(page_url)
+    name = re.compile(rf"^(mark (as )?)?{action}", re.I)
+    j.follow(j.page.get_by_role("button", name=name).or_(j.page.get_by_role("link", name=name)).first)
+    confirm = j.page.get_by_role("button", name=re.compile(r"^(yes|confirm)", re.I)).first
+    expect(confirm).to_be_visible()
+    expect(j.page.get_by_role("main").get_by_text(names).first).to_be_visible()
+    expect(j.page.get_by_role("main").get_by_role("listitem").first).to_be_visible()
+    j.snap(also=f"{action.split()[0].lower()}-confirmation")
+    j.follow(confirm)
+    expect(j.page.get_by_text(done).first).to_be_visible()
+
+
+def admin_ship_deliver(j: Journey) -> None:
+    """Ship (the payment is captured), then mark delivered, each through a confirmation page."""
+    for action, done in (("ship", "Shipped"), ("deliver", "Delivered")):
+        _confirmed_operation(j, j.learned["admin_order_url"], action, done, names=j.learned["order_number"])
+
+
+def customer_return(j: Journey) -> None:
+    """The customer asks, on the order page, to return one unit of the delivered order, with a reason."""
+    staff_page, j.page = j.page, j.learned["customer_page"]
+    try:
+        j.go(f"/orders/{j.learned['order_number']}/")
+        form = j.main.locator("form.order-return-form")
+        form.get_by_label(re.compile(r"\(up to \d+\)$")).first.fill("1")
+        form.get_by_label("Why are you returning them?").select_option(label="Does not fit")
+        j.follow(form.get_by_role("button", name="Ask to return these items"))
+        number = f"{j.learned['order_number']}-R1"
+        expect(j.main.get_by_role("heading", name=re.compile(rf"^{number} Requested"))).to_be_visible()
+        j.learned["return_number"] = number
+        j.check_accessibility("the order page with a return")
+        j.snap()
+    finally:
+        j.page = staff_page
+
+
+def admin_return(j: Journey) -> None:
+    """Support approves the return; the warehouse, once the parcel is in, refunds and restocks it."""
+    number = j.learned["return_number"]
+    j.go("/admin/orders/returnrequest/?state__exact=requested")
+    j.follow(j.page.get_by_role("link", name=number))
+    j.learned["admin_return_url"] = j.page.url
+    _confirmed_operation(j, j.learned["admin_return_url"], "approve", "Approved", names=number)
+    _confirmed_operation(j, j.learned["admin_return_url"], "items received", "Refunded", names=number)
+    expect(j.page.get_by_text("Received and refunded").first).to_be_visible()
+
+
+def admin_refund(j: Journey) -> None:
+    """What is left of the order is refunded in full, through a confirmation page."""
+    _confirmed_operation(j, j.learned["admin_order_url"], "refund", "Refunded", names=j.learned["order_number"])
 
 
 @dataclass(frozen=True)
@@ -536,5 +575,8 @@ STEPS = (
     Step("cart-merge", cart_merge),
     Step("admin-login", admin_login),
     Step("admin-money-as-money", admin_money_as_money),
-    Step("admin-ship-refund", admin_ship_refund),
+    Step("admin-ship-deliver", admin_ship_deliver),
+    Step("customer-return", customer_return),
+    Step("admin-return", admin_return),
+    Step("admin-refund", admin_refund),
 )
