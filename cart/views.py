@@ -22,6 +22,7 @@ from cart.exceptions import CartError, ProductNotAvailable
 from cart.forms import AddToCartForm, LineQuantityForm, first_error
 from cart.models import Cart
 from catalog import selectors as catalog_selectors
+from catalog import services as catalog_services
 from shop.api.errors import error_body
 from shop.guest import GUEST_COOKIE, GUEST_COOKIE_MAX_AGE, guest_token_from_request, new_guest_token
 
@@ -101,6 +102,7 @@ def add_view(request: HttpRequest) -> HttpResponse:
     try:
         cart = _cart_for_add(request, token=token, product_id=product_id)
         services.add_item(cart_id=cart.pk, product_id=product_id, quantity=quantity)
+        catalog_services.count_cart_add(request, product_id=product_id, quantity=quantity)
     except CartError as exc:
         response = _add_refused(
             request, as_json, next_url, error_body(exc.code, exc.message, exc.fields), exc.status_code

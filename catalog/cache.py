@@ -95,18 +95,57 @@ def search_key(digest: str) -> str:
 
 @contextlib.contextmanager
 def request_scope() -> Iterator[None]:
-    """One request: the listing generation is read at most once (catalog.middleware)."""
-    token = _request.set({})
+    """One request: the listing generation is read at most once (catalog.middleware), and the
+    commands that ride along (`ride`) go out with its lookups, or in one pipeline at its end."""
+    state: dict = {}
+    token = _request.set(state)
     try:
         yield
     finally:
         _request.reset(token)
+        if riders := state.pop("riders", None):
+            _ship(riders)
 
 
 def _redis_client():
     """django-redis's client when the cache is Redis (for pipelines), else None."""
     client = getattr(cache, "client", None)
     return client if hasattr(client, "get_client") and hasattr(client, "decode") else None
+
+
+def pipelines():
+    """django-redis's client when the cache is Redis (its pipelines carry riders), else None."""
+    return _redis_client()
+
+
+def ride(command: Callable[[object, object], None]) -> None:
+    """Write commands that cost no round trip of their own: `command(pipe, client)` adds them to
+    this request's next lookup pipeline (the product page's one MGET carries the view it counts),
+    or, when no lookup follows, to one pipeline at the request's end; outside a request, now.
+    Redis down: they are dropped (counting fails open). Needs a Redis cache (`pipelines()`)."""
+    state = _request.get()
+    if state is not None:
+        state.setdefault("riders", []).append(command)
+    else:
+        _ship([command])
+
+
+def _take_riders() -> list:
+    state = _request.get()
+    return state.pop("riders", []) if state is not None else []
+
+
+def _ship(riders: list) -> None:
+    client = _redis_client()
+    if client is None:
+        return
+    try:
+        pipe = client.get_client(write=True).pipeline(transaction=False)
+        for rider in riders:
+            rider(pipe, client)
+        pipe.execute()
+    except Exception as exc:  # logged once a minute, never an error page
+        _outage(exc)
 
 
 def _outage(exc: Exception) -> None:
@@ -161,6 +200,8 @@ def _mget(keys: list[str]) -> dict:
         for name, amount in taken.items():
             if amount:
                 pipe.incrby(client.make_key(HITS_KEY if name == "hits" else MISSES_KEY), amount)
+        for rider in _take_riders():
+            rider(pipe, client)
         results = pipe.execute()
     except Exception as exc:  # any Redis trouble is a miss, never an error page
         _return_pending(taken)

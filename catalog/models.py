@@ -58,7 +58,9 @@ class Product(models.Model):
     brand = models.ForeignKey(Brand, null=True, blank=True, on_delete=models.PROTECT, related_name="products")
     attributes = models.JSONField(default=dict, blank=True, help_text='Per-category facts, e.g. {"colour": "red"}.')
     is_active = models.BooleanField(default=True, help_text="Inactive products are hidden from the storefront.")
-    popularity = models.FloatField(default=0, help_text="Recomputed on a schedule from recent orders and views.")
+    popularity = models.FloatField(
+        default=0, help_text="Recomputed hourly by recompute_popularity from what customers do (catalog/services/popularity.py).",
+    )  # fmt: skip
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     version = models.PositiveBigIntegerField(
@@ -206,3 +208,74 @@ class ProductImportJob(models.Model):
     @property
     def finished(self) -> bool:
         return self.state in (self.State.DONE, self.State.FAILED)
+
+
+# --- What customers do: activity counts and the ranking's state (catalog/activity.py, services/popularity.py) ---
+
+
+class ProductActivity(models.Model):
+    """One day's counts of one product: page views (one per visitor per window), units added to
+    carts, units bought, clicks from search results. Append-only, written only by the activity
+    flush (`INSERT ... ON CONFLICT DO UPDATE` adding counts). On PostgreSQL the table is
+    partitioned by day (one partition a day, created ahead and dropped whole by the ranking job);
+    on SQLite it is a plain table."""
+
+    pk = models.CompositePrimaryKey("day", "product_id")
+    day = models.DateField()
+    product_id = models.BigIntegerField()
+    views = models.IntegerField(default=0)
+    carts = models.IntegerField(default=0)
+    purchases = models.IntegerField(default=0)
+    clicks = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "product activity"
+
+    def __str__(self) -> str:
+        return f"{self.day} product {self.product_id}"
+
+
+class SearchActivity(models.Model):
+    """One day's counts of one search query (normalised: lower case, single spaces, at most 100
+    characters): how often it was searched, how often it found nothing, how often a result was
+    opened from it. Partitioned by day on PostgreSQL, as ProductActivity."""
+
+    pk = models.CompositePrimaryKey("day", "query")
+    day = models.DateField()
+    query = models.CharField(max_length=100)
+    searches = models.IntegerField(default=0)
+    zero_results = models.IntegerField(default=0)
+    clicks = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "search activity"
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.query!r}"
+
+
+class ActivityFlush(models.Model):
+    """A batch of counts moved from Redis to the activity tables, recorded in the same transaction
+    as its counts: a flush that died after committing and is run again finds its batch here and
+    adds nothing twice."""
+
+    batch = models.CharField(max_length=64, unique=True)
+    flushed_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.batch
+
+
+class PopularityState(models.Model):
+    """The ranking's one row: the epoch its decay is anchored to (scores are relative to that day,
+    so a product without new activity keeps its score; the epoch moves, and every score is
+    rescaled, only when the newest day's weight would pass POPULARITY_RESCALE_FACTOR) and what
+    the last run did."""
+
+    epoch = models.DateField()
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_changed = models.PositiveIntegerField(default=0, help_text="Products whose score the last run rewrote.")
+    last_seconds = models.FloatField(default=0)
+
+    def __str__(self) -> str:
+        return f"popularity since {self.epoch}"

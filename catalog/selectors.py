@@ -198,8 +198,30 @@ def _product_page(slug: str) -> dict | None:
         .prefetch_related(_images_prefetch())
         .first()
     )
-    if product is None:
-        return None
+    return None if product is None else _page_of(product)
+
+
+WARM_BATCH = 200  # products warmed per batch: two queries and one cache round trip
+
+
+def warm_products(*, product_ids: list[int]) -> int:
+    """Put these active products' pages and cards into the cache, read from the primary (the ranking
+    job's warm-up): two queries and one cache pipeline whatever their number. How many were warmed."""
+    products = list(
+        Product.objects.using(PRIMARY).filter(pk__in=product_ids, is_active=True)
+        .select_related("brand", "category").prefetch_related(_images_prefetch())
+    )  # fmt: skip
+    blobs, pointers = {}, {}
+    for product in products:
+        page, card = _page_of(product), _card(product)
+        blobs[catalog_cache.product_key(product.slug)], blobs[catalog_cache.card_key(product.pk)] = page, card
+        pointers[catalog_cache.slug_version_key(product.slug)] = product.version
+        pointers[catalog_cache.version_key(product.pk)] = product.version
+    catalog_cache.store_versioned(blobs, pointers, catalog_cache.PRODUCT_TTL)
+    return len(products)
+
+
+def _page_of(product: Product) -> dict:
     card = _card(product)
     return {
         **card,

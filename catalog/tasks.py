@@ -89,3 +89,22 @@ def import_products_task(*, job_id: int) -> None:
     from catalog.services.import_jobs import run_product_import  # breaks services <-> tasks
 
     run_product_import(job_id=job_id)
+
+
+@shared_task(name="catalog.flush_activity")
+def flush_activity_task() -> int:
+    """Periodic (ACTIVITY_FLUSH_SECONDS): move the activity counted in Redis to the activity tables, once."""
+    from catalog import activity  # breaks activity <-> tasks
+
+    return activity.flush_activity()
+
+
+@shared_task(name="catalog.recompute_popularity")
+def recompute_popularity_task() -> dict:
+    """Periodic (POPULARITY_RECOMPUTE_SECONDS, hourly): the ranking job, then the cache warm-up."""
+    from catalog import cache as catalog_cache
+    from catalog.services.popularity import recompute_popularity  # breaks services <-> tasks
+
+    result = recompute_popularity()
+    return {"changed": result.changed, "scored": result.scored, "warmed": result.warmed,
+            "hit_rate": catalog_cache.stats()["hit_rate"]}  # fmt: skip

@@ -11,7 +11,7 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from catalog import search, selectors, services
+from catalog import activity, search, selectors, services
 from catalog.filters import SORT_LABELS, ListingQuery, parse_listing_params
 from catalog.search.params import parse_search_params
 from shop.api.errors import error_body
@@ -66,6 +66,9 @@ def category_view(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def product_view(request: HttpRequest, slug: str) -> HttpResponse:
+    # Counted before the page is read: the counts ride in the page's one cache round trip.
+    activity.count_view(request, slug=slug)
+    activity.count_search_click(request, slug=slug)
     try:
         product = selectors.get_product_page(slug=slug)
     except NotFound as exc:
@@ -92,6 +95,7 @@ def search_view(request: HttpRequest) -> HttpResponse:
                                    page_size=wanted.page_size)  # fmt: skip
     except search.SearchUnavailable:
         status = 503
+    activity.count_search(request, query=wanted.query, results=result.total if result is not None else None)
     cards = selectors.with_availability(search.result_cards(result)) if result and result.ids else []
     filtered = wanted.filters != search.SearchFilters()
     context = {

@@ -22,6 +22,7 @@ import traceback
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -39,6 +40,7 @@ from accounts.services import AddressData
 from cart import selectors as cart_selectors
 from cart import services as cart_services
 from catalog import selectors as catalog_selectors
+from catalog import services as catalog_services
 from inventory import selectors as inventory_selectors
 from inventory import services as inventory_services
 from inventory.exceptions import StockBusy
@@ -351,6 +353,8 @@ def _record_decisions(
             emails.append(EmailLog(order=order, kind=kind, claimed_at=NEVER_CLAIMED))
             messages.append(outbox.Message(ORDER_EMAIL, order.number, {"order_id": order.pk, "kind": kind}))
     allocated = [order.pk for order in orders if order.state == OrderState.ALLOCATED]
+    if bought := _units_of(allocated, lines):  # popularity counts units bought, once the batch commits
+        transaction.on_commit(partial(catalog_services.count_purchases, units=bought))
     if allocated:
         Order.objects.filter(pk__in=allocated).update(state=OrderState.ALLOCATED, updated_at=now, state_changed_at=now)
     rejected = [order for order in orders if order.state == OrderState.REJECTED]
@@ -359,6 +363,14 @@ def _record_decisions(
     OrderEvent.objects.bulk_create(events)
     EmailLog.objects.bulk_create(emails, ignore_conflicts=True)
     outbox.publish_all(messages)
+
+
+def _units_of(order_ids: list[int], lines: dict[int, list[tuple[int, int, str]]]) -> dict[int, int]:
+    units: dict[int, int] = {}
+    for order_id in order_ids:
+        for product_id, quantity, _title in lines[order_id]:
+            units[product_id] = units.get(product_id, 0) + quantity
+    return units
 
 
 def _rejection_reason(shortage: inventory_services.Shortage, lines: list[tuple[int, int, str]]) -> str:

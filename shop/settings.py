@@ -213,6 +213,11 @@ CELERY_BEAT_SCHEDULE = {
     "expire-unpaid-orders": {"task": "orders.expire_unpaid_orders", "schedule": 5 * 60},
     # Orders that waited too long in placed or allocated (and unsent e-mails) are driven again.
     "redrive-stuck-orders": {"task": "orders.redrive_stuck_orders", "schedule": 60},
+    # Activity counted in Redis goes to the activity tables; the ranking follows it hourly.
+    "flush-activity": {"task": "catalog.flush_activity", "schedule": env.int("ACTIVITY_FLUSH_SECONDS", default=60)},
+    "recompute-popularity": {
+        "task": "catalog.recompute_popularity", "schedule": env.int("POPULARITY_RECOMPUTE_SECONDS", default=60 * 60),
+    },
 }
 CELERY_TIMEZONE = "UTC"
 OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=7)
@@ -369,6 +374,34 @@ if AWS_STORAGE_BUCKET_NAME:
 CATALOG_UPLOAD_MAX_BYTES = env.int("CATALOG_UPLOAD_MAX_BYTES", default=20 * 1024 * 1024)
 CATALOG_UPLOAD_EXPIRY_SECONDS = env.int("CATALOG_UPLOAD_EXPIRY_SECONDS", default=15 * 60)
 CATALOG_UPLOAD_ABANDONED_HOURS = env.int("CATALOG_UPLOAD_ABANDONED_HOURS", default=24)
+
+# --- Popularity from what customers do (issue 13; docs/popularity.md) ------------------------
+# Activity (views, cart adds, purchases, search clicks) is counted in Redis and flushed to the
+# activity tables every ACTIVITY_FLUSH_SECONDS; a visitor's repeated views of one product within
+# ACTIVITY_DEDUPE_SECONDS count once. The ranking job (hourly) scores the last POPULARITY_WINDOW_DAYS
+# with a half-life of POPULARITY_HALF_LIFE_DAYS and these weights per event, rewrites only scores
+# that moved by more than POPULARITY_CHANGE_THRESHOLD (relative), and warms the cache for the top
+# CACHE_WARM_TOP products. Activity partitions older than ACTIVITY_RETENTION_DAYS are dropped.
+ACTIVITY_FLUSH_SECONDS = env.int("ACTIVITY_FLUSH_SECONDS", default=60)
+ACTIVITY_DEDUPE_SECONDS = env.int("ACTIVITY_DEDUPE_SECONDS", default=10 * 60)
+ACTIVITY_RETENTION_DAYS = env.int("ACTIVITY_RETENTION_DAYS", default=60)
+POPULARITY_RECOMPUTE_SECONDS = env.int("POPULARITY_RECOMPUTE_SECONDS", default=60 * 60)
+POPULARITY_WINDOW_DAYS = env.int("POPULARITY_WINDOW_DAYS", default=30)
+POPULARITY_HALF_LIFE_DAYS = env.float("POPULARITY_HALF_LIFE_DAYS", default=7.0)
+POPULARITY_WEIGHTS = {
+    "views": env.float("POPULARITY_WEIGHT_VIEW", default=1.0),
+    "carts": env.float("POPULARITY_WEIGHT_CART", default=3.0),
+    "purchases": env.float("POPULARITY_WEIGHT_PURCHASE", default=10.0),
+    "clicks": env.float("POPULARITY_WEIGHT_SEARCH_CLICK", default=2.0),
+}
+POPULARITY_CHANGE_THRESHOLD = env.float("POPULARITY_CHANGE_THRESHOLD", default=0.01)
+POPULARITY_RESCALE_FACTOR = env.float("POPULARITY_RESCALE_FACTOR", default=1024.0)
+CACHE_WARM_TOP = env.int("CACHE_WARM_TOP", default=1000)
+# User agents that are not customers: their requests are never counted.
+ACTIVITY_BOT_PATTERN = env.str(
+    "ACTIVITY_BOT_PATTERN",
+    default=r"bot|crawl|spider|slurp|facebookexternalhit|bingpreview|embedly|preview|monitor|pingdom|uptime",
+)
 
 # --- E-mail --------------------------------------------------------------------------------
 # EMAIL_URL present: real SMTP (smtp+tls://user:pass@host:587, or smtps:// for implicit TLS), or

@@ -20,6 +20,7 @@ from cart.api.serializers import (
     OperationsInputSerializer,
 )
 from cart.exceptions import CartNotFound
+from catalog import services as catalog_services
 from shop.api.schema import error_response
 from shop.api.throttling import AnonRateThrottle, UserRateThrottle
 from shop.guest import GUEST_HEADER, guest_token_from_request
@@ -88,7 +89,10 @@ class CartLinesApi(CartBaseApi):
         data = LineAddInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         cart = self.cart(request, create=True)
-        return self.render(services.add_item(cart_id=cart.pk, **data.validated_data))
+        cart = services.add_item(cart_id=cart.pk, **data.validated_data)
+        catalog_services.count_cart_add(request, product_id=data.validated_data["product_id"],
+                                        quantity=data.validated_data.get("quantity", 1))  # fmt: skip
+        return self.render(cart)
 
 
 class CartLineApi(CartBaseApi):

@@ -12,7 +12,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from catalog import search
+from catalog import activity, search
 from catalog.api.serializers import SearchPageOutputSerializer, SearchSuggestOutputSerializer
 from catalog.api.views import PublicCatalogApi, _with_availability
 from catalog.search.params import parse_search_params
@@ -69,6 +69,7 @@ class SearchApi(PublicCatalogApi):
                                    page_size=wanted.page_size)  # fmt: skip
         except search.SearchUnavailable as exc:
             raise SearchUnavailableError() from exc
+        activity.count_search(request, query=wanted.query, results=result.total)
         if wanted.page > result.num_pages:
             raise SearchPageNotFound()
         return Response(

@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from catalog import selectors
+from catalog import activity, selectors
 from catalog.api.serializers import (
     CategoryNodeOutputSerializer,
     ProductDetailOutputSerializer,
@@ -128,6 +128,7 @@ class ProductBySlugApi(PublicCatalogApi):
 
 
 def _detail(request: Request, slug: str) -> Response:
+    activity.count_view(request, slug=slug)  # rides in the page's one cache round trip
     page = selectors.get_product_page(slug=slug)
     availability = _plain(selectors.get_availability(product_ids=[page["id"]]).get(page["id"]))
     parts = (page["id"], page["version"], availability, page["breadcrumbs"])  # breadcrumbs: category renames

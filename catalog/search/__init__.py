@@ -165,6 +165,13 @@ def schedule_index(*, product_ids) -> None:
         transaction.on_commit(_enqueue(ids[start : start + INDEX_TASK_BATCH]), robust=True)
 
 
+def schedule_ranking_update(*, product_ids) -> None:
+    """These products' popularity changed: Elasticsearch keeps a copy of it (re-indexed on commit);
+    the database backend reads it live from the row, so it has nothing to do."""
+    if get_backend().name == "elasticsearch":
+        schedule_index(product_ids=product_ids)
+
+
 def _enqueue(product_ids: list[int]):
     def enqueue_search_index() -> None:
         from catalog.tasks import index_products_task  # tasks.py imports this package for its retry errors

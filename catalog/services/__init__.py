@@ -1,5 +1,6 @@
 """Every write of the catalog, split by sub-domain; callers keep writing `catalog.services.<name>`."""
 
+from catalog.activity import count_cart_add, count_purchases
 from catalog.services.demo import DEMO_CATEGORIES, DemoCatalogResult, load_demo_catalog
 from catalog.services.editing import ProductVersionMismatch, create_product, update_product
 from catalog.services.images import (
@@ -61,6 +62,8 @@ __all__ = [
     "add_product_image",
     "clean_product_values",
     "complete_image_upload",
+    "count_cart_add",
+    "count_purchases",
     "create_product",
     "direct_uploads_go_to_s3",
     "image_urls",

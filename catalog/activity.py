@@ -1,0 +1,368 @@
+"""What customers do, counted without a database write on the request path (issue 13).
+
+Page views (storefront and API), units added to carts, units bought, searches (the query and
+whether it found anything) and clicks from search results are counted per hour in Redis:
+
+- **Keys.** One hash per hour (`activity:live:YYYYMMDDHH`), fields `v:<id>` (views; `vs:<slug>`
+  when only the slug is known yet), `c:<id>` (cart units), `p:<id>` (units bought), `k:<id>` /
+  `ks:<slug>` (clicks from search results), `q:<query>` (searches), `z:<query>` (searches that
+  found nothing), `qk:<query>` (results opened from the query). The hourly hashes are listed in a
+  set (`activity:hours`). None of these keys has a TTL: the cache Redis evicts only keys that
+  have one (`volatile-lru`, docker-compose.yml), so counts are never evicted, and the flush
+  empties them every minute.
+- **No round trip of its own on a page.** A request's counts ride along with its next catalog
+  cache lookup (`catalog.cache.ride`: the product page's one MGET carries them), or go in one
+  pipeline at the end of a request that made no lookup after counting.
+- **Once per visitor.** A view is counted by a small Lua script that first sets
+  `activity:seen:<visitor>:<product>` with NX and ACTIVITY_DEDUPE_SECONDS: a visitor's repeated
+  views of a product within the window count once. Visitors are the account, the guest token, or
+  the address and user agent. A user agent matching ACTIVITY_BOT_PATTERN is never counted.
+- **Fails open.** Redis down: the page is served and the counts are lost, nothing else.
+- **Embedded default** (no Redis): each count is added straight to the activity tables.
+
+`flush_activity` moves the counts to the activity tables exactly once (see its docstring).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+from functools import cache as memoise
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import IntegrityError, connection, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from redis.exceptions import RedisError
+
+from catalog import cache as catalog_cache
+from catalog.models import ActivityFlush, Product
+from shop.guest import guest_token_from_request
+
+logger = logging.getLogger(__name__)
+
+HOURS_KEY = "activity:hours"
+FLUSHING_KEY = "activity:flushing"
+QUERY_MAX_LENGTH = 100
+PRODUCT_COLUMNS = ("views", "carts", "purchases", "clicks")
+SEARCH_COLUMNS = ("searches", "zero_results", "clicks")
+# field prefix -> (table, column); a slug-keyed product field is resolved to its id at the flush
+PRODUCT_FIELDS = {"v": "views", "vs": "views", "c": "carts", "p": "purchases", "k": "clicks", "ks": "clicks"}
+SEARCH_FIELDS = {"q": "searches", "z": "zero_results", "qk": "clicks"}
+UPSERT_BATCH = 2000
+
+# KEYS: seen, hour hash, hours set. ARGV: dedupe seconds, field. Counts once per visitor and window.
+COUNT_ONCE = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+  redis.call('SADD', KEYS[3], KEYS[2])
+  return 1
+end
+return 0
+"""
+# KEYS: hour hash, its flushing name, hours set, flushing set. ARGV: flushing entry.
+# Takes an hour's counts away from the recorders atomically (a new hash starts at the next count);
+# an hour with nothing left leaves the set.
+CLAIM_HOUR = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('RENAME', KEYS[1], KEYS[2])
+  redis.call('SADD', KEYS[4], ARGV[1])
+  return 1
+end
+redis.call('SREM', KEYS[3], KEYS[1])
+return 0
+"""
+
+
+# --- Who and when --------------------------------------------------------------------------------
+
+
+@memoise
+def _bot_pattern(pattern: str) -> re.Pattern:
+    return re.compile(pattern, re.IGNORECASE)
+
+
+def is_bot(request: HttpRequest | None) -> bool:
+    """Crawlers, link previews and monitors are not customers: nothing they do is counted."""
+    if request is None:
+        return False
+    agent = request.headers.get("User-Agent", "")
+    return not agent or bool(_bot_pattern(settings.ACTIVITY_BOT_PATTERN).search(agent))
+
+
+def visitor_of(request: HttpRequest) -> str:
+    """A short, stable, non-reversible name for who is looking (the account, the guest token, or
+    the address and user agent)."""
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        raw = f"u:{user.pk}"
+    elif token := guest_token_from_request(request):
+        raw = f"g:{token}"
+    else:
+        raw = f"a:{request.META.get('REMOTE_ADDR', '')}:{request.headers.get('User-Agent', '')}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:20]
+
+
+def normalise_query(query: str) -> str:
+    return " ".join(query.lower().split())[:QUERY_MAX_LENGTH]
+
+
+def _hour(now: datetime | None = None) -> str:
+    return (now or timezone.now()).astimezone(UTC).strftime("%Y%m%d%H")
+
+
+def _day_of_hour(hour: str) -> date:
+    return datetime.strptime(hour[:8], "%Y%m%d").date()
+
+
+# --- Counting ---------------------------------------------------------------------------------------
+
+
+def count_view(request: HttpRequest, *, product_id: int | None = None, slug: str = "") -> None:
+    """A product page (storefront, by slug) or the API's product detail (by id) was seen."""
+    if is_bot(request):
+        return
+    field = f"v:{product_id}" if product_id is not None else f"vs:{slug}"
+    _count_once(visitor_of(request), field)
+
+
+def count_search_click(request: HttpRequest, *, slug: str) -> None:
+    """A product page opened from a search results page (the Referer names the query)."""
+    query = _query_from_referer(request)
+    if query is None or is_bot(request):
+        return
+    _add({f"ks:{slug}": 1, f"qk:{query}": 1})
+
+
+def count_cart_add(request: HttpRequest | None, *, product_id: int, quantity: int) -> None:
+    if quantity > 0 and not is_bot(request):
+        _add({f"c:{product_id}": quantity})
+
+
+def count_search(request: HttpRequest | None, *, query: str, results: int | None) -> None:
+    """A search was made (an empty query, or a bot's, is not counted)."""
+    query = normalise_query(query)
+    if not query or is_bot(request):
+        return
+    fields = {f"q:{query}": 1}
+    if results == 0:
+        fields[f"z:{query}"] = 1
+    _add(fields)
+
+
+def count_purchases(*, units: dict[int, int]) -> None:
+    """Units bought, per product (orders calls it once an order's stock is allocated)."""
+    _add({f"p:{product_id}": quantity for product_id, quantity in units.items() if quantity > 0})
+
+
+def _query_from_referer(request: HttpRequest) -> str | None:
+    from urllib.parse import parse_qs, urlsplit
+
+    from django.urls import reverse
+
+    referer = urlsplit(request.headers.get("Referer", ""))
+    if referer.netloc != request.get_host() or referer.path != reverse("catalog:search"):
+        return None
+    query = normalise_query((parse_qs(referer.query).get("q") or [""])[0])
+    return query or None
+
+
+def _count_once(visitor: str, field: str) -> None:
+    seen_key = f"activity:seen:{visitor}:{field}"
+    if catalog_cache.pipelines() is None:  # the embedded default
+        if cache.add(seen_key, 1, timeout=settings.ACTIVITY_DEDUPE_SECONDS):
+            _add_now({field: 1})
+        return
+    hour_key = f"activity:live:{_hour()}"
+
+    def command(pipe, client) -> None:
+        keys = [client.make_key(seen_key), client.make_key(hour_key), client.make_key(HOURS_KEY)]
+        pipe.eval(COUNT_ONCE, 3, *keys, settings.ACTIVITY_DEDUPE_SECONDS, field)
+
+    catalog_cache.ride(command)
+
+
+def _add(fields: dict[str, int]) -> None:
+    if not fields:
+        return
+    if catalog_cache.pipelines() is None:
+        _add_now(fields)
+        return
+    hour_key = f"activity:live:{_hour()}"
+
+    def command(pipe, client) -> None:
+        made = client.make_key(hour_key)
+        for field, amount in fields.items():
+            pipe.hincrby(made, field, amount)
+        pipe.sadd(client.make_key(HOURS_KEY), made)
+
+    catalog_cache.ride(command)
+
+
+def _add_now(fields: dict[str, int]) -> None:
+    """The embedded default: straight into the activity tables (one small transaction)."""
+    try:
+        with transaction.atomic():
+            _apply_counts(timezone.now().astimezone(UTC).date(), fields)
+    except Exception:  # counting never breaks a page
+        logger.exception("could not count activity %s", sorted(fields))
+
+
+# --- From Redis to the tables, exactly once ---------------------------------------------------------
+
+
+def flush_activity() -> int:
+    """Move every counted hour from Redis to the activity tables; the number of batches applied.
+
+    1. Each hour's hash is renamed, atomically, to a flushing name with a new batch id (the
+       recorders start a new hash), and the batch is listed in `activity:flushing`.
+    2. Each listed batch (this run's, and any a dead flush left) is read and added to the tables
+       in one transaction that also records the batch id (`ActivityFlush`, unique): a batch
+       applied already is skipped, so a flush that died after committing adds nothing twice,
+       and two flushes at once apply a batch once (the second waits on the unique row).
+    3. The batch's hash is deleted and it leaves the list.
+    """
+    client = catalog_cache.pipelines()
+    if client is None:
+        return 0
+    try:
+        return _flush(client)
+    except RedisError as exc:  # Redis down: the counts wait there (or are lost with it); next run
+        logger.warning("activity flush: Redis unavailable (%s); nothing flushed this time", exc)
+        return 0
+
+
+def _flush(client) -> int:
+    redis = client.get_client(write=True)
+    hours_set, flushing_set = client.make_key(HOURS_KEY), client.make_key(FLUSHING_KEY)
+    for hour_key in sorted(_text(k) for k in redis.smembers(hours_set)):
+        hour = hour_key.rsplit(":", 1)[1]
+        entry = f"{hour}:{uuid.uuid4().hex}"
+        redis.eval(CLAIM_HOUR, 4, hour_key, client.make_key(f"activity:flushing:{entry}"), hours_set, flushing_set,
+                   entry)  # fmt: skip
+    applied = 0
+    for entry in sorted(_text(e) for e in redis.smembers(flushing_set)):
+        key = client.make_key(f"activity:flushing:{entry}")
+        counts = {_text(field): int(value) for field, value in redis.hgetall(key).items()}
+        hour, batch = entry.split(":")
+        if _apply_batch(_day_of_hour(hour), batch, counts):
+            applied += 1
+        _forget_batch(redis, key, flushing_set, entry)
+    return applied
+
+
+def _forget_batch(redis, key: str, flushing_set: str, entry: str) -> None:
+    """A batch applied (now or before): its hash goes, and it leaves the list."""
+    redis.delete(key)
+    redis.srem(flushing_set, entry)
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _apply_batch(day: date, batch: str, counts: dict[str, int]) -> bool:
+    """Add one batch's counts, once: False when it was applied before."""
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                ActivityFlush.objects.create(batch=batch)
+        except IntegrityError:
+            return False
+        _apply_counts(day, counts)
+    return True
+
+
+def _apply_counts(day: date, fields: dict[str, int]) -> None:
+    """Add {field: amount} (the Redis hash's fields) to the day's rows. In the caller's transaction."""
+    products: dict[int, list[int]] = defaultdict(lambda: [0] * len(PRODUCT_COLUMNS))
+    searches: dict[str, list[int]] = defaultdict(lambda: [0] * len(SEARCH_COLUMNS))
+    by_slug: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for field, amount in fields.items():
+        kind, _, name = field.partition(":")
+        if kind in SEARCH_FIELDS and name:
+            searches[name[:QUERY_MAX_LENGTH]][SEARCH_COLUMNS.index(SEARCH_FIELDS[kind])] += amount
+        elif kind in ("vs", "ks"):
+            by_slug[name].append((PRODUCT_FIELDS[kind], amount))
+        elif kind in PRODUCT_FIELDS and name.isdigit():
+            products[int(name)][PRODUCT_COLUMNS.index(PRODUCT_FIELDS[kind])] += amount
+    if by_slug:
+        for slug, product_id in Product.objects.filter(slug__in=list(by_slug)).values_list("slug", "pk"):
+            for column, amount in by_slug[slug]:
+                products[product_id][PRODUCT_COLUMNS.index(column)] += amount
+    ensure_partitions([day])
+    _upsert("catalog_productactivity", "product_id", PRODUCT_COLUMNS, day, products)
+    _upsert("catalog_searchactivity", "query", SEARCH_COLUMNS, day, searches)
+
+
+def _upsert(table: str, key: str, columns: tuple[str, ...], day: date, rows: dict) -> None:
+    """INSERT ... ON CONFLICT DO UPDATE adding the counts (PostgreSQL and SQLite), in batches."""
+    items = sorted(rows.items())
+    names = ", ".join(columns)
+    adding = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in columns)
+    placeholders = "(" + ", ".join(["%s"] * (len(columns) + 2)) + ")"
+    with connection.cursor() as cursor:
+        for start in range(0, len(items), UPSERT_BATCH):
+            chunk = items[start : start + UPSERT_BATCH]
+            values = [value for ident, counts in chunk for value in (day, ident, *counts)]
+            cursor.execute(
+                f"INSERT INTO {table} (day, {key}, {names}) VALUES {', '.join([placeholders] * len(chunk))} "  # noqa: S608 (constant SQL)
+                f"ON CONFLICT (day, {key}) DO UPDATE SET {adding}",
+                values,
+            )
+
+
+# --- Partitions (PostgreSQL): a day each, made ahead, dropped whole -----------------------------------
+
+PARTITIONED_TABLES = ("catalog_productactivity", "catalog_searchactivity")
+
+
+def partition_name(table: str, day: date) -> str:
+    return f"{table}_p{day:%Y%m%d}"
+
+
+def ensure_partitions(days: Iterable[date]) -> None:
+    """The day partitions of both activity tables exist (PostgreSQL; nothing on SQLite)."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for day in sorted(set(days)):
+            for table in PARTITIONED_TABLES:
+                name = partition_name(table, day)
+                cursor.execute("SELECT to_regclass(%s)", [name])
+                if cursor.fetchone()[0] is None:  # a read first: creating takes a lock on the parent table
+                    cursor.execute(
+                        f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {table} "
+                        f"FOR VALUES FROM ('{day.isoformat()}') TO ('{(day + timedelta(days=1)).isoformat()}')"
+                    )
+
+
+def drop_partitions_before(day: date) -> int:
+    """Drop whole day partitions older than `day` (never a row-by-row delete); on SQLite, delete
+    the old rows. The number of partitions (or days) dropped."""
+    if connection.vendor != "postgresql":
+        from catalog.models import ProductActivity, SearchActivity
+
+        ProductActivity.objects.filter(day__lt=day).delete()
+        SearchActivity.objects.filter(day__lt=day).delete()
+        return 0
+    dropped = 0
+    with connection.cursor() as cursor:
+        for table in PARTITIONED_TABLES:
+            cursor.execute(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = %s",
+                [table],
+            )
+            for (name,) in cursor.fetchall():
+                suffix = name.rsplit("_p", 1)[-1]
+                if suffix.isdigit() and datetime.strptime(suffix, "%Y%m%d").date() < day:
+                    cursor.execute(f"DROP TABLE {name}")
+                    dropped += 1
+    return dropped
