@@ -21,6 +21,7 @@ from shop.models import OutboxMessage
 from tests.accounts.factories import UserFactory
 from tests.api_helpers import error_of
 from tests.catalog.factories import ProductFactory
+from tests.concurrency import run_concurrently
 from tests.inventory.factories import StockItemFactory
 from tests.orders.factories import placed_order
 
@@ -411,3 +412,45 @@ def test_a_bad_address_on_the_product_page_says_why_and_subscribes_nobody(client
     assert "Enter a valid email address." in response.content.decode()
     assert StockAlert.objects.count() == 0
 
+
+
+# --- Races on PostgreSQL ---------------------------------------------------------------------------
+
+
+def confirmed_subscribers(product, count: int) -> list[str]:
+    emails = [f"waiting{n}@example.com" for n in range(count)]
+    StockAlert.objects.bulk_create(
+        [StockAlert(product=product, email=email, confirmed_at=timezone.now()) for email in emails]
+    )
+    return emails
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_restocks_racing_email_each_subscriber_once():
+    # given
+    kettle = StockItemFactory(product=ProductFactory(title="Steel kettle"), available=0).product
+    emails = confirmed_subscribers(kettle, 5)
+
+    # when: two deliveries booked at once (their after-commit sends and the e-mail tasks run eagerly)
+    run_concurrently(lambda i: inventory.restock(product_id=kettle.pk, quantity=5, cause=f"delivery:{i}"), count=2)
+
+    # then
+    assert sorted(m.to[0] for m in mail.outbox) == emails
+    assert OutboxMessage.objects.filter(topic=inventory.BACK_IN_STOCK).count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_same_message_consumed_by_two_workers_at_once_emails_each_subscriber_once():
+    # given: the product is back and its message is delivered to two workers
+    kettle = StockItemFactory(product=ProductFactory(title="Steel kettle"), available=3).product
+    emails = confirmed_subscribers(kettle, 40)
+
+    # when
+    counts = run_concurrently(lambda i: stock_alerts.notify_back_in_stock(product_id=kettle.pk), count=2)
+
+    # then: the rows one worker locked, the other skipped; none was ended or e-mailed twice
+    assert sum(counts) == 40
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(emails)
+    assert StockAlertEmail.objects.filter(sent_at__isnull=False).count() == 40
