@@ -255,6 +255,16 @@ def set_initial_levels(*, levels: dict[int, int], cause: str) -> int:
     return stocked
 
 
+def set_low_stock_threshold(*, product_id: int, threshold: int | None) -> None:
+    """Set the product's own low-stock threshold (None: the shop's default applies again). One
+    UPDATE of a threshold, not of stock: no ledger row, no lock. Raises InvalidStockChange (field
+    "low_stock_threshold") below zero, UnknownProduct when the product has no stock row."""
+    if threshold is not None and threshold < 0:
+        raise InvalidStockChange(field="low_stock_threshold", message="A threshold is zero units or more.")
+    if not StockItem.objects.filter(product_id=product_id).update(low_stock_threshold=threshold):
+        raise UnknownProduct(product_id=product_id)
+
+
 def order_cause(*, order_id: int) -> str:
     """The ledger cause of an order's allocation and of its release."""
     return f"order:{order_id}"

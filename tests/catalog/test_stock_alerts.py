@@ -454,3 +454,12 @@ def test_the_same_message_consumed_by_two_workers_at_once_emails_each_subscriber
     assert sum(counts) == 40
     assert sorted(m.to[0] for m in mail.outbox) == sorted(emails)
     assert StockAlertEmail.objects.filter(sent_at__isnull=False).count() == 40
+
+
+def test_staff_see_who_waits_for_a_product_in_admin(client, kettle, run_on_commit):
+    subscribe_guest(APIClient(), kettle, "grace@example.com", run_on_commit)
+    client.force_login(UserFactory(superuser=True))
+
+    html = client.get("/admin/catalog/stockalert/").content.decode()
+
+    assert "grace@example.com" in html and "Steel kettle" in html
