@@ -56,6 +56,10 @@ PUBLIC = {
     "api:fulfilment-ship",  # warehouse API keys (orders:fulfil) only: others get 403 (tests/orders/test_fulfilment_api.py)
     "api:fulfilment-deliver",  # the same
     "api:carrier-events",  # a carrier's name; events are verified by their signature
+    # a public product's id: anyone may ask to hear when it is back (tests/catalog/test_stock_alerts.py)
+    "api:stock-alert-create", "catalog:stock-alert-subscribe",
+    # a signed token that confirms or ends only the subscription it was made for
+    "catalog:stock-alert-confirm", "catalog:stock-alert-unsubscribe",
 }  # fmt: skip
 PUBLIC_NAMESPACES = {"admin"}  # staff screens, guarded by Django permissions instead
 
