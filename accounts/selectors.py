@@ -31,3 +31,10 @@ def lock_user(*, user_id: int) -> User:
     """Lock the user row for the rest of the open transaction (account-level writes)."""
     assert transaction.get_connection().in_atomic_block, "lock_* needs an open transaction"
     return User.objects.select_for_update(of=("self",)).get(pk=user_id)
+
+
+def list_group_emails(*, group: str) -> list[str]:
+    """The addresses of the active staff members of a staff group (accounts.staff), sorted: who
+    gets a group's e-mails (the Fulfilment group's low-stock digest). One query."""
+    members = User.objects.filter(groups__name=group, is_active=True, is_staff=True, deleted_at=None)
+    return sorted(set(members.exclude(email="").values_list("email", flat=True)))

@@ -22,7 +22,7 @@ from django.utils.html import format_html
 from catalog import cache as catalog_cache
 from catalog import services
 from catalog.images import validate_image_upload
-from catalog.models import Brand, Category, Product, ProductImage, ProductImportJob
+from catalog.models import Brand, Category, Product, ProductImage, ProductImportJob, StockAlert
 from catalog.selectors import CategoryNotFound
 
 logger = logging.getLogger(__name__)
@@ -309,3 +309,24 @@ class ProductAdmin(admin.ModelAdmin):
 
 def _ids(queryset: QuerySet[Product]) -> list[int]:
     return list(queryset.values_list("pk", flat=True))
+
+
+@admin.register(StockAlert)
+class StockAlertAdmin(admin.ModelAdmin):
+    """Who waits for which sold-out product (read-only: customers subscribe and unsubscribe themselves)."""
+
+    list_display = ["product", "email", "created_at", "confirmed_at", "notified_at", "unsubscribed_at"]
+    list_select_related = ["product"]
+    list_filter = [("confirmed_at", admin.EmptyFieldListFilter), ("notified_at", admin.EmptyFieldListFilter)]
+    search_fields = ["=email", "^product__sku"]
+    raw_id_fields = ["product", "user"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

@@ -1,6 +1,7 @@
 """The catalog's block of the staff dashboard (shop.dashboard): products about to run out.
 
-Stock levels come from inventory's selector, titles and SKUs from the catalog's own table; the
+Stock levels and thresholds come from inventory's selector, titles and SKUs from the catalog's
+own table (catalog.selectors.list_low_stock_products, shared with the daily digest); the
 block shows to staff who may see stock (`inventory.view_stockitem`: Catalog managers, Fulfilment).
 """
 
@@ -8,17 +9,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from catalog.models import Product
+from catalog import selectors
 from inventory import selectors as inventory_selectors
 from shop.dashboard import Block, register
 
+DASHBOARD_LOW_STOCK_ROWS = 10
+
 
 def low_stock_figures(*, now: datetime, memo: dict) -> dict:
-    levels = inventory_selectors.list_low_stock()
-    products = {p["id"]: p for p in Product.objects.filter(pk__in=[pk for pk, _ in levels]).values("id", "title", "sku")}
     return {
-        "threshold": inventory_selectors.LOW_STOCK_THRESHOLD,
-        "products": [{**products[pk], "available": available} for pk, available in levels if pk in products],
+        "threshold": inventory_selectors.default_low_stock_threshold(),
+        "products": selectors.list_low_stock_products(limit=DASHBOARD_LOW_STOCK_ROWS),
     }
 
 

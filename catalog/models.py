@@ -8,6 +8,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 
+from shop.email_addresses import EMAIL_MAX_LENGTH
+
 
 class Category(models.Model):
     """A node of the category tree. A category page lists its own and its descendants' products."""
@@ -279,3 +281,77 @@ class PopularityState(models.Model):
 
     def __str__(self) -> str:
         return f"popularity since {self.epoch}"
+class StockAlert(models.Model):
+    """A visitor's wish to be told once when a sold-out product is back in stock.
+
+    Open while neither notified nor unsubscribed; one open subscription per product and address
+    (the partial unique constraint), so subscribing twice is one subscription. A guest's (or an
+    unverified account's) address is confirmed by an e-mailed link before anything else is sent
+    to it; a signed-in customer with a verified address is confirmed at once. When the product is
+    back, each confirmed open subscription gets one e-mail and is ended (`notified_at`): a later
+    sell-out and restock tells nobody unless they subscribe again (a new row).
+    """
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    email = models.CharField(max_length=EMAIL_MAX_LENGTH, help_text="In the shop's normal form (shop.email_addresses).")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True, help_text="When the address was confirmed.")
+    notified_at = models.DateTimeField(null=True, blank=True, help_text="When the back-in-stock e-mail was due.")
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["product", "email"],
+                condition=Q(notified_at__isnull=True, unsubscribed_at__isnull=True),
+                name="stock_alert_one_open_per_address",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} for product {self.product_id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.notified_at is None and self.unsubscribed_at is None
+
+
+class StockAlertEmailKind(models.TextChoices):
+    CONFIRM = "confirm", "Confirm the address"
+    BACK_IN_STOCK = "back_in_stock", "Back in stock"
+
+
+class StockAlertEmail(models.Model):
+    """One e-mail of a subscription, claimed before it is sent (shop.email_claims): a redelivered
+    message never sends it twice."""
+
+    alert = models.ForeignKey(StockAlert, on_delete=models.CASCADE, related_name="emails")
+    kind = models.CharField(max_length=20, choices=StockAlertEmailKind.choices)
+    claimed_at = models.DateTimeField(help_text="When a worker took it; an old claim may be taken again.")
+    sent_at = models.DateTimeField(null=True, blank=True, help_text="Sent (or dropped: unsubscribed meanwhile).")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["alert", "kind"], name="stock_alert_email_once")]
+
+    def __str__(self) -> str:
+        return f"{self.alert_id} {self.kind}"
+
+
+class LowStockDigest(models.Model):
+    """The staff's daily low-stock e-mail, one row per day, claimed before it is sent
+    (shop.email_claims): a second run of the beat task that day sends nothing."""
+
+    day = models.DateField(unique=True)
+    claimed_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    products = models.PositiveIntegerField(default=0, help_text="How many products it listed.")
+    recipients = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-day"]
+
+    def __str__(self) -> str:
+        return f"low-stock digest {self.day}"

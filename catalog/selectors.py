@@ -484,3 +484,18 @@ def get_sellable_products(*, product_ids: list[int]) -> dict[int, SellableProduc
 def get_sellable_prices(*, product_ids: list[int]) -> dict[int, Decimal]:
     """{product_id: current price} for the active products among these (others are absent); primary."""
     return dict(Product.objects.using(PRIMARY).filter(pk__in=product_ids, is_active=True).values_list("pk", "price"))
+
+
+@replica_ok
+def list_low_stock_products(*, limit: int | None = None) -> list[dict]:
+    """The products at or below their low-stock threshold, fewest units first (inventory's
+    list_low_stock), each {"id", "title", "sku", "available", "threshold"}: the staff dashboard's
+    "Running out" and the daily digest. Two queries."""
+    levels = inventory_selectors.list_low_stock(limit=limit)
+    products = Product.objects.filter(pk__in=[level.product_id for level in levels]).values("id", "title", "sku")
+    by_id = {product["id"]: product for product in products}
+    return [
+        {**by_id[level.product_id], "available": level.available, "threshold": level.threshold}
+        for level in levels
+        if level.product_id in by_id
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import smtplib
 
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
@@ -10,6 +11,7 @@ from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
 
 from catalog.search.base import SearchUnavailable
+from shop.celery import retrying
 
 logger = logging.getLogger(__name__)
 
@@ -108,3 +110,37 @@ def recompute_popularity_task() -> dict:
     result = recompute_popularity()
     return {"changed": result.changed, "scored": result.scored, "warmed": result.warmed,
             "hit_rate": catalog_cache.stats()["hit_rate"]}  # fmt: skip
+
+
+# --- Stock alerts (catalog.services.stock_alerts) ------------------------------------------------
+
+# E-mail waits out an SMTP server that is down: 10 s, 20 s ... 10 min, 8 times (as order e-mails).
+STOCK_ALERT_EMAIL_RETRY = retrying(smtplib.SMTPException, OSError, max_retries=8, retry_backoff=10,
+                                   retry_backoff_max=600)  # fmt: skip
+
+
+@shared_task(name="catalog.notify_back_in_stock", **retrying())
+def notify_back_in_stock_task(*, product_id: int, available: int = 0, message_id: int | None = None) -> int:
+    """Outbox consumer of "stock.back_in_stock" (inventory): end the product's confirmed subscriptions
+    and queue their one e-mail each. A redelivered message finds them ended and does nothing."""
+    from catalog.services.stock_alerts import notify_back_in_stock  # breaks services <-> tasks
+
+    return notify_back_in_stock(product_id=product_id)
+
+
+@shared_task(name="catalog.send_stock_alert_email", **STOCK_ALERT_EMAIL_RETRY)
+def send_stock_alert_email_task(*, alert_id: int, kind: str, message_id: int | None = None) -> bool:
+    """Outbox consumer of "stock_alert.email", on the email queue: the log row (subscription, kind)
+    makes a redelivery send nothing."""
+    from catalog.services.stock_alerts import send_stock_alert_email  # breaks services <-> tasks
+
+    return send_stock_alert_email(alert_id=alert_id, kind=kind)
+
+
+@shared_task(name="catalog.send_low_stock_digest_email", **STOCK_ALERT_EMAIL_RETRY)
+def send_low_stock_digest_task() -> bool:
+    """Beat, every morning: the day's low-stock e-mail to the Fulfilment group; a second run that
+    day (or a retry after it was sent) sends nothing."""
+    from catalog.services.stock_alerts import send_low_stock_digest  # breaks services <-> tasks
+
+    return send_low_stock_digest()

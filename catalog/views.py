@@ -5,16 +5,20 @@ from __future__ import annotations
 from dataclasses import replace
 from urllib.parse import urlencode
 
+from django import forms
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from catalog import activity, search, selectors, services
 from catalog.filters import SORT_LABELS, ListingQuery, parse_listing_params
 from catalog.search.params import parse_search_params
+from catalog.services import stock_alerts
 from shop.api.errors import error_body
+from shop.email_addresses import EmailAddressFormField
 from shop.exceptions import NotFound
 
 
@@ -74,11 +78,75 @@ def product_view(request: HttpRequest, slug: str) -> HttpResponse:
     except NotFound as exc:
         raise Http404(exc.message) from exc
     availability = selectors.get_availability(product_ids=[product["id"]]).get(product["id"])
-    return render(
-        request,
-        "catalog/product.html",
-        {"product": product, "availability": availability, "canonical": request.build_absolute_uri(product["url"])},
-    )
+    context = {
+        "product": product,
+        "availability": availability,
+        "canonical": request.build_absolute_uri(product["url"]),
+    }
+    if availability is not None and availability.status == "out_of_stock":
+        context["stock_alert_form"] = StockAlertForm()
+    return render(request, "catalog/product.html", context)
+
+
+class StockAlertForm(forms.Form):
+    """The product page's "tell me when it is back": an address for guests; empty for a signed-in
+    customer (one click: the account's address)."""
+
+    email = EmailAddressFormField(required=False, label="E-mail address")
+
+
+@require_POST
+def stock_alert_subscribe_view(request: HttpRequest, slug: str) -> HttpResponse:
+    """Subscribe to a sold-out product's return (throttled in urls.py with the API's scope), then
+    back to the product page with a message."""
+    try:
+        product = selectors.get_product_page(slug=slug)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    form = StockAlertForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(form.errors["email"]))
+        return redirect(product["url"])
+    try:
+        subscription = stock_alerts.subscribe_to_stock_alert(
+            product_id=product["id"], email=form.cleaned_data["email"], user=request.user
+        )
+    except (stock_alerts.StockAlertRefused, stock_alerts.ProductInStock) as exc:
+        messages.error(request, " ".join([exc.message, *(r for rs in exc.fields.values() for r in rs)]))
+        return redirect(product["url"])
+    email = subscription.alert.email
+    if subscription.confirmed:
+        messages.success(request, f"We will e-mail {email} once when {product['title']} is back in stock.")
+    else:
+        messages.success(request, f"We sent a link to {email}: open it to confirm the alert.")
+    return redirect(product["url"])
+
+
+@require_http_methods(["GET", "POST"])
+def stock_alert_confirm_view(request: HttpRequest, token: str) -> HttpResponse:
+    """GET shows what the link confirms, with a button; the POST confirms (a mail scanner that
+    prefetches the link confirms nothing). A forged, expired or ended link is a 400 page."""
+    return _stock_alert_link_view(request, token, unsubscribe=False)
+
+
+@require_http_methods(["GET", "POST"])
+def stock_alert_unsubscribe_view(request: HttpRequest, token: str) -> HttpResponse:
+    """The unsubscribe link of every stock alert e-mail: GET asks, POST ends the subscription (no login)."""
+    return _stock_alert_link_view(request, token, unsubscribe=True)
+
+
+def _stock_alert_link_view(request: HttpRequest, token: str, *, unsubscribe: bool) -> HttpResponse:
+    try:
+        if request.method == "GET":
+            alert = stock_alerts.check_stock_alert_link(token=token, unsubscribe=unsubscribe)
+        elif unsubscribe:
+            alert = stock_alerts.unsubscribe_from_stock_alert(token=token)
+        else:
+            alert = stock_alerts.confirm_stock_alert(token=token)
+    except stock_alerts.InvalidStockAlertLink as exc:
+        return render(request, "catalog/stock_alert.html", {"error": exc.message}, status=400)
+    context = {"alert": alert, "unsubscribe": unsubscribe, "done": request.method == "POST"}
+    return render(request, "catalog/stock_alert.html", context)
 
 
 def search_view(request: HttpRequest) -> HttpResponse:

@@ -79,8 +79,10 @@ def _posted_fields(request: HttpRequest) -> list[tuple[str, str]]:
 @admin.register(StockItem)
 class StockItemAdmin(admin.ModelAdmin):
     form = StockItemAdjustForm
-    list_display = ["product_id", "product_title", "product_sku", "available", "updated_at"]
+    list_display = ["product_id", "product_title", "product_sku", "available", "low_stock_threshold", "updated_at"]
     list_display_links = ["product_id", "product_title"]
+    # The threshold is edited in the list (services.set_low_stock_threshold); stock only by an adjustment.
+    list_editable = ["low_stock_threshold"]
     list_select_related = ["product"]
     list_filter = [StockStatusFilter]
     search_fields = ["^product__sku", "product__title"]
@@ -155,6 +157,9 @@ class StockItemAdmin(admin.ModelAdmin):
         return [*readonly, "product"] if obj else readonly
 
     def save_model(self, request: HttpRequest, obj: StockItem, form: StockItemAdjustForm, change: bool) -> None:
+        if change and "adjust_by" not in form.cleaned_data:  # the list's editable threshold column
+            services.set_low_stock_threshold(product_id=obj.product_id, threshold=obj.low_stock_threshold)
+            return
         try:
             result = services.adjust(
                 product_id=obj.product_id,

@@ -10,10 +10,17 @@ from django.db.models import Q
 class StockItem(models.Model):
     product = models.OneToOneField("catalog.Product", on_delete=models.PROTECT, related_name="stock")
     available = models.IntegerField(default=0)  # the CHECK below, not the field type, guards the floor
+    low_stock_threshold = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="Staff are told (dashboard, daily digest) when at most this many units are left; "
+                  "empty: the shop's default (INVENTORY_LOW_STOCK_THRESHOLD).",
+    )  # fmt: skip
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [models.CheckConstraint(condition=Q(available__gte=0), name="stock_not_negative")]
+        # The low-stock lists read the fewest units first and stop early (dashboard, digest).
+        indexes = [models.Index(fields=["available", "product"], name="stock_item_available_idx")]
         permissions = [("adjust_stock", "Can adjust stock levels")]
 
     def __str__(self) -> str:

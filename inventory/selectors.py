@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import models, transaction
-from django.db.models import QuerySet
+from django.db.models import F, Q, QuerySet, Value
+from django.db.models.functions import Coalesce
 
 from inventory.models import StockItem, StockMovement
 from shop.db_router import replica_ok
 
-LOW_STOCK_THRESHOLD = 5  # at most this many units left: "Only n left"
+LOW_STOCK_THRESHOLD = 5  # at most this many units left: the storefront's "Only n left" (staff: list_low_stock)
 
 
 class StockStatus(models.TextChoices):
@@ -108,9 +110,35 @@ def in_stock_product_ids() -> QuerySet:
     return StockItem.objects.filter(available__gt=0).values_list("product_id", flat=True)
 
 
+@dataclass(frozen=True)
+class LowStock:
+    """A stocked product at or below its low-stock threshold (its own, or the shop's default)."""
+
+    product_id: int
+    available: int
+    threshold: int
+
+
+def default_low_stock_threshold() -> int:
+    """The threshold of products without their own (INVENTORY_LOW_STOCK_THRESHOLD)."""
+    return settings.INVENTORY_LOW_STOCK_THRESHOLD
+
+
 @replica_ok
-def list_low_stock(*, threshold: int = LOW_STOCK_THRESHOLD, limit: int = 10) -> list[tuple[int, int]]:
-    """(product_id, units available) of the stocked products at or below `threshold` units, fewest
-    first (the staff dashboard's "about to run out"). One query."""
-    rows = StockItem.objects.filter(available__lte=threshold).order_by("available", "product_id")
-    return list(rows.values_list("product_id", "available")[:limit])
+def list_low_stock(*, limit: int | None = 10) -> list[LowStock]:
+    """The stocked products at or below their threshold (StockItem.low_stock_threshold, or the
+    default when it is empty), fewest units first, at most `limit` (None: all). One query, on the
+    (available, product) index: the fewest units come first, so the scan stops early.
+    The staff dashboard's "Running out" and the daily low-stock digest."""
+    default = default_low_stock_threshold()
+    rows = (
+        StockItem.objects.filter(
+            Q(low_stock_threshold__isnull=True, available__lte=default) | Q(available__lte=F("low_stock_threshold"))
+        )
+        .annotate(threshold=Coalesce("low_stock_threshold", Value(default)))
+        .order_by("available", "product_id")
+        .values_list("product_id", "available", "threshold")
+    )
+    if limit is not None:
+        rows = rows[:limit]
+    return [LowStock(product_id=p, available=a, threshold=t) for p, a, t in rows]

@@ -17,6 +17,12 @@ How every service here works (STYLE.md sections 5 and 7, ARCHITECTURE.md flow 5)
 
 Products are referred to by id only (inventory imports no other app). A product id that does
 not exist is refused by the deferred foreign keys at commit and raised as UnknownProduct.
+
+Inventory tells the rest of the shop through the outbox, in the change's own transaction: a
+change applied now that takes a product's available units from 0 to more than 0 (a restock, a
+seller feed, a staff adjustment, a cancelled order's release, a first level) publishes one
+BACK_IN_STOCK message (payload: product_id, available). A replay applies nothing and publishes
+nothing; a change from more than 0 to more publishes nothing.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from django.utils import timezone
 from inventory import selectors
 from inventory.exceptions import InvalidStockChange, OutOfStock, StockBusy, StockWouldGoNegative, UnknownProduct
 from inventory.models import MovementKind, StockItem, StockMovement
+from shop import outbox
 from shop.sql import now_for, quoted
 
 if TYPE_CHECKING:
@@ -49,6 +56,8 @@ MAX_CAUSE_LENGTH = StockMovement._meta.get_field("cause").max_length
 MAX_REASON_LENGTH = StockMovement._meta.get_field("reason").max_length
 INITIAL_LEVELS_CHUNK = 1000  # products per statement pair in set_initial_levels (3 parameters each)
 LEVEL_KINDS = (MovementKind.SET_LEVEL, MovementKind.FEED)  # the kinds of change set_level records
+
+BACK_IN_STOCK = "stock.back_in_stock"  # outbox topic: a product's available units went from 0 to more
 
 APPLIED = "applied"
 ALREADY_APPLIED = "already_applied"
@@ -237,11 +246,23 @@ def set_initial_levels(*, levels: dict[int, int], cause: str) -> int:
     rows = sorted(levels.items())  # product id order, like every other stock write
     stocked = 0
     for start in range(0, len(rows), INITIAL_LEVELS_CHUNK):
-        inserted = _insert_missing_stock_items(rows[start : start + INITIAL_LEVELS_CHUNK])
+        chunk = dict(rows[start : start + INITIAL_LEVELS_CHUNK])
+        inserted = _insert_missing_stock_items(list(chunk.items()))
         if inserted:
             _insert_initial_movements(product_ids=inserted, cause=cause)
+            _announce_back_in_stock({product_id: chunk[product_id] for product_id in inserted})
         stocked += len(inserted)
     return stocked
+
+
+def set_low_stock_threshold(*, product_id: int, threshold: int | None) -> None:
+    """Set the product's own low-stock threshold (None: the shop's default applies again). One
+    UPDATE of a threshold, not of stock: no ledger row, no lock. Raises InvalidStockChange (field
+    "low_stock_threshold") below zero, UnknownProduct when the product has no stock row."""
+    if threshold is not None and threshold < 0:
+        raise InvalidStockChange(field="low_stock_threshold", message="A threshold is zero units or more.")
+    if not StockItem.objects.filter(product_id=product_id).update(low_stock_threshold=threshold):
+        raise UnknownProduct(product_id=product_id)
 
 
 def order_cause(*, order_id: int) -> str:
@@ -592,9 +613,24 @@ def _add_units(*, product_id: int, delta: int) -> int | None:
 
 
 def _complete(movement: StockMovement, *, delta: int, level_after: int) -> StockChange:
+    """Write the claimed ledger row's figures; a change that took the product from 0 units to more
+    is announced (BACK_IN_STOCK) in the same transaction."""
     StockMovement.objects.filter(pk=movement.pk).update(quantity=delta, level_after=level_after)
     movement.quantity, movement.level_after = delta, level_after
+    if level_after > 0 and level_after - delta == 0:
+        _announce_back_in_stock({movement.product_id: level_after})
     return _change_from(movement, applied=True)
+
+
+def _announce_back_in_stock(levels: dict[int, int]) -> None:
+    """One outbox message per product whose units went from 0 to `levels[product_id]` (> 0)."""
+    messages = [
+        outbox.Message(BACK_IN_STOCK, str(product_id), {"product_id": product_id, "available": available})
+        for product_id, available in sorted(levels.items())
+        if available > 0
+    ]
+    if messages:
+        outbox.publish_all(messages)
 
 
 def _change_from(movement: StockMovement, *, applied: bool) -> StockChange:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import traceback
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from typing import TYPE_CHECKING
@@ -86,7 +86,7 @@ from payments import selectors as payments_selectors
 from payments import services as payments_services
 from payments.exceptions import RefundRefused
 from payments.models import RefundState
-from shop import deadletters, money, outbox
+from shop import deadletters, email_claims, money, outbox
 from shop.email_addresses import EMAIL_MAX_LENGTH, normalize_email
 from shop.idempotency import Created, IdempotencyKeyReused, IdempotencyRequest, referenced_pk
 from shop.idempotency import claim as idempotency_claim
@@ -102,8 +102,8 @@ logger = logging.getLogger(__name__)
 
 ORDER_PLACED = "order.placed"  # outbox topic: allocate this order (orders.allocate_order)
 ORDER_EMAIL = "order.email"  # outbox topic: send this order e-mail (orders.send_order_email)
-EMAIL_CLAIM_TIMEOUT = timedelta(minutes=5)  # a claim older than this was abandoned by a dead worker
-NEVER_CLAIMED = datetime(2000, 1, 1, tzinfo=UTC)  # a new log row's claimed_at: the first claim succeeds
+EMAIL_CLAIM_TIMEOUT = email_claims.CLAIM_TIMEOUT  # a claim older than this was abandoned by a dead worker
+NEVER_CLAIMED = email_claims.NEVER_CLAIMED  # a new log row's claimed_at: the first claim succeeds
 PAYMENT_AUTHORIZE = "payment.authorize"  # outbox topic: authorize an allocated order (payments worker)
 PAYMENT_VOID = "payment.void"
 PAYMENT_REDRIVE = "payment.redrive"  # outbox topic: the sweep asks payments to finish or report an attempt
@@ -973,18 +973,11 @@ def send_order_email(*, order_id: int, kind: str, reference: str = "") -> bool:
         return False
     if kind != EmailKind.RECEIVED:
         _send_received_first(order_id=order_id, kind=kind)
-    now = timezone.now()
     log = EmailLog.objects.filter(order_id=order_id, kind=kind, reference=reference)
-    claimed = log.filter(sent_at=None, claimed_at__lt=now - EMAIL_CLAIM_TIMEOUT).update(claimed_at=now)
-    if not claimed:
+    if not email_claims.send_claimed(
+        log, lambda: _message(selectors.get_order_for_email(order_id=order_id), kind, reference=reference)
+    ):
         return False  # sent already, or another worker is sending it right now
-    order = selectors.get_order_for_email(order_id=order_id)
-    try:
-        _message(order, kind, reference=reference).send()
-    except Exception:
-        log.filter(sent_at=None).update(claimed_at=NEVER_CLAIMED)
-        raise
-    log.update(sent_at=timezone.now())
     data = {"kind": kind} | ({"reference": reference} if reference else {})
     OrderEvent.objects.create(order_id=order_id, kind=OrderEventKind.EMAIL_SENT, data=data)
     return True

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from shop.conf import celery_queues, redis_cache_config, replica_databases
@@ -218,6 +219,9 @@ CELERY_BEAT_SCHEDULE = {
     "recompute-popularity": {
         "task": "catalog.recompute_popularity", "schedule": env.int("POPULARITY_RECOMPUTE_SECONDS", default=60 * 60),
     },
+    # Every morning the Fulfilment group gets the products at or below their low-stock threshold
+    # (none when nothing is low; a row per day makes a second run send nothing).
+    "low-stock-digest": {"task": "catalog.send_low_stock_digest_email", "schedule": crontab(hour=6, minute=0)},
 }
 CELERY_TIMEZONE = "UTC"
 OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=7)
@@ -256,6 +260,7 @@ API_THROTTLE_RATES = {
     "catalog_write": env.str("THROTTLE_RATE_CATALOG_WRITE", default="300/minute"),  # per API key or staff user
     "fulfilment": env.str("THROTTLE_RATE_FULFILMENT", default="600/minute"),  # per API key (warehouse systems)
     "order_lookup": env.str("THROTTLE_RATE_ORDER_LOOKUP", default="10/minute"),  # find an order by number + e-mail
+    "stock_alerts": env.str("THROTTLE_RATE_STOCK_ALERTS", default="20/hour"),  # subscriptions: a guest's is e-mailed
 }
 # Request bodies under /api/: above API_MAX_BODY_BYTES a 413 in the error shape; JSON nested
 # deeper than API_MAX_JSON_DEPTH a 400 (no endpoint takes more than a few levels).
@@ -311,6 +316,14 @@ ORDERS_CARRIER_WEBHOOK_SECRETS = env.dict("ORDERS_CARRIER_WEBHOOK_SECRETS", defa
 # A delivered order's units may be asked back within this many days of its delivery.
 ORDERS_RETURN_WINDOW_DAYS = env.int("ORDERS_RETURN_WINDOW_DAYS", default=30)
 
+# --- Stock alerts -------------------------------------------------------------------------
+# Staff hear of a product at or below its own threshold (StockItem.low_stock_threshold) or, when it
+# has none, this default: the dashboard's "Running out" and the daily digest to the Fulfilment group.
+INVENTORY_LOW_STOCK_THRESHOLD = env.int("INVENTORY_LOW_STOCK_THRESHOLD", default=5)
+# A guest's back-in-stock subscription is confirmed by a link valid this long; the unsubscribe
+# link in the e-mails is valid for a year.
+CATALOG_STOCK_ALERT_CONFIRM_MAX_AGE = env.int("CATALOG_STOCK_ALERT_CONFIRM_MAX_AGE", default=7 * 24 * 3600)
+
 # --- Outbox --------------------------------------------------------------------------------
 # topic -> the Celery task (by name) that consumes it; the checkout and payment issues add theirs.
 OUTBOX_ROUTES: dict[str, str] = {
@@ -321,6 +334,8 @@ OUTBOX_ROUTES: dict[str, str] = {
     "payment.void": "payments.void_payment",  # release the authorization of a cancelled order
     "payment.result": "orders.apply_payment_result",  # what a payment became: the order follows
     "payment.redrive": "payments.redrive_payment",  # the sweep: look the payment up, finish or report it
+    "stock.back_in_stock": "catalog.notify_back_in_stock",  # a product's stock went from 0 to more
+    "stock_alert.email": "catalog.send_stock_alert_email",  # one stock alert e-mail (email queue)
 }
 
 # --- Search --------------------------------------------------------------------------------

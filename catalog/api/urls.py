@@ -2,6 +2,7 @@ from django.urls import path
 
 from catalog.api import views
 from catalog.api.search import SearchApi, SearchSuggestApi
+from catalog.api.stock_alerts import StockAlertCreateApi
 from catalog.api.stock_updates import StockUpdatesApi
 from catalog.api.uploads import ImageUploadCompleteApi, ImageUploadCreateApi
 from catalog.api.writes import CatalogProductApi, CatalogProductCreateApi, CatalogProductDeactivateApi
@@ -14,6 +15,7 @@ urlpatterns = [
     path("search/suggest", SearchSuggestApi.as_view(), name="search-suggest"),
     path("categories", views.CategoryTreeApi.as_view(), name="category-tree"),
     path("stock-updates", StockUpdatesApi.as_view(), name="stock-updates"),
+    path("products/<int:product_id>/stock-alerts", StockAlertCreateApi.as_view(), name="stock-alert-create"),
     path("products/<int:product_id>/images/uploads", ImageUploadCreateApi.as_view(), name="image-upload-create"),
     path(
         "products/<int:product_id>/images/uploads/<uuid:upload_id>/complete",

@@ -37,7 +37,7 @@ def drop_activity_tables(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("catalog", "0009_product_import_job"),
+        ("catalog", "0010_stock_alerts"),
     ]
 
     operations = [

@@ -221,3 +221,26 @@ def test_an_adjustment_first_shows_what_it_will_do_and_changes_nothing(client, s
     client.post(change_url(stock_item), {**form, "_confirmed": "yes"})
     stock_item.refresh_from_db()
     assert stock_item.available == before - 3
+
+
+def test_staff_set_a_products_low_stock_threshold_in_the_list_without_touching_stock(client, stock_clerk, stock_item):
+    client.force_login(stock_clerk)
+    form = {"form-TOTAL_FORMS": "1", "form-INITIAL_FORMS": "1", "form-0-id": str(stock_item.pk), "_save": "Save"}
+
+    response = client.post(CHANGELIST_URL, {**form, "form-0-low_stock_threshold": "12"})
+    stock_item.refresh_from_db()
+    assert (response.status_code, stock_item.available, stock_item.low_stock_threshold) == (302, 10, 12)
+
+    cleared = client.post(CHANGELIST_URL, {**form, "form-0-low_stock_threshold": ""})
+
+    stock_item.refresh_from_db()
+    assert (cleared.status_code, stock_item.available, stock_item.low_stock_threshold) == (302, 10, None)
+    assert StockMovement.objects.count() == 0
+
+
+def test_the_threshold_column_is_read_only_without_the_adjust_permission(client, stock_viewer, stock_item):
+    client.force_login(stock_viewer)
+
+    html = client.get(CHANGELIST_URL).content.decode()
+
+    assert 'name="form-0-low_stock_threshold"' not in html

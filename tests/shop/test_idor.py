@@ -38,7 +38,8 @@ _order = (
     lambda owner: {"number": OrderFactory(customer=owner).number},
     lambda kwargs: Order.objects.filter(number=kwargs["number"]).values().first(),
 )
-OWNED.update({name: _order for name in ["api:order-detail", "api:order-cancel", "orders:detail", "orders:status",
+OWNED.update({name: _order for name in ["api:order-detail", "api:order-cancel", "api:order-returns", "orders:detail",
+                                        "orders:status", "orders:return",
                                         "orders:cancel", "orders:payment", "orders:payment-complete"]})  # fmt: skip
 # Patterns with arguments that name no customer's object.
 PUBLIC = {
@@ -56,6 +57,10 @@ PUBLIC = {
     "api:fulfilment-ship",  # warehouse API keys (orders:fulfil) only: others get 403 (tests/orders/test_fulfilment_api.py)
     "api:fulfilment-deliver",  # the same
     "api:carrier-events",  # a carrier's name; events are verified by their signature
+    # a public product's id: anyone may ask to hear when it is back (tests/catalog/test_stock_alerts.py)
+    "api:stock-alert-create", "catalog:stock-alert-subscribe",
+    # a signed token that confirms or ends only the subscription it was made for
+    "catalog:stock-alert-confirm", "catalog:stock-alert-unsubscribe",
 }  # fmt: skip
 PUBLIC_NAMESPACES = {"admin"}  # staff screens, guarded by Django permissions instead
 
@@ -114,7 +119,7 @@ def test_the_owner_reaches_the_same_url(name):
     client = APIClient()
     client.force_login(owner)
     client.force_authenticate(owner)
-    method = "post" if name.endswith(("delete", "cancel", "payment", "payment-complete")) else "get"
+    method = "post" if name.endswith(("delete", "cancel", "payment", "payment-complete", ":return")) else "get"
     # The owner gets past the ownership check: a page, a redirect, or a refusal about the order's
     # state or the form (a 400 or 409), never the 404 an intruder gets.
     assert getattr(client, method)(reverse(name, kwargs=kwargs)).status_code in (200, 204, 302, 400, 409)
