@@ -10,5 +10,6 @@ urlpatterns = [
     path("search/suggest/", views.search_suggest_view, name="search-suggest"),
     path("c/<slug:slug>/", views.category_view, name="category"),
     path("p/<slug:slug>/", views.product_view, name="product"),
+    path("recently-viewed/clear/", views.recently_viewed_clear_view, name="recently-viewed-clear"),
     path("uploads/<uuid:upload_id>/", views.direct_upload_view, name="direct-upload"),
 ]
