@@ -424,7 +424,8 @@ def memoised(name: str, fill: Callable[[], object], timeout: int):
     if held is not None and held[0] == generation:
         return held[1]
     value = get_or_fill(listing_key(name, "all"), fill, timeout)
-    _process_memo[memo_key] = (generation, value)
+    if generation:  # 0: Redis did not answer, so no change would ever be seen: read again next time
+        _process_memo[memo_key] = (generation, value)
     return value
 
 
