@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 
-from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
@@ -24,7 +23,7 @@ from cart.models import Cart
 from catalog import selectors as catalog_selectors
 from catalog import services as catalog_services
 from shop.api.errors import error_body
-from shop.guest import GUEST_COOKIE, GUEST_COOKIE_MAX_AGE, guest_token_from_request, new_guest_token
+from shop.guest import guest_token_from_request, new_guest_token, set_guest_cookie
 
 NOTHING_TO_CHANGE = "Your cart is empty: there is nothing to change."
 
@@ -36,17 +35,6 @@ def _wants_json(request: HttpRequest) -> bool:
 
 def _open_cart(request: HttpRequest) -> Cart | None:
     return selectors.find_open_cart(user=request.user, guest_token=guest_token_from_request(request))
-
-
-def _set_guest_cookie(response: HttpResponse, token: str) -> None:
-    response.set_cookie(
-        GUEST_COOKIE,
-        token,
-        max_age=GUEST_COOKIE_MAX_AGE,
-        httponly=True,
-        samesite="Lax",
-        secure=not settings.DEBUG,
-    )
 
 
 def _next_url(request: HttpRequest, candidate: str) -> str:
@@ -115,7 +103,7 @@ def add_view(request: HttpRequest) -> HttpResponse:
             messages.success(request, message)
             response = redirect(next_url)
     if new_token is not None and cart is not None:  # a cart now exists under the new token
-        _set_guest_cookie(response, new_token)
+        set_guest_cookie(response, new_token)
     return response
 
 

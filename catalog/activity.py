@@ -15,8 +15,8 @@ whether it found anything) and clicks from search results are counted per hour i
   pipeline at the end of a request that made no lookup after counting.
 - **Once per visitor.** A view is counted by a small Lua script that first sets
   `activity:seen:<visitor>:<product>` with NX and ACTIVITY_DEDUPE_SECONDS: a visitor's repeated
-  views of a product within the window count once. Visitors are the account, the guest token, or
-  the address and user agent. A user agent matching ACTIVITY_BOT_PATTERN is never counted.
+  views of a product within the window count once. Visitors are the account, or the address and
+  user agent. A user agent matching ACTIVITY_BOT_PATTERN is never counted.
 - **Fails open.** Redis down: the page is served and the counts are lost, nothing else.
 - **Embedded default** (no Redis): each count is added straight to the activity tables.
 
@@ -43,7 +43,6 @@ from redis.exceptions import RedisError
 
 from catalog import cache as catalog_cache
 from catalog.models import ActivityFlush, Product
-from shop.guest import guest_token_from_request
 
 logger = logging.getLogger(__name__)
 
@@ -97,13 +96,12 @@ def is_bot(request: HttpRequest | None) -> bool:
 
 
 def visitor_of(request: HttpRequest) -> str:
-    """A short, stable, non-reversible name for who is looking (the account, the guest token, or
-    the address and user agent)."""
+    """A short, stable, non-reversible name for who is looking: the account, else the address and
+    user agent (not the guest token: a first product page hands one out, and the visitor's second
+    view must still be the same visitor's)."""
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         raw = f"u:{user.pk}"
-    elif token := guest_token_from_request(request):
-        raw = f"g:{token}"
     else:
         raw = f"a:{request.META.get('REMOTE_ADDR', '')}:{request.headers.get('User-Agent', '')}"
     return hashlib.sha256(raw.encode()).hexdigest()[:20]
@@ -181,11 +179,12 @@ def _count_once(visitor: str, field: str) -> None:
         return
     hour_key = f"activity:live:{_hour()}"
 
-    def command(pipe, client) -> None:
+    def command(pipe, client):
         keys = [client.make_key(seen_key), client.make_key(hour_key), client.make_key(HOURS_KEY)]
         pipe.eval(COUNT_ONCE, 3, *keys, settings.ACTIVITY_DEDUPE_SECONDS, field)
+        return _nothing
 
-    catalog_cache.ride(command)
+    catalog_cache.ride(catalog_cache.Rider(redis=command, plain=_nothing_plain, write=True))
 
 
 def _add(fields: dict[str, int]) -> None:
@@ -196,13 +195,22 @@ def _add(fields: dict[str, int]) -> None:
         return
     hour_key = f"activity:live:{_hour()}"
 
-    def command(pipe, client) -> None:
+    def command(pipe, client):
         made = client.make_key(hour_key)
         for field, amount in fields.items():
             pipe.hincrby(made, field, amount)
         pipe.sadd(client.make_key(HOURS_KEY), made)
+        return _nothing
 
-    catalog_cache.ride(command)
+    catalog_cache.ride(catalog_cache.Rider(redis=command, plain=_nothing_plain, write=True))
+
+
+def _nothing(results: list) -> None:
+    """A counting rider reads nothing back."""
+
+
+def _nothing_plain() -> None:
+    """Riders run through the cache API only without Redis, where counts never ride."""
 
 
 def _add_now(fields: dict[str, int]) -> None:

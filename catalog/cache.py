@@ -17,6 +17,10 @@ A fixed, small number of cache round trips per page (docs/read-path.md):
 - **Hit and miss counts** are kept in process and flushed to Redis inside the next lookup's
   pipeline (at most once a second), so counting costs no round trip; `stats()` adds the
   process's unflushed counts to the flushed totals.
+- **Riders**: other catalog reads and writes of this request (the visitor's recently viewed list)
+  `ride()` in the next lookup's pipeline, so they cost no round trip of their own; a write that no
+  lookup carried goes at the end of the request, in one pipeline. Cards read in a request are held
+  for the rest of it, and ids `want_cards()` named are read with the next cards.
 
 Availability is never cached here: it changes with every sale and is read separately. With Redis
 down every lookup is a miss (logged once a minute) and pages render from the database.
@@ -30,6 +34,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from django.core.cache import cache
 
@@ -95,16 +100,15 @@ def search_key(digest: str) -> str:
 
 @contextlib.contextmanager
 def request_scope() -> Iterator[None]:
-    """One request: the listing generation is read at most once (catalog.middleware), and the
-    commands that ride along (`ride`) go out with its lookups, or in one pipeline at its end."""
-    state: dict = {}
-    token = _request.set(state)
+    """One request: the listing generation is read at most once (catalog.middleware)."""
+    token = _request.set({})
     try:
         yield
     finally:
-        _request.reset(token)
-        if riders := state.pop("riders", None):
-            _ship(riders)
+        try:
+            flush_riders(reads=False)  # writes no lookup carried: one round trip for all
+        finally:
+            _request.reset(token)
 
 
 def _redis_client():
@@ -114,38 +118,8 @@ def _redis_client():
 
 
 def pipelines():
-    """django-redis's client when the cache is Redis (its pipelines carry riders), else None."""
+    """django-redis's client when the cache is Redis (riders then share its pipelines), else None."""
     return _redis_client()
-
-
-def ride(command: Callable[[object, object], None]) -> None:
-    """Write commands that cost no round trip of their own: `command(pipe, client)` adds them to
-    this request's next lookup pipeline (the product page's one MGET carries the view it counts),
-    or, when no lookup follows, to one pipeline at the request's end; outside a request, now.
-    Redis down: they are dropped (counting fails open). Needs a Redis cache (`pipelines()`)."""
-    state = _request.get()
-    if state is not None:
-        state.setdefault("riders", []).append(command)
-    else:
-        _ship([command])
-
-
-def _take_riders() -> list:
-    state = _request.get()
-    return state.pop("riders", []) if state is not None else []
-
-
-def _ship(riders: list) -> None:
-    client = _redis_client()
-    if client is None:
-        return
-    try:
-        pipe = client.get_client(write=True).pipeline(transaction=False)
-        for rider in riders:
-            rider(pipe, client)
-        pipe.execute()
-    except Exception as exc:  # logged once a minute, never an error page
-        _outage(exc)
 
 
 def _outage(exc: Exception) -> None:
@@ -187,11 +161,14 @@ def mget(keys: list[str]) -> dict:
 
 def _mget(keys: list[str]) -> dict:
     taken = _take_pending()
+    riders = _take_riders()
     client = _redis_client()
     if client is None:  # the embedded local-memory cache: no round trips to save
         if taken:
             _flush_plain(taken)
+        _ride_plain(riders)
         return cache.get_many(keys) if keys else {}
+    spans: list[tuple[Rider, Callable, int, int]] = []
     try:
         pipe = client.get_client(write=True).pipeline(transaction=False)
         made = [client.make_key(k) for k in keys]
@@ -200,15 +177,130 @@ def _mget(keys: list[str]) -> dict:
         for name, amount in taken.items():
             if amount:
                 pipe.incrby(client.make_key(HITS_KEY if name == "hits" else MISSES_KEY), amount)
-        for rider in _take_riders():
-            rider(pipe, client)
-        results = pipe.execute()
+        spans = _add_riders(pipe, client, riders)
+        results = pipe.execute(raise_on_error=False)  # a rider's error is its own, not the lookup's
+        if failed := next((r for r in results[: spans[0][2] if spans else None] if isinstance(r, Exception)), None):
+            raise failed
     except Exception as exc:  # any Redis trouble is a miss, never an error page
         _return_pending(taken)
         _outage(exc)
+        _riders_failed(riders)
         return {}
+    _riders_done(spans, results)
     values = results[0] if made else []
     return {key: client.decode(value) for key, value in zip(keys, values, strict=True) if value is not None}
+
+
+# --- Riders: reads and writes carried by the next lookup's pipeline ------------------------------
+
+FAILED = object()  # what a rider is told when Redis did not answer
+
+
+@dataclass(eq=False)
+class Rider:
+    """Commands for the request's next catalog pipeline (see `ride`).
+
+    `redis(pipe, client)` adds its commands to a django-redis pipeline and returns a function that
+    turns their results into a value; `plain()` does the same through Django's cache API (the
+    local-memory default) and returns the value; `then(value)` receives it, or FAILED. A `write`
+    is carried out at the end of the request if no lookup carried it; a read is then dropped.
+    """
+
+    redis: Callable
+    plain: Callable[[], object]
+    then: Callable[[object], None] = lambda value: None
+    write: bool = False
+
+
+def ride(rider: Rider) -> None:
+    """Carry this rider in the request's next lookup pipeline (at once outside a request)."""
+    state = _request.get()
+    if state is None:
+        _run_riders([rider])
+    else:
+        state.setdefault("riders", []).append(rider)
+
+
+def flush_riders(*, reads: bool = True) -> None:
+    """Carry the riders no lookup carried now, in one pipeline (reads too unless reads=False)."""
+    riders = _take_riders()
+    if not reads:
+        riders = [r for r in riders if r.write]
+    if riders:
+        _run_riders(riders)
+
+
+def _take_riders() -> list[Rider]:
+    state = _request.get()
+    return state.pop("riders", []) if state else []
+
+
+def _run_riders(riders: list[Rider]) -> None:
+    client = _redis_client()
+    if client is None:
+        _ride_plain(riders)
+        return
+    try:
+        pipe = client.get_client(write=True).pipeline(transaction=False)
+        spans = _add_riders(pipe, client, riders)
+        results = pipe.execute(raise_on_error=False)
+    except Exception as exc:  # logged once a minute, never an error page
+        _outage(exc)
+        _riders_failed(riders)
+        return
+    _riders_done(spans, results)
+
+
+def _add_riders(pipe, client, riders: list[Rider]) -> list[tuple[Rider, Callable, int, int]]:
+    spans = []
+    for rider in riders:
+        start = len(pipe)
+        spans.append((rider, rider.redis(pipe, client), start, len(pipe)))
+    return spans
+
+
+def _riders_done(spans, results: list) -> None:
+    for rider, parse, start, end in spans:
+        own = results[start:end]
+        try:
+            value = FAILED if any(isinstance(r, Exception) for r in own) else parse(own)
+        except Exception as exc:  # a value it cannot read: as if Redis had not answered
+            _outage(exc)
+            value = FAILED
+        rider.then(value)
+
+
+def _riders_failed(riders: list[Rider]) -> None:
+    for rider in riders:
+        rider.then(FAILED)
+
+
+def _ride_plain(riders: list[Rider]) -> None:
+    for rider in riders:
+        try:
+            value = rider.plain()
+        except Exception as exc:  # never an error page
+            _outage(exc)
+            value = FAILED
+        rider.then(value)
+
+
+def want_cards(product_ids: list[int]) -> None:
+    """Read these products' cards with the next cards this request reads (no round trip of their own)."""
+    state = _request.get()
+    if state is not None:
+        state.setdefault("want_cards", []).extend(product_ids)
+
+
+def take_wanted_cards() -> list[int]:
+    state = _request.get()
+    return state.pop("want_cards", []) if state else []
+
+
+def held_cards() -> dict[int, dict]:
+    """The cards this request has read so far ({} outside a request): read once per request."""
+    state = _request.get()
+    return state.setdefault("cards", {}) if state is not None else {}
 
 
 def _flush_plain(taken: dict[str, int]) -> None:
@@ -337,7 +429,8 @@ def memoised(name: str, fill: Callable[[], object], timeout: int):
     if held is not None and held[0] == generation:
         return held[1]
     value = get_or_fill(listing_key(name, "all"), fill, timeout)
-    _process_memo[memo_key] = (generation, value)
+    if generation:  # 0: Redis did not answer, so no change would ever be seen: read again next time
+        _process_memo[memo_key] = (generation, value)
     return value
 
 

@@ -143,10 +143,21 @@ def _card(product: Product) -> dict:
 
 def get_product_cards(*, product_ids: list[int]) -> list[dict]:
     """Cards (title, price, brand, first image) for these products, in this order; cached per
-    product version: one cache round trip for the versions and the cards together.
+    product version: one cache round trip for the versions and the cards together. Inactive or
+    unknown products are left out.
 
     Misses are read from the primary in one query plus one for images, whatever their number.
+    Within a request, cards already read are not read again, and the ids another part of the page
+    asked for (`catalog_cache.want_cards`) are read in the same round trip.
     """
+    held = catalog_cache.held_cards()
+    wanted = [i for i in dict.fromkeys([*product_ids, *catalog_cache.take_wanted_cards()]) if i not in held]
+    if wanted:
+        held.update(_read_cards(wanted))
+    return [held[i] for i in product_ids if i in held]
+
+
+def _read_cards(product_ids: list[int]) -> dict[int, dict]:
     fresh, missing = catalog_cache.get_versioned(
         catalog_cache.card_keys(product_ids), {i: catalog_cache.version_key(i) for i in product_ids}
     )
@@ -164,7 +175,7 @@ def get_product_cards(*, product_ids: list[int]) -> list[dict]:
             catalog_cache.PRODUCT_TTL,
         )
         fresh.update(filled)
-    return [fresh[i] for i in product_ids if i in fresh]
+    return fresh
 
 
 def get_product_page(*, slug: str) -> dict:
@@ -291,9 +302,11 @@ def get_availability(*, product_ids: list[int]) -> dict:
     return inventory_selectors.get_availability(product_ids=product_ids)
 
 
-def with_availability(cards: list[dict]) -> list[dict]:
-    """The cards with each product's Availability under "availability" (one query)."""
-    availability = get_availability(product_ids=[c["id"] for c in cards])
+def with_availability(cards: list[dict], *, availability: dict | None = None) -> list[dict]:
+    """The cards with each product's Availability under "availability" (one query, none when the
+    page read `availability` for them already)."""
+    if availability is None:
+        availability = get_availability(product_ids=[c["id"] for c in cards])
     return [{**card, "availability": availability.get(card["id"])} for card in cards]
 
 

@@ -18,5 +18,6 @@ urlpatterns = [
     ),
     path("stock-alerts/confirm/<str:token>/", views.stock_alert_confirm_view, name="stock-alert-confirm"),
     path("stock-alerts/unsubscribe/<str:token>/", views.stock_alert_unsubscribe_view, name="stock-alert-unsubscribe"),
+    path("recently-viewed/clear/", views.recently_viewed_clear_view, name="recently-viewed-clear"),
     path("uploads/<uuid:upload_id>/", views.direct_upload_view, name="direct-upload"),
 ]

@@ -10,11 +10,13 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from catalog import activity, search, selectors, services
+from catalog import activity, recently_viewed, search, selectors, services
 from catalog.filters import SORT_LABELS, ListingQuery, parse_listing_params
+from catalog.recently_viewed import RecentlyViewed
 from catalog.search.params import parse_search_params
 from catalog.services import stock_alerts
 from shop.api.errors import error_body
@@ -23,6 +25,7 @@ from shop.exceptions import NotFound
 
 
 def home_view(request: HttpRequest) -> HttpResponse:
+    recent = RecentlyViewed.for_request(request)  # read with the first lookup, its cards with the others
     tree = selectors.category_tree()
     popular, new = selectors.list_home_products(limit=8)
     return render(
@@ -33,6 +36,7 @@ def home_view(request: HttpRequest) -> HttpResponse:
             "new": new,
             "top_categories": selectors.list_menu_categories(),
             "category_count": len(tree["nodes"]),
+            "recently_viewed": recent.cards(),
         },
     )
 
@@ -70,22 +74,36 @@ def category_view(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def product_view(request: HttpRequest, slug: str) -> HttpResponse:
-    # Counted before the page is read: the counts ride in the page's one cache round trip.
+    # Counted and read before the page is: they ride in the page's cache round trip.
     activity.count_view(request, slug=slug)
     activity.count_search_click(request, slug=slug)
+    recent = RecentlyViewed.for_request(request, give_guest_token=True)
     try:
         product = selectors.get_product_page(slug=slug)
     except NotFound as exc:
         raise Http404(exc.message) from exc
-    availability = selectors.get_availability(product_ids=[product["id"]]).get(product["id"])
+    recent.viewed(product["id"])  # written with the next lookup (the recent cards) or at the end
+    recent_cards = recent.cards(exclude=product["id"])
+    availability = selectors.get_availability(product_ids=[product["id"], *(c["id"] for c in recent_cards)])
     context = {
         "product": product,
-        "availability": availability,
+        "availability": availability.get(product["id"]),
         "canonical": request.build_absolute_uri(product["url"]),
+        "recently_viewed": selectors.with_availability(recent_cards, availability=availability),
     }
-    if availability is not None and availability.status == "out_of_stock":
+    if context["availability"] is not None and context["availability"].status == "out_of_stock":
         context["stock_alert_form"] = StockAlertForm()
-    return render(request, "catalog/product.html", context)
+    return recent.finish(render(request, "catalog/product.html", context))
+
+
+@require_POST
+def recently_viewed_clear_view(request: HttpRequest) -> HttpResponse:
+    """The "Clear" button of the "Recently viewed" row (CSRF-checked), back to the page it was on."""
+    if (visitor := RecentlyViewed.for_request(request).visitor) is not None:
+        recently_viewed.clear(visitor=visitor)
+    back = request.POST.get("next", "")
+    safe = url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure())
+    return redirect(back if safe else "catalog:home")
 
 
 class StockAlertForm(forms.Form):

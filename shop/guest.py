@@ -12,7 +12,8 @@ import hashlib
 import re
 import secrets
 
-from django.http import HttpRequest
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
 
 GUEST_HEADER = "X-Guest-Token"
 GUEST_COOKIE = "guest_token"
@@ -32,6 +33,18 @@ def guest_token_from_request(request: HttpRequest) -> str | None:
     """The well-formed token the client sent (header first, then cookie), or None."""
     token = request.headers.get(GUEST_HEADER) or request.COOKIES.get(GUEST_COOKIE)
     return token if is_valid_guest_token(token) else None
+
+
+def set_guest_cookie(response: HttpResponse, token: str) -> None:
+    """Give a browser its guest token (the cart's first add, the catalog's first product view)."""
+    response.set_cookie(
+        GUEST_COOKIE,
+        token,
+        max_age=GUEST_COOKIE_MAX_AGE,
+        httponly=True,
+        samesite="Lax",
+        secure=not settings.DEBUG,
+    )
 
 
 def guest_scope(token: str) -> str:

@@ -389,6 +389,11 @@ if AWS_STORAGE_BUCKET_NAME:
 CATALOG_UPLOAD_MAX_BYTES = env.int("CATALOG_UPLOAD_MAX_BYTES", default=20 * 1024 * 1024)
 CATALOG_UPLOAD_EXPIRY_SECONDS = env.int("CATALOG_UPLOAD_EXPIRY_SECONDS", default=15 * 60)
 CATALOG_UPLOAD_ABANDONED_HOURS = env.int("CATALOG_UPLOAD_ABANDONED_HOURS", default=24)
+# "Recently viewed" (docs/catalog.md): how many products a visitor's list keeps, and how many days
+# it lives after their last view (a list begun by a visitor without a guest cookie lives a day
+# until they come back with it, so cookieless crawlers leave nothing behind for long).
+CATALOG_RECENTLY_VIEWED = env.int("CATALOG_RECENTLY_VIEWED", default=20)
+CATALOG_RECENTLY_VIEWED_DAYS = env.int("CATALOG_RECENTLY_VIEWED_DAYS", default=90)
 
 # --- Popularity from what customers do (issue 13; docs/popularity.md) ------------------------
 # Activity (views, cart adds, purchases, search clicks) is counted in Redis and flushed to the

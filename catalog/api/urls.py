@@ -1,6 +1,7 @@
 from django.urls import path
 
 from catalog.api import views
+from catalog.api.recently_viewed import RecentlyViewedApi
 from catalog.api.search import SearchApi, SearchSuggestApi
 from catalog.api.stock_alerts import StockAlertCreateApi
 from catalog.api.stock_updates import StockUpdatesApi
@@ -13,6 +14,7 @@ urlpatterns = [
     path("products/by-slug/<slug:slug>", views.ProductBySlugApi.as_view(), name="product-by-slug"),
     path("search", SearchApi.as_view(), name="search"),
     path("search/suggest", SearchSuggestApi.as_view(), name="search-suggest"),
+    path("me/recently-viewed", RecentlyViewedApi.as_view(), name="recently-viewed"),
     path("categories", views.CategoryTreeApi.as_view(), name="category-tree"),
     path("stock-updates", StockUpdatesApi.as_view(), name="stock-updates"),
     path("products/<int:product_id>/stock-alerts", StockAlertCreateApi.as_view(), name="stock-alert-create"),

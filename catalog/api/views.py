@@ -19,6 +19,7 @@ from catalog.api.serializers import (
     ProductPageOutputSerializer,
 )
 from catalog.filters import SORTS, ListingQuery, parse_listing_params
+from catalog.recently_viewed import RecentlyViewed
 from shop.api.schema import error_response
 from shop.api.throttling import AnonRateThrottle, UserRateThrottle
 
@@ -130,6 +131,7 @@ class ProductBySlugApi(PublicCatalogApi):
 def _detail(request: Request, slug: str) -> Response:
     activity.count_view(request, slug=slug)  # rides in the page's one cache round trip
     page = selectors.get_product_page(slug=slug)
+    RecentlyViewed.for_request(request).viewed(page["id"])  # "Recently viewed": one pipeline at the end
     availability = _plain(selectors.get_availability(product_ids=[page["id"]]).get(page["id"]))
     parts = (page["id"], page["version"], availability, page["breadcrumbs"])  # breadcrumbs: category renames
     return _conditional(request, parts, lambda: {**page, "availability": availability})

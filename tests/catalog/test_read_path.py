@@ -53,6 +53,18 @@ def warm_calls(client, url: str, **params):
     return calls, queries
 
 
+def what_queries_read(queries) -> list[str]:
+    """"availability", "cart count" (the header's, from the cart's context processor: one query for
+    a visitor with an account or a guest token, which every browser has after its first product
+    page since "Recently viewed"), or the tables of any other query."""
+    kinds = []
+    for query in queries:
+        tables = sorted(set(re.findall(r'(?:FROM|JOIN) "(\w+)"', query["sql"])))
+        kinds.append("cart count" if "cart_cart" in tables else "availability" if tables == ["inventory_stockitem"]
+                     else "/".join(tables))  # fmt: skip
+    return kinds
+
+
 # --- Cache round trips and SQL queries per warm page ---------------------------------------------
 
 
@@ -60,7 +72,6 @@ def warm_calls(client, url: str, **params):
 @pytest.mark.parametrize(
     ("url", "params"),
     [
-        ("{product}", {}),
         ("/c/lamps/", {"page_size": "10"}),
         ("/c/lamps/", {"page_size": "30", "brand": "lumen", "attr_colour": "Red"}),
         ("/search/", {"q": "lamp", "page_size": "10"}),
@@ -76,9 +87,38 @@ def test_a_warm_page_costs_at_most_3_cache_round_trips_and_1_query_whatever_its_
 
 
 @pytest.mark.redis
-def test_the_product_page_reads_its_version_and_blob_in_one_round_trip(client, lamps):
-    calls, _ = warm_calls(client, lamps[3].get_absolute_url())
-    assert calls.total == 1, calls.commands
+def test_the_product_page_reads_its_version_blob_and_the_visitors_list_in_one_round_trip_and_writes_in_one(client, lamps):
+    # the visitor's list holds only this product: nothing to show, the view is written at the end
+    calls, queries = warm_calls(client, lamps[3].get_absolute_url())
+    assert calls.total == 2, calls.commands
+    assert calls.commands[0].startswith("MGET") and calls.commands[1].startswith("LREM"), calls.commands
+    assert what_queries_read(queries) == ["availability", "cart count"]
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("viewed", [1, 25])
+def test_the_product_page_with_a_recently_viewed_row_costs_2_round_trips_and_1_query_whatever_its_length(
+    client, lamps, viewed
+):
+    for product in lamps[:viewed]:
+        client.get(product.get_absolute_url())
+    calls, queries = warm_calls(client, lamps[29].get_absolute_url())
+    # the page, its pointer and the visitor's list; then the row's cards with the view written alongside
+    assert calls.total == 2, calls.commands
+    assert all(command.startswith("MGET") for command in calls.commands), calls.commands
+    assert what_queries_read(queries) == ["availability", "cart count"]  # availability: product and row
+    assert "Recently viewed" in client.get(lamps[29].get_absolute_url()).content.decode()
+
+
+@pytest.mark.redis
+def test_the_home_page_with_a_recently_viewed_row_costs_its_3_round_trips_and_no_query(client, lamps):
+    for product in lamps[:25]:
+        client.get(product.get_absolute_url())
+    calls, queries = warm_calls(client, "/")
+    assert calls.total == 3, calls.commands  # the list rides with the generation, its cards with the others
+    assert all(command.startswith("MGET") for command in calls.commands), calls.commands
+    assert what_queries_read(queries) == ["cart count"]  # no catalog query
+    assert "Recently viewed" in client.get("/").content.decode()
 
 
 @pytest.mark.redis
@@ -99,7 +139,8 @@ def test_hits_and_misses_are_counted_without_a_round_trip_of_their_own(client, l
     with count_cache_calls() as calls:
         for _ in range(3):
             client.get(url)  # hits
-    assert calls.total == 3 and all(c.startswith("MGET") for c in calls.commands)
+    assert calls.total == 6  # per page: the lookup, and the view written to the visitor's list
+    assert [c.split()[0] for c in calls.commands] == ["MGET", "LREM"] * 3, calls.commands
     after = catalog_cache.stats()
     assert after["hits"] - before["hits"] >= 3 and after["misses"] - before["misses"] >= 1
 
