@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
+import psycopg
 from django.db import connections, transaction
 from django.utils import timezone
 
@@ -238,6 +239,16 @@ _INSERTED = tuple(_COLUMN_TYPES)[:10]  # the writable columns
 _FIELD_COLUMNS = {"category": "category_id", "brand": "brand_id"}
 
 
+def _bound_cursor():
+    """A cursor on the primary that sends parameters apart from the statement (server-side
+    binding). Django's default cursor quotes every value into the SQL text: for a batch's arrays
+    that is a statement of hundreds of kilobytes to build in Python and parse on the server.
+    Statement wrappers (metrics, tracing) still see it."""
+    connection = connections[PRIMARY]
+    connection.ensure_connection()
+    return connection.make_cursor(psycopg.Cursor(connection.connection))
+
+
 def _column_values(products: Sequence[Product], column: str) -> list:
     if column == "attributes":  # sent as JSON text; unnest cannot take an array of jsonb from psycopg lists
         return [json.dumps(p.attributes, ensure_ascii=False) for p in products]
@@ -266,7 +277,7 @@ def _insert_returning_ids(products: Sequence[Product], *, now) -> list[int]:
         '"catalog_product" RETURNING sku, id'  # the vector's SQL reads the row under the table's name
     )
     params = [now, now, *vector_params, *(_column_values(products, c) for c in _INSERTED)]
-    with connections[PRIMARY].cursor() as cursor:
+    with _bound_cursor() as cursor:
         cursor.execute(sql, params)
         id_by_sku = dict(cursor.fetchall())
     for product in products:
@@ -288,5 +299,5 @@ def _update_from_values(products: Sequence[Product], *, fields: Sequence[str]) -
     )
     params = [[p.pk for p in products], *(_column_values(products, c) for c in columns),
               [p.version for p in products], [p.updated_at for p in products]]  # fmt: skip
-    with connections[PRIMARY].cursor() as cursor:
+    with _bound_cursor() as cursor:
         cursor.execute(sql, params)
