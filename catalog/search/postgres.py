@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from django.contrib.postgres.search import (
     SearchQuery,
@@ -450,15 +450,21 @@ class PostgresBackend:
 
     # --- Writing ---------------------------------------------------------------------------------
 
-    def index(self, *, product_ids: list[int]) -> None:
+    def index(self, *, product_ids: list[int], fresh_vector_ids: Collection[int] = ()) -> None:
         """Recompute these products' vectors and add their words to the lexicon (on the primary,
-        one short transaction per 1000 products). Idempotent; unknown ids are skipped."""
+        one short transaction per 1000 products). Idempotent; unknown ids are skipped.
+
+        `fresh_vector_ids`: those whose vector was computed by the very statement that wrote the
+        row (the CSV import's INSERT, under a share lock on the names it reads): only their words
+        are added, their vectors are not computed a second time to be compared."""
         ids = sorted(set(product_ids))
+        fresh = set(fresh_vector_ids)
         for start in range(0, len(ids), INDEX_BATCH):
             chunk = ids[start : start + INDEX_BATCH]
+            stale = [i for i in chunk if i not in fresh]
             with transaction.atomic(using=PRIMARY), connections[PRIMARY].cursor() as cursor:
-                # a row whose vector is right already (an imported one) is not written again
-                self._update_vectors(cursor, "catalog_product.id = ANY(%s::bigint[])", [chunk], skip_current=True)
+                if stale:  # a row whose vector is right already is not written again
+                    self._update_vectors(cursor, "catalog_product.id = ANY(%s::bigint[])", [stale], skip_current=True)
                 self._add_words(cursor, "catalog_product.is_active AND catalog_product.id = ANY(%s::bigint[])", [chunk])
         catalog_cache.invalidate_listings()  # cached search results may miss the new words
 
