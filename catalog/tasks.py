@@ -66,6 +66,14 @@ def sweep_abandoned_uploads_task() -> int:
     return sweep_abandoned_uploads()
 
 
+@shared_task(name="catalog.sweep_stale_import_jobs")
+def sweep_stale_import_jobs_task() -> int:
+    """Periodic: mark failed the admin CSV imports whose worker stopped showing progress (see the service)."""
+    from catalog.services.import_jobs import sweep_stale_import_jobs  # breaks services <-> tasks
+
+    return sweep_stale_import_jobs()
+
+
 @shared_task(
     name="catalog.index_products",
     acks_late=True,

@@ -206,6 +206,8 @@ CELERY_BEAT_SCHEDULE = {
     "requeue-pending-thumbnails": {"task": "catalog.requeue_pending_thumbnails", "schedule": 10 * 60},
     # Direct uploads never completed within CATALOG_UPLOAD_ABANDONED_HOURS: their files and rows go.
     "sweep-abandoned-uploads": {"task": "catalog.sweep_abandoned_uploads", "schedule": 60 * 60},
+    # Admin CSV imports still "running" with no progress for CATALOG_IMPORT_STALE_MINUTES are failed.
+    "sweep-stale-import-jobs": {"task": "catalog.sweep_stale_import_jobs", "schedule": 5 * 60},
     "relay-outbox": {"task": "shop.relay_outbox", "schedule": 5},
     # Sent outbox messages are kept OUTBOX_RETENTION_DAYS for inquiries, then deleted in batches.
     "purge-outbox": {"task": "shop.purge_outbox", "schedule": 60 * 60},
@@ -367,6 +369,9 @@ if AWS_STORAGE_BUCKET_NAME:
 CATALOG_UPLOAD_MAX_BYTES = env.int("CATALOG_UPLOAD_MAX_BYTES", default=20 * 1024 * 1024)
 CATALOG_UPLOAD_EXPIRY_SECONDS = env.int("CATALOG_UPLOAD_EXPIRY_SECONDS", default=15 * 60)
 CATALOG_UPLOAD_ABANDONED_HOURS = env.int("CATALOG_UPLOAD_ABANDONED_HOURS", default=24)
+# An admin CSV import whose worker showed no progress (a finished batch) for this long is marked
+# failed by the sweep-stale-import-jobs beat task (its worker died; the batches done are kept).
+CATALOG_IMPORT_STALE_MINUTES = env.int("CATALOG_IMPORT_STALE_MINUTES", default=30)
 
 # --- E-mail --------------------------------------------------------------------------------
 # EMAIL_URL present: real SMTP (smtp+tls://user:pass@host:587, or smtps:// for implicit TLS), or

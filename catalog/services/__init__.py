@@ -11,7 +11,7 @@ from catalog.services.images import (
     schedule_thumbnails_for_new_originals,
     thumbnail_name,
 )
-from catalog.services.import_jobs import run_product_import, start_product_import
+from catalog.services.import_jobs import run_product_import, start_product_import, sweep_stale_import_jobs
 from catalog.services.importing import (
     IMPORT_BATCH_SIZE,
     ImportResult,
@@ -80,6 +80,7 @@ __all__ = [
     "start_product_import",
     "store_direct_upload",
     "sweep_abandoned_uploads",
+    "sweep_stale_import_jobs",
     "thumbnail_name",
     "update_product",
     "update_product_price",
