@@ -8,6 +8,7 @@ real service on; absence always means the embedded default, never a half-configu
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -369,6 +370,11 @@ if AWS_STORAGE_BUCKET_NAME:
 CATALOG_UPLOAD_MAX_BYTES = env.int("CATALOG_UPLOAD_MAX_BYTES", default=20 * 1024 * 1024)
 CATALOG_UPLOAD_EXPIRY_SECONDS = env.int("CATALOG_UPLOAD_EXPIRY_SECONDS", default=15 * 60)
 CATALOG_UPLOAD_ABANDONED_HOURS = env.int("CATALOG_UPLOAD_ABANDONED_HOURS", default=24)
+# The origins whose pages may POST pictures straight to the bucket (the admin's uploader): the
+# CORS rule `manage.py configure_media_bucket` puts on it. Default: the shop's own origin.
+CATALOG_UPLOAD_CORS_ORIGINS = env.list("CATALOG_UPLOAD_CORS_ORIGINS", default=[]) or [
+    "{0.scheme}://{0.netloc}".format(urlsplit(SHOP_BASE_URL))
+]
 # An admin CSV import whose worker showed no progress (a finished batch) for this long is marked
 # failed by the sweep-stale-import-jobs beat task (its worker died; the batches done are kept).
 CATALOG_IMPORT_STALE_MINUTES = env.int("CATALOG_IMPORT_STALE_MINUTES", default=30)
