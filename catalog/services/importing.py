@@ -279,10 +279,11 @@ def _bound_cursor():
     """A cursor on the primary that sends parameters apart from the statement (server-side
     binding). Django's default cursor quotes every value into the SQL text: for a batch's arrays
     that is a statement of hundreds of kilobytes to build in Python and parse on the server.
-    Statement wrappers (metrics, tracing) still see it."""
+    Statement wrappers (metrics, tracing) still see it, and so does query logging when it is on."""
     connection = connections[PRIMARY]
     connection.ensure_connection()
-    return connection.make_cursor(psycopg.Cursor(connection.connection))
+    cursor = psycopg.Cursor(connection.connection)
+    return connection.make_debug_cursor(cursor) if connection.queries_logged else connection.make_cursor(cursor)
 
 
 # What a new product holds in a column its row does not give (the model's defaults).

@@ -350,3 +350,23 @@ def test_a_fresh_vector_is_not_recomputed_but_its_words_reach_the_lexicon(lamps,
         assert [pk for (pk,) in cursor.fetchall()] == [stale.pk]  # the factory row's NULL was left alone
         cursor.execute("SELECT word FROM catalog_searchword WHERE word IN ('zeppelin', 'quokka') ORDER BY word")
         assert [word for (word,) in cursor.fetchall()] == ["quokka", "zeppelin"]
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_batch_of_new_and_changed_rows_costs_a_fixed_number_of_queries(tmp_path, lamps, lumen):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries_for(count: int, name: str) -> list[str]:
+        ProductFactory(sku=f"OLD-{name}", title="Old lamp", category=lamps)
+        rows = "\n".join(f"{name}-{n},Lamp {n},{10 + n},,lamps,lumen," for n in range(count))
+        path = write_csv(tmp_path, f"{HEADER}\nOLD-{name},Renamed lamp,10,,lamps,,\n{rows}\n", name=f"{name}.csv")
+        with CaptureQueriesContext(connection) as captured:
+            run_import(path)
+        return [verb for q in captured if (verb := q["sql"].split()[0]) not in ("SAVEPOINT", "RELEASE")]
+
+    small, large = queries_for(2, "S"), queries_for(40, "L")
+
+    assert small == large  # the same statements whatever the batch holds
+    # the names by slug (2), their share locks (2), the locked SKUs, the slugs; one INSERT, one UPDATE
+    assert large == ["SELECT"] * 6 + ["INSERT", "UPDATE"]
