@@ -183,7 +183,7 @@ class ProductImportJob(models.Model):
         QUEUED = "queued"
         RUNNING = "running"
         DONE = "done"
-        FAILED = "failed"  # the file as a whole could not be read (a bad header, not UTF-8)
+        FAILED = "failed"  # the file as a whole could not be read (a bad header, not UTF-8), or its worker stopped
 
     file = models.FileField(upload_to="catalog/imports/%Y/%m/")
     original_name = models.CharField(max_length=255, blank=True)
@@ -199,6 +199,9 @@ class ProductImportJob(models.Model):
     message = models.TextField(blank=True, help_text="Why the whole file was refused, when it was.")
     started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the worker last showed progress (claimed the job or finished a batch)."
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

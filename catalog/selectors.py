@@ -267,6 +267,22 @@ def lock_products_by_sku(*, skus: list[str]) -> dict[str, Product]:
     return {p.sku: p for p in products}
 
 
+def lock_names_shared(*, category_ids: list[int], brand_ids: list[int]) -> None:
+    """Share-lock these categories and brands (in id order) until the caller's transaction ends.
+
+    Their names are part of the search vectors the caller computes in its own statement, so a
+    rename, which re-indexes the products it can see, waits until the caller's rows are committed
+    rather than missing them. Take it before locking any product (a rename locks its own row,
+    then its products). PostgreSQL only (Django has no FOR SHARE)."""
+    connection = connections[PRIMARY]
+    assert connection.in_atomic_block, "lock_* needs an open transaction"
+    with connection.cursor() as cursor:
+        for table, ids in (("catalog_category", category_ids), ("catalog_brand", brand_ids)):
+            if ids:
+                cursor.execute(f"SELECT id FROM {table} WHERE id = ANY(%s::bigint[]) ORDER BY id FOR SHARE",  # noqa: S608
+                               [sorted(set(ids))])  # fmt: skip
+
+
 def get_product_for_staff(*, product_id: int) -> Product:
     """A product by id, active or not, from the primary (the write API reads its own writes).
     Raises ProductNotFound."""

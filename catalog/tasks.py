@@ -68,6 +68,14 @@ def sweep_abandoned_uploads_task() -> int:
     return sweep_abandoned_uploads()
 
 
+@shared_task(name="catalog.sweep_stale_import_jobs")
+def sweep_stale_import_jobs_task() -> int:
+    """Periodic: mark failed the admin CSV imports whose worker stopped showing progress (see the service)."""
+    from catalog.services.import_jobs import sweep_stale_import_jobs  # breaks services <-> tasks
+
+    return sweep_stale_import_jobs()
+
+
 @shared_task(
     name="catalog.index_products",
     acks_late=True,
@@ -77,12 +85,13 @@ def sweep_abandoned_uploads_task() -> int:
     retry_jitter=True,
     max_retries=8,
 )
-def index_products_task(*, product_ids: list[int]) -> None:
+def index_products_task(*, product_ids: list[int], fresh_vector_ids: list[int] | None = None) -> None:
     """Bring these products' search entries up to date (sent on commit of every product change).
-    Idempotent: it writes what the rows say now; retries an unreachable search engine with backoff."""
+    Idempotent: it writes what the rows say now; retries an unreachable search engine with backoff.
+    `fresh_vector_ids`: rows whose vector their writer computed (catalog.search.index)."""
     from catalog import search  # breaks search <-> tasks
 
-    search.index(product_ids=product_ids)
+    search.index(product_ids=product_ids, fresh_vector_ids=fresh_vector_ids or ())
 
 
 @shared_task(name="catalog.import_products", acks_late=True)

@@ -8,6 +8,7 @@ real service on; absence always means the embedded default, never a half-configu
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from celery.schedules import crontab
@@ -207,6 +208,8 @@ CELERY_BEAT_SCHEDULE = {
     "requeue-pending-thumbnails": {"task": "catalog.requeue_pending_thumbnails", "schedule": 10 * 60},
     # Direct uploads never completed within CATALOG_UPLOAD_ABANDONED_HOURS: their files and rows go.
     "sweep-abandoned-uploads": {"task": "catalog.sweep_abandoned_uploads", "schedule": 60 * 60},
+    # Admin CSV imports still "running" with no progress for CATALOG_IMPORT_STALE_MINUTES are failed.
+    "sweep-stale-import-jobs": {"task": "catalog.sweep_stale_import_jobs", "schedule": 5 * 60},
     "relay-outbox": {"task": "shop.relay_outbox", "schedule": 5},
     # Sent outbox messages are kept OUTBOX_RETENTION_DAYS for inquiries, then deleted in batches.
     "purge-outbox": {"task": "shop.purge_outbox", "schedule": 60 * 60},
@@ -422,6 +425,14 @@ ACTIVITY_BOT_PATTERN = env.str(
     "ACTIVITY_BOT_PATTERN",
     default=r"bot|crawl|spider|slurp|facebookexternalhit|bingpreview|embedly|preview|monitor|pingdom|uptime",
 )
+# The origins whose pages may POST pictures straight to the bucket (the admin's uploader): the
+# CORS rule `manage.py configure_media_bucket` puts on it. Default: the shop's own origin.
+CATALOG_UPLOAD_CORS_ORIGINS = env.list("CATALOG_UPLOAD_CORS_ORIGINS", default=[]) or [
+    "{0.scheme}://{0.netloc}".format(urlsplit(SHOP_BASE_URL))
+]
+# An admin CSV import whose worker showed no progress (a finished batch) for this long is marked
+# failed by the sweep-stale-import-jobs beat task (its worker died; the batches done are kept).
+CATALOG_IMPORT_STALE_MINUTES = env.int("CATALOG_IMPORT_STALE_MINUTES", default=30)
 
 # --- E-mail --------------------------------------------------------------------------------
 # EMAIL_URL present: real SMTP (smtp+tls://user:pass@host:587, or smtps:// for implicit TLS), or

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Collection
 
 from django.conf import settings
 from django.db import connections, transaction
@@ -138,17 +139,21 @@ def _search_breaker_limits() -> tuple[int, int, int]:
 search_breaker = CircuitBreaker(name="search:breaker:elasticsearch", limits=_search_breaker_limits)
 
 
-def index(*, product_ids: list[int]) -> None:
+def index(*, product_ids: list[int], fresh_vector_ids: Collection[int] = ()) -> None:
     """Bring these products' index entries up to date (removing inactive or deleted ones). Idempotent.
 
     With Elasticsearch as the engine, PostgreSQL's search columns are written first as well, so the
     standby that answers while Elasticsearch is down is current; an Elasticsearch failure then
-    raises SearchUnavailable (the index task retries it)."""
+    raises SearchUnavailable (the index task retries it). `fresh_vector_ids`: those of the products
+    whose PostgreSQL vector the writer computed in the statement that wrote them (see
+    PostgresBackend.index); the other backends ignore it."""
     ids = list(product_ids)
     backend = get_backend()
     if backend.name == "elasticsearch":
-        database_backend().index(product_ids=ids)
-    backend.index(product_ids=ids)
+        database_backend().index(product_ids=ids, fresh_vector_ids=fresh_vector_ids)
+        backend.index(product_ids=ids)
+    else:
+        backend.index(product_ids=ids, fresh_vector_ids=fresh_vector_ids)
 
 
 def remove(*, product_ids: list[int]) -> None:
@@ -156,13 +161,16 @@ def remove(*, product_ids: list[int]) -> None:
     get_backend().remove(product_ids=list(product_ids))
 
 
-def schedule_index(*, product_ids) -> None:
+def schedule_index(*, product_ids, fresh_vector_ids: Collection[int] = ()) -> None:
     """After the caller's transaction commits, index these products in a Celery task (batches of
     500). Not durable: call it inside the transaction that changed them; outside one it runs at
-    once. A broker outage is logged, not raised (the change is saved; `search_reindex` heals)."""
+    once. A broker outage is logged, not raised (the change is saved; `search_reindex` heals).
+    `fresh_vector_ids`: see index()."""
     ids = sorted({int(i) for i in product_ids})
+    fresh = {int(i) for i in fresh_vector_ids}
     for start in range(0, len(ids), INDEX_TASK_BATCH):
-        transaction.on_commit(_enqueue(ids[start : start + INDEX_TASK_BATCH]), robust=True)
+        chunk = ids[start : start + INDEX_TASK_BATCH]
+        transaction.on_commit(_enqueue(chunk, [i for i in chunk if i in fresh]), robust=True)
 
 
 def schedule_ranking_update(*, product_ids) -> None:
@@ -172,11 +180,14 @@ def schedule_ranking_update(*, product_ids) -> None:
         schedule_index(product_ids=product_ids)
 
 
-def _enqueue(product_ids: list[int]):
+def _enqueue(product_ids: list[int], fresh_vector_ids: list[int]):
     def enqueue_search_index() -> None:
         from catalog.tasks import index_products_task  # tasks.py imports this package for its retry errors
 
-        index_products_task.delay(product_ids=product_ids)
+        if fresh_vector_ids:
+            index_products_task.delay(product_ids=product_ids, fresh_vector_ids=fresh_vector_ids)
+        else:
+            index_products_task.delay(product_ids=product_ids)
 
     return enqueue_search_index
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Protocol
@@ -80,7 +80,7 @@ class SearchBackend(Protocol):
         self, *, query: str, filters: SearchFilters, sort: str, page: int, page_size: int, with_facets: bool
     ) -> SearchResult: ...
 
-    def index(self, *, product_ids: list[int]) -> None: ...
+    def index(self, *, product_ids: list[int], fresh_vector_ids: Collection[int] = ()) -> None: ...
 
     def remove(self, *, product_ids: list[int]) -> None: ...
 

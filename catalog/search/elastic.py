@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -321,7 +321,7 @@ class ElasticsearchBackend:
             raise SearchUnavailable(str(exc)) from exc
         return result_from_response(dict(response), page=page, page_size=page_size, tree=tree)
 
-    def index(self, *, product_ids: list[int]) -> None:
+    def index(self, *, product_ids: list[int], fresh_vector_ids: Collection[int] = ()) -> None:
         """Write the active ones among these products, and delete every other copy of them
         (inactive, deleted, or left under an old routing). Idempotent."""
         ids = sorted(set(product_ids))

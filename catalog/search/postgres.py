@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from django.contrib.postgres.search import (
     SearchQuery,
@@ -450,12 +450,22 @@ class PostgresBackend:
 
     # --- Writing ---------------------------------------------------------------------------------
 
-    def index(self, *, product_ids: list[int]) -> None:
+    def index(self, *, product_ids: list[int], fresh_vector_ids: Collection[int] = ()) -> None:
         """Recompute these products' vectors and add their words to the lexicon (on the primary,
-        one short transaction per 1000 products). Idempotent; unknown ids are skipped."""
+        one short transaction per 1000 products). Idempotent; unknown ids are skipped.
+
+        `fresh_vector_ids`: those whose vector was computed by the very statement that wrote the
+        row (the CSV import's INSERT, under a share lock on the names it reads): only their words
+        are added, their vectors are not computed a second time to be compared."""
         ids = sorted(set(product_ids))
+        fresh = set(fresh_vector_ids)
         for start in range(0, len(ids), INDEX_BATCH):
-            self._index_batch(Product.objects.using(PRIMARY).filter(pk__in=ids[start : start + INDEX_BATCH]))
+            chunk = ids[start : start + INDEX_BATCH]
+            stale = [i for i in chunk if i not in fresh]
+            with transaction.atomic(using=PRIMARY), connections[PRIMARY].cursor() as cursor:
+                if stale:  # a row whose vector is right already is not written again
+                    self._update_vectors(cursor, "catalog_product.id = ANY(%s::bigint[])", [stale], skip_current=True)
+                self._add_words(cursor, "catalog_product.is_active AND catalog_product.id = ANY(%s::bigint[])", [chunk])
         catalog_cache.invalidate_listings()  # cached search results may miss the new words
 
     def remove(self, *, product_ids: list[int]) -> None:
@@ -472,36 +482,29 @@ class PostgresBackend:
         done = 0
         if first is not None:
             for low in range(first, last + 1, batch_size):
-                batch = Product.objects.using(PRIMARY).filter(pk__gte=low, pk__lt=low + batch_size)
-                done += self._update_vectors(batch)
+                with connections[PRIMARY].cursor() as cursor:
+                    where = "catalog_product.id >= %s AND catalog_product.id < %s"
+                    done += self._update_vectors(cursor, where, [low, low + batch_size])
                 if progress:
                     progress(done)
         with transaction.atomic(using=PRIMARY), connections[PRIMARY].cursor() as cursor:
             cursor.execute(f"DELETE FROM {WORDS_TABLE}")  # noqa: S608
-            self._add_words(cursor, "p.is_active", [])
+            self._add_words(cursor, "catalog_product.is_active", [])
         catalog_cache.invalidate_listings()
         return done
 
-    def _index_batch(self, batch: QuerySet[Product]) -> None:
-        with transaction.atomic(using=PRIMARY):
-            self._update_vectors(batch, words=True, skip_current=True)
-
-    def _update_vectors(self, batch: QuerySet[Product], *, words: bool = False, skip_current: bool = False) -> int:
-        vector_sql, params = (
-            batch.order_by().annotate(vector=document_vector()).values("id", "vector").query.sql_with_params()
-        )
-        with connections[PRIMARY].cursor() as cursor:
-            cursor.execute(
-                f"UPDATE catalog_product p SET search_vector = s.vector FROM ({vector_sql}) s WHERE p.id = s.id"  # noqa: S608
-                # the index task does not write a row whose vector is right already (an imported row has it)
-                + (" AND p.search_vector IS DISTINCT FROM s.vector" if skip_current else ""),
-                params,
-            )
-            updated = cursor.rowcount
-            if words:
-                ids_sql, ids_params = batch.filter(is_active=True).order_by().values("id").query.sql_with_params()
-                self._add_words(cursor, f"p.id IN ({ids_sql})", ids_params)
-        return updated
+    @staticmethod
+    def _update_vectors(cursor, where: str, params: list, *, skip_current: bool = False) -> int:
+        """Write the vectors of the rows `where` picks (a condition on the table itself, named
+        "catalog_product"); with `skip_current`, only those whose stored vector differs. One UPDATE
+        of the table alone: the self-join it replaces let the planner hash-join a scan of the whole
+        table for every batch, so indexing cost grew with the catalog (42 ms of 60 at 140,000 rows)."""
+        vector_sql, vector_params = document_vector_sql()
+        sql = f"UPDATE catalog_product SET search_vector = {vector_sql} WHERE {where}"  # noqa: S608 (constant SQL)
+        if skip_current:  # the vector is computed again only for a row that is written
+            sql += f" AND search_vector IS DISTINCT FROM {vector_sql}"
+        cursor.execute(sql, [*vector_params, *params, *(vector_params if skip_current else [])])
+        return cursor.rowcount
 
     @staticmethod
     def _add_words(cursor, where: str, params: list) -> None:
@@ -509,11 +512,11 @@ class PostgresBackend:
         cursor.execute(
             f"""
             INSERT INTO {WORDS_TABLE} (word)
-            SELECT DISTINCT lower(m[1]) FROM catalog_product p
-            LEFT JOIN catalog_brand b ON b.id = p.brand_id
+            SELECT DISTINCT lower(m[1]) FROM catalog_product
+            LEFT JOIN catalog_brand b ON b.id = catalog_product.brand_id
             CROSS JOIN LATERAL regexp_matches(
-                p.title || ' ' || coalesce(b.name, '') || ' '
-                || coalesce((SELECT string_agg(v.value, ' ') FROM jsonb_each_text(p.attributes) v), ''),
+                catalog_product.title || ' ' || coalesce(b.name, '') || ' '
+                || coalesce((SELECT string_agg(v.value, ' ') FROM jsonb_each_text(catalog_product.attributes) v), ''),
                 %s, 'g') AS m
             WHERE {where}
             ORDER BY 1

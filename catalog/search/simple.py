@@ -9,7 +9,7 @@ most similar title word too.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from django.db import transaction
 from django.db.models import Case, IntegerField, Q, Value, When
@@ -107,7 +107,7 @@ class SimpleBackend:
                 products = products.filter(title__icontains=word)
         return products, (" ".join(corrections.get(w, w) for w in words) if corrections else None)
 
-    def index(self, *, product_ids: list[int]) -> None:
+    def index(self, *, product_ids: list[int], fresh_vector_ids: Collection[int] = ()) -> None:
         """Add the words of these products' titles to the lexicon (active products; on the primary)."""
         titles = Product.objects.using(PRIMARY).filter(pk__in=product_ids, is_active=True).values_list("title", flat=True)
         lexicon.add_words(lexicon.words_of(titles), alias=PRIMARY)

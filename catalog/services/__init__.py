@@ -12,7 +12,7 @@ from catalog.services.images import (
     schedule_thumbnails_for_new_originals,
     thumbnail_name,
 )
-from catalog.services.import_jobs import run_product_import, start_product_import
+from catalog.services.import_jobs import run_product_import, start_product_import, sweep_stale_import_jobs
 from catalog.services.importing import (
     IMPORT_BATCH_SIZE,
     ImportResult,
@@ -37,6 +37,7 @@ from catalog.services.uploads import (
     ImageUploadRefused,
     UploadTicket,
     complete_image_upload,
+    configure_bucket_cors,
     direct_uploads_go_to_s3,
     start_image_upload,
     store_direct_upload,
@@ -62,6 +63,7 @@ __all__ = [
     "add_product_image",
     "clean_product_values",
     "complete_image_upload",
+    "configure_bucket_cors",
     "count_cart_add",
     "count_purchases",
     "create_product",
@@ -83,6 +85,7 @@ __all__ = [
     "start_product_import",
     "store_direct_upload",
     "sweep_abandoned_uploads",
+    "sweep_stale_import_jobs",
     "thumbnail_name",
     "update_product",
     "update_product_price",

@@ -42,14 +42,20 @@ class Lookups:
     brand_ids: dict[str, int]
 
     @classmethod
-    def load(cls, raws: Iterable[Mapping[str, object]]) -> Lookups:
+    def load(cls, raws: Iterable[Mapping[str, object]], *, known: Lookups | None = None) -> Lookups:
+        """The ids of the slugs these values name. With `known` (what an import's earlier batches
+        looked up), only the slugs missing from it are read (no query once every one was met),
+        and the result holds both."""
         raws = list(raws)
+        known = known or cls(category_ids={}, brand_ids={})
         categories = {c for r in raws if isinstance(c := r.get("category"), str) and c and storable_text(c)}
         brands = {b for r in raws if isinstance(b := r.get("brand"), str) and b and storable_text(b)}
         return cls(
-            category_ids=dict(Category.objects.filter(slug__in=categories).values_list("slug", "pk")),
-            brand_ids=dict(Brand.objects.filter(slug__in=brands).values_list("slug", "pk")),
-        )
+            category_ids={**known.category_ids, **dict(
+                Category.objects.filter(slug__in=categories - known.category_ids.keys()).values_list("slug", "pk"))},
+            brand_ids={**known.brand_ids, **dict(
+                Brand.objects.filter(slug__in=brands - known.brand_ids.keys()).values_list("slug", "pk"))},
+        )  # fmt: skip
 
 
 def clean_product_values(

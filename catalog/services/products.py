@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from functools import partial
 
 from django.db import transaction
@@ -82,12 +82,15 @@ def refresh_products_named_after(*, brand_id: int | None = None, category_id: in
     return len(slug_by_id)
 
 
-def schedule_products_invalidation(*, slugs_by_id: dict[int, list[str]]) -> None:
+def schedule_products_invalidation(
+    *, slugs_by_id: dict[int, list[str]], fresh_vector_ids: Collection[int] = ()
+) -> None:
     """Many products changed by one set-based write that raised their versions itself: on commit of
     the caller's transaction, ONE cache invalidation for all of them (one new listing generation),
-    and their search index updates (one task per 500 products). Not durable."""
+    and their search index updates (one task per 500 products; `fresh_vector_ids`: see
+    catalog.search.index). Not durable."""
     if not slugs_by_id:
         return
     unique = {pk: sorted({slug for slug in slugs if slug}) for pk, slugs in slugs_by_id.items()}
     transaction.on_commit(partial(invalidate_products, unique))
-    search.schedule_index(product_ids=list(unique))
+    search.schedule_index(product_ids=list(unique), fresh_vector_ids=fresh_vector_ids)

@@ -13,6 +13,9 @@
    A second complete returns the same image.
 4. `sweep_abandoned_uploads` (beat) deletes uploads never completed, files and rows.
 
+A browser (the admin's uploader) may POST to the bucket only if its CORS allows the shop's
+origin: `configure_bucket_cors` (`manage.py configure_media_bucket`) puts that rule.
+
 Storage calls run outside transactions (module catalog.services.images says why).
 """
 
@@ -194,6 +197,31 @@ def direct_uploads_go_to_s3() -> bool:
     """True when the media storage is S3: a direct upload's file then goes from the browser to
     the bucket (the admin offers its uploader); on local media it goes through the shop."""
     return _s3() is not None
+
+
+CORS_RULE_ID = "shop-direct-uploads"
+
+
+def configure_bucket_cors(*, origins: list[str]) -> dict:
+    """Let browsers on these origins POST direct uploads to the media bucket and read the answer
+    (the admin's uploader): one CORS rule, identified by CORS_RULE_ID, replacing the one put
+    before and keeping the bucket's other rules as they are. Idempotent; returns the rule.
+    Needs S3 media (direct_uploads_go_to_s3()); raises ValueError on local media."""
+    s3 = _s3()
+    if s3 is None:
+        raise ValueError("The media storage is not S3: there is no bucket to configure.")
+    client, bucket = s3
+    rule = {"ID": CORS_RULE_ID, "AllowedOrigins": sorted(set(origins)), "AllowedMethods": ["POST"],
+            "AllowedHeaders": ["*"], "ExposeHeaders": ["ETag", "Location"], "MaxAgeSeconds": 3600}  # fmt: skip
+    try:
+        rules = client.get_bucket_cors(Bucket=bucket)["CORSRules"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "NoSuchCORSConfiguration":
+            raise
+        rules = []
+    others = [r for r in rules if r.get("ID") != CORS_RULE_ID]
+    client.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [*others, rule]})
+    return rule
 
 
 def _s3():

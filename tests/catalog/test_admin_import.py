@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
+from catalog import services
 from catalog.models import Product, ProductImportJob
+from catalog.services import ImportResult
 from tests.accounts.factories import UserFactory
 from tests.catalog.factories import CategoryFactory, ProductFactory
 
@@ -125,3 +129,67 @@ def test_without_the_add_and_change_product_permissions_the_import_pages_are_ref
     else:  # the admin sends a non-staff user to its login page
         assert all(r.status_code in (200, 302) and b"Import products" not in r.content for r in responses)
     assert ProductImportJob.objects.count() == 1 and not Product.objects.exists()
+
+
+# --- A job whose worker died (sweep_stale_import_jobs) ------------------------------------------
+
+
+def running_job(**fields) -> ProductImportJob:
+    return ProductImportJob.objects.create(file="catalog/imports/x.csv", original_name="x.csv",
+                                           state=ProductImportJob.State.RUNNING, rows_total=10, **fields)  # fmt: skip
+
+
+def test_a_running_import_without_progress_for_too_long_is_failed_with_the_reason_on_its_page(
+    manager_client, lamps, media_root, settings
+):
+    settings.CATALOG_IMPORT_STALE_MINUTES = 30
+    now = timezone.now()
+    stuck = running_job(rows_done=4, heartbeat_at=now - timedelta(minutes=31))
+    moving = running_job(rows_done=6, heartbeat_at=now - timedelta(minutes=29))
+    never_beat = running_job()  # claimed before heartbeats existed: judged by when it was created
+    ProductImportJob.objects.filter(pk=never_beat.pk).update(created_at=now - timedelta(hours=2))
+    done = ProductImportJob.objects.create(file="catalog/imports/y.csv", state=ProductImportJob.State.DONE,
+                                           heartbeat_at=now - timedelta(hours=2))  # fmt: skip
+
+    assert services.sweep_stale_import_jobs(now=now) == 2
+    assert services.sweep_stale_import_jobs(now=now) == 0  # idempotent
+
+    states = dict(ProductImportJob.objects.values_list("pk", "state"))
+    assert states == {stuck.pk: "failed", moving.pk: "running", never_beat.pk: "failed", done.pk: "done"}
+    page = manager_client.get(reverse("admin:catalog_product_import_status", args=[stuck.pk])).content.decode()
+    assert "no progress for 30 minutes" in page and "import the file again" in page
+    assert "4 / 10 rows done" in page and 'http-equiv="refresh"' not in page
+
+
+def test_a_slow_worker_given_up_by_the_sweep_stops_at_its_next_batch_and_leaves_the_job_failed(
+    lamps, media_root, monkeypatch
+):
+    job = services.start_product_import(
+        upload=SimpleUploadedFile("products.csv", CSV.encode(), content_type="text/csv"), dry_run=False, user_id=None
+    )
+    batches_after_the_sweep = []
+
+    def slow_import(*, stream, dry_run, on_batch):
+        services.sweep_stale_import_jobs(now=timezone.now() + timedelta(hours=1))  # meanwhile, the sweep
+        on_batch(2, ImportResult(created=1), [])
+        batches_after_the_sweep.append("imported another batch")
+        return 4, ImportResult(created=2)
+
+    monkeypatch.setattr("catalog.services.import_jobs.import_product_file", slow_import)
+
+    finished = services.run_product_import(job_id=job.pk)
+
+    assert batches_after_the_sweep == []
+    assert finished.state == "failed" and "no progress" in finished.message and finished.rows_done == 0
+    assert ProductImportJob.objects.get(pk=job.pk).state == "failed"
+
+
+def test_a_running_import_records_its_heartbeat_with_each_batch(lamps, media_root):
+    job = services.start_product_import(
+        upload=SimpleUploadedFile("products.csv", CSV.encode(), content_type="text/csv"), dry_run=False, user_id=None
+    )
+
+    finished = services.run_product_import(job_id=job.pk)
+
+    assert finished.state == "done" and finished.heartbeat_at is not None
+    assert services.sweep_stale_import_jobs(now=timezone.now() + timedelta(days=1)) == 0  # finished jobs stay done

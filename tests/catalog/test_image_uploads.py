@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import base64
 import importlib.util
+import io
 import json
 import os
 from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -242,3 +244,32 @@ def test_the_local_upload_url_refuses_what_s3s_policy_would(media_root, seller, 
     assert response.status_code == 400
     assert list(response.json()["error"]["fields"]) == [field]
     assert list(media_root.rglob("*.*")) == []
+
+
+# --- The bucket's CORS rule for the admin's uploader (manage.py configure_media_bucket) ----------
+
+
+def test_configure_media_bucket_lets_the_shops_origin_post_and_keeps_the_buckets_other_rules(s3_media, settings):
+    settings.CATALOG_UPLOAD_CORS_ORIGINS = ["https://shop.example.com"]
+    other = {"AllowedOrigins": ["https://cdn.example.com"], "AllowedMethods": ["GET"]}
+    s3_media.client.put_bucket_cors(Bucket=s3_media.bucket, CORSConfiguration={"CORSRules": [other]})
+
+    call_command("configure_media_bucket", stdout=io.StringIO())
+    call_command("configure_media_bucket", "--origin", "https://admin.example.com", "--origin",
+                 "https://shop.example.com", stdout=io.StringIO())  # fmt: skip
+
+    rules = s3_media.client.get_bucket_cors(Bucket=s3_media.bucket)["CORSRules"]
+    assert [(r.get("AllowedOrigins"), r.get("AllowedMethods")) for r in rules] == [
+        (["https://cdn.example.com"], ["GET"]),  # left as it was
+        (["https://admin.example.com", "https://shop.example.com"], ["POST"]),  # one rule, replaced, not added again
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["--origin", "https://shop.example.com/admin/"], "without a path"), ([], "no bucket to configure")],
+    ids=["origin-with-a-path", "local-media"],
+)
+def test_configure_media_bucket_refuses_a_bad_origin_and_local_media(media_root, args, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("configure_media_bucket", *args)

@@ -303,3 +303,70 @@ def test_on_postgresql_new_products_get_their_search_vectors_in_the_insert_and_c
     product = Product.objects.get(sku="LAMP-1")
     assert "1 updated" in out and (product.title, product.price, product.brand_id, product.version) == (
         "Green desk lamp", Decimal("39.90"), None, 2)  # fmt: skip
+
+
+def test_the_categories_and_brands_of_a_file_are_looked_up_once_not_per_batch(tmp_path, lamps, lumen):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    rows = "\n".join(f"SKU-{n},Lamp {n},{10 + n},,lamps,lumen," for n in range(3))
+    path = write_csv(tmp_path, f"{HEADER}\n{rows}\nSKU-9,Lamp 9,10,,lampz,,\n")
+
+    with CaptureQueriesContext(connection) as queries:
+        out, errors, _ = run_import(path, "--batch-size", "1")
+
+    assert "3 created" in out and errors == ["row 5: category: No category has the slug 'lampz'."]
+    by_slug = [q["sql"] for q in queries if 'FROM "catalog_category"' in q["sql"] and '"slug" IN' in q["sql"]]
+    assert len(by_slug) == 2  # "lamps" by the first batch, the unknown "lampz" by the last
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_index_task_is_told_which_vectors_the_insert_wrote(
+    tmp_path, lamps, monkeypatch, django_capture_on_commit_callbacks
+):
+    ProductFactory(sku="OLD-1", title="Old lamp", category=lamps)
+    path = write_csv(tmp_path, f"{HEADER}\nOLD-1,Renamed lamp,10,,lamps,,\nNEW-1,New lamp,11,,lamps,,\n")
+    index_tasks = []
+    monkeypatch.setattr("catalog.tasks.index_products_task.delay", lambda **kwargs: index_tasks.append(kwargs))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        run_import(path)
+
+    old, new = Product.objects.get(sku="OLD-1"), Product.objects.get(sku="NEW-1")
+    assert index_tasks == [{"product_ids": sorted([old.pk, new.pk]), "fresh_vector_ids": [new.pk]}]
+
+
+@pytest.mark.postgres
+def test_a_fresh_vector_is_not_recomputed_but_its_words_reach_the_lexicon(lamps, settings):
+    from django.db import connection
+
+    settings.SEARCH_BACKEND = "database"
+    fresh, stale = ProductFactory(title="Zeppelin lamp", category=lamps), ProductFactory(title="Quokka", category=lamps)
+
+    search.index(product_ids=[fresh.pk, stale.pk], fresh_vector_ids=[fresh.pk])
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id FROM catalog_product WHERE search_vector IS NOT NULL")
+        assert [pk for (pk,) in cursor.fetchall()] == [stale.pk]  # the factory row's NULL was left alone
+        cursor.execute("SELECT word FROM catalog_searchword WHERE word IN ('zeppelin', 'quokka') ORDER BY word")
+        assert [word for (word,) in cursor.fetchall()] == ["quokka", "zeppelin"]
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_batch_of_new_and_changed_rows_costs_a_fixed_number_of_queries(tmp_path, lamps, lumen):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries_for(count: int, name: str) -> list[str]:
+        ProductFactory(sku=f"OLD-{name}", title="Old lamp", category=lamps)
+        rows = "\n".join(f"{name}-{n},Lamp {n},{10 + n},,lamps,lumen," for n in range(count))
+        path = write_csv(tmp_path, f"{HEADER}\nOLD-{name},Renamed lamp,10,,lamps,,\n{rows}\n", name=f"{name}.csv")
+        with CaptureQueriesContext(connection) as captured:
+            run_import(path)
+        return [verb for q in captured if (verb := q["sql"].split()[0]) not in ("SAVEPOINT", "RELEASE")]
+
+    small, large = queries_for(2, "S"), queries_for(40, "L")
+
+    assert small == large  # the same statements whatever the batch holds
+    # the names by slug (2), their share locks (2), the locked SKUs, the slugs; one INSERT, one UPDATE
+    assert large == ["SELECT"] * 6 + ["INSERT", "UPDATE"]

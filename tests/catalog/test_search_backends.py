@@ -106,6 +106,26 @@ def test_search_reindex_gives_products_written_without_the_hooks_their_vectors(s
 
 
 @pytest.mark.postgres
+def test_indexing_some_products_writes_their_vectors_and_words_and_leaves_the_others_alone(shoes, settings):
+    settings.SEARCH_BACKEND = "database"
+
+    def stored() -> dict[int, bool]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT id, search_vector IS NOT NULL FROM catalog_product")
+            return dict(cursor.fetchall())
+
+    def words() -> set[str]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT word FROM catalog_searchword")
+            return {word for (word,) in cursor.fetchall()}
+
+    search.index(product_ids=[shoes["trail"].pk, shoes["hidden"].pk])
+
+    assert stored() == {shoes["trail"].pk: True, shoes["road"].pk: False, shoes["hidden"].pk: True}
+    assert {"acme", "trail", "red"} <= words() and not {"road", "blue", "hidden"} & words()  # active products only
+
+
+@pytest.mark.postgres
 def test_demo_products_are_searchable_as_soon_as_their_batch_commits(django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         services.load_demo_catalog(products=30, images=False)
