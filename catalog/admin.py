@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
@@ -17,10 +18,11 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
+from catalog import analytics, services
 from catalog import cache as catalog_cache
-from catalog import services
 from catalog.images import validate_image_upload
 from catalog.models import Brand, Category, Product, ProductImage, ProductImportJob, StockAlert
 from catalog.selectors import CategoryNotFound
@@ -28,6 +30,8 @@ from catalog.selectors import CategoryNotFound
 logger = logging.getLogger(__name__)
 
 THUMBNAIL_PREVIEW_HEIGHT = 80
+TOP_PRODUCTS, TOP_PRODUCT_DAYS = 50, 14  # the "Top products" page
+SEARCH_ANALYTICS_DAYS = 30
 CATEGORY_INDENT = "\u2003"  # an em space per level of the tree
 
 
@@ -203,8 +207,32 @@ class ProductAdmin(admin.ModelAdmin):
         return [
             path("import/", view(self.import_view), name="catalog_product_import"),
             path("import/<int:job_id>/", view(self.import_status_view), name="catalog_product_import_status"),
+            path("top/", view(self.top_products_view), name="catalog_product_top"),
+            path("search-analytics/", view(self.search_analytics_view), name="catalog_product_search_analytics"),
             *super().get_urls(),
         ]
+
+    def top_products_view(self, request: HttpRequest) -> HttpResponse:
+        """The 50 most popular products, each with a small SVG of its last 14 days of views and
+        units bought, and the catalog cache's hit rate (docs/popularity.md)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        today = timezone.now().date()
+        context = self._import_context(
+            request, title="Top products",
+            products=analytics.top_products(today=today, limit=TOP_PRODUCTS, days=TOP_PRODUCT_DAYS),
+            days=TOP_PRODUCT_DAYS, first_day=today - timedelta(days=TOP_PRODUCT_DAYS - 1), today=today,
+            cache_stats=catalog_cache.stats(), width=analytics.CHART_WIDTH, height=analytics.CHART_HEIGHT,
+        )  # fmt: skip
+        return TemplateResponse(request, "admin/catalog/product/top_products.html", context)
+
+    def search_analytics_view(self, request: HttpRequest) -> HttpResponse:
+        """What customers searched for over the last 30 days, what found nothing, and click-through."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        figures = analytics.search_analytics(today=timezone.now().date(), days=SEARCH_ANALYTICS_DAYS)
+        context = self._import_context(request, title="Search analytics", days=SEARCH_ANALYTICS_DAYS, **figures)
+        return TemplateResponse(request, "admin/catalog/product/search_analytics.html", context)
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
         """With S3 media, the image inline also gets the direct uploader (static/js/admin-direct-upload.js):

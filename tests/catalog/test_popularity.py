@@ -313,3 +313,45 @@ def test_viewed_and_bought_products_rank_higher_in_their_category(client, embedd
     page = client.get("/c/lamps/?sort=popularity").content.decode()
     assert page.index("Bbb lamp") < page.index("Aaa lamp")
     assert Product.objects.get(pk=first.pk).popularity == 0  # the demo value gave way to what customers did
+
+
+# --- For staff: top products and search analytics ------------------------------------------------------
+
+
+def test_top_products_shows_the_ranking_with_each_products_last_14_days(client, fixed_now):
+    from tests.accounts.factories import UserFactory
+
+    best = ProductFactory(title="Best lamp", popularity=90)
+    ProductFactory(title="Second lamp", popularity=10)
+    _history([(best, TODAY, 12, 0, 3, 0), (best, TODAY - timedelta(days=13), 4, 0, 0, 0),
+              (best, TODAY - timedelta(days=14), 1000, 0, 0, 0)])  # fmt: skip  (a day outside the chart)
+    client.force_login(UserFactory(superuser=True))
+    page = client.get("/admin/catalog/product/top/").content.decode()
+    assert page.index("Best lamp") < page.index("Second lamp")
+    assert 'aria-label="Best lamp: 16 views and 3 units bought in 14 days"' in page
+    assert page.count("<polyline") >= 2 and "<rect" in page
+    assert "hit rate" in page
+
+
+def test_search_analytics_lists_top_queries_no_results_and_click_through(client, fixed_now):
+    from django.contrib.auth.models import Group
+
+    from tests.accounts.factories import UserFactory
+
+    activity.ensure_partitions([TODAY, TODAY - timedelta(days=3), TODAY - timedelta(days=40)])
+    SearchActivity.objects.bulk_create([
+        SearchActivity(day=TODAY, query="lamp", searches=40, zero_results=0, clicks=10),
+        SearchActivity(day=TODAY - timedelta(days=3), query="lamp", searches=10, zero_results=0, clicks=5),
+        SearchActivity(day=TODAY, query="unicorn lamp", searches=7, zero_results=7, clicks=0),
+        SearchActivity(day=TODAY - timedelta(days=40), query="old", searches=500, zero_results=500, clicks=0),
+    ])  # fmt: skip
+    manager = UserFactory(is_staff=True)
+    manager.groups.add(Group.objects.get(name="Catalog managers"))
+    client.force_login(manager)
+    page = client.get("/admin/catalog/product/search-analytics/").content.decode()
+    flat = " ".join(page.split())
+    assert "<td>lamp</td><td>50</td><td>0</td><td>15</td><td>30 %</td>" in flat.replace("> <", "><")
+    assert "<td>unicorn lamp</td><td>7</td><td>7</td>" in flat.replace("> <", "><")
+    assert "<td>old</td>" not in flat  # older than 30 days
+    client.force_login(UserFactory(is_staff=True))  # staff without the catalog's view permission
+    assert client.get("/admin/catalog/product/search-analytics/").status_code == 403
