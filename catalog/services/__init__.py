@@ -1,7 +1,7 @@
 """Every write of the catalog, split by sub-domain; callers keep writing `catalog.services.<name>`."""
 
 from catalog.activity import count_cart_add, count_purchases
-from catalog.services.demo import DEMO_CATEGORIES, DemoCatalogResult, load_demo_catalog
+from catalog.services.demo import DEMO_CATEGORIES, DemoCatalogResult, load_demo_activity, load_demo_catalog
 from catalog.services.editing import ProductVersionMismatch, create_product, update_product
 from catalog.services.images import (
     ProductImageNotFound,
@@ -71,6 +71,7 @@ __all__ = [
     "image_urls",
     "import_product_file",
     "import_product_rows",
+    "load_demo_activity",
     "load_demo_catalog",
     "make_thumbnails",
     "move_products_to_category",

@@ -238,3 +238,45 @@ def _attach_images(saved: list[tuple]) -> None:
             )
         )  # fmt: skip
     ProductImage.objects.bulk_create(rows)
+
+
+DEMO_ACTIVITY_DAYS = 30
+
+
+def load_demo_activity(*, days: int = DEMO_ACTIVITY_DAYS, today=None) -> int:
+    """A believable history of what customers did over the last `days` days, so a new shop already
+    has a ranking (the caller then runs the ranking job, which reproduces it from these rows).
+
+    Per demo product a steady interest drawn from a Pareto law (a few bestsellers, a long tail),
+    seeded by the product's id (the same products are always the popular ones), with daily views
+    around it; cart adds, units bought and search clicks as fractions of the views. Written only
+    into an empty activity table (a shop with real activity keeps its own); the rows written."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from catalog import activity
+    from catalog.models import ProductActivity
+
+    if ProductActivity.objects.exists():
+        return 0
+    today = today or timezone.now().date()
+    first = today - timedelta(days=days - 1)
+    activity.ensure_partitions(first + timedelta(days=n) for n in range(days))
+    rows: list[ProductActivity] = []
+    written = 0
+    for pk in Product.objects.filter(sku__startswith=DEMO_SKU_PREFIX).order_by("pk").values_list("pk", flat=True):
+        rng = random.Random(f"activity-{pk}")
+        interest = rng.paretovariate(1.2) - 1  # mostly near 0, a few large
+        for n in range(days):
+            views = int(rng.expovariate(1.0) * interest * 6)
+            if views:
+                rows.append(ProductActivity(
+                    day=first + timedelta(days=n), product_id=pk, views=views, carts=int(views * rng.uniform(0, 0.12)),
+                    purchases=int(views * rng.uniform(0, 0.04)), clicks=int(views * rng.uniform(0, 0.15)),
+                ))  # fmt: skip
+        if len(rows) >= 5000:
+            ProductActivity.objects.bulk_create(rows)
+            written, rows = written + len(rows), []
+    ProductActivity.objects.bulk_create(rows)
+    return written + len(rows)

@@ -5,6 +5,7 @@ a decay anchored to a fixed epoch, rewriting only what changed; the cache warmed
 
 from __future__ import annotations
 
+import os
 import threading
 from datetime import UTC, date, datetime, timedelta
 from unittest import mock
@@ -355,3 +356,15 @@ def test_search_analytics_lists_top_queries_no_results_and_click_through(client,
     assert "<td>old</td>" not in flat  # older than 30 days
     client.force_login(UserFactory(is_staff=True))  # staff without the catalog's view permission
     assert client.get("/admin/catalog/product/search-analytics/").status_code == 403
+
+
+def test_a_new_demo_shop_has_a_ranking_the_job_reproduces(embedded):
+    from django.core.management import call_command
+
+    call_command("load_demo_catalog", products=40, no_images=True, stdout=open(os.devnull, "w"))  # noqa: SIM115
+    assert ProductActivity.objects.exists()
+    scores = dict(Product.objects.values_list("pk", "popularity"))
+    assert len({round(score, 6) for score in scores.values()}) > 5  # a ranking, not a flat line
+    assert popularity.recompute_popularity(warm=False).changed == 0
+    call_command("load_demo_catalog", products=40, no_images=True, stdout=open(os.devnull, "w"))  # noqa: SIM115
+    assert dict(Product.objects.values_list("pk", "popularity")) == scores  # a top-up keeps the history

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from tqdm import tqdm
 
 from catalog import services
+from catalog.services.popularity import recompute_popularity
 
 
 class Command(BaseCommand):
@@ -28,6 +29,10 @@ class Command(BaseCommand):
                 products=products, batch_size=batch_size, images=not no_images, progress=bar.update
             )
             elapsed = time.perf_counter() - started
+        history = services.load_demo_activity()
+        if history:  # a new shop: the ranking job turns the history into popularity
+            ranking = recompute_popularity(warm=False)
+            self.stdout.write(f"Demo activity: {history:,} daily rows over the last 30 days; {ranking.as_line()}")
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo catalog: {result.products_created} products created, "
