@@ -67,14 +67,18 @@ def category_view(request: HttpRequest, slug: str) -> HttpResponse:
 
 def product_view(request: HttpRequest, slug: str) -> HttpResponse:
     try:
-        product = selectors.get_product_page(slug=slug)
+        product, availability, recommended = selectors.get_product_page_with_recommendations(slug=slug)
     except NotFound as exc:
         raise Http404(exc.message) from exc
-    availability = selectors.get_availability(product_ids=[product["id"]]).get(product["id"])
     return render(
         request,
         "catalog/product.html",
-        {"product": product, "availability": availability, "canonical": request.build_absolute_uri(product["url"])},
+        {
+            "product": product,
+            "availability": availability,
+            "recommended": recommended,
+            "canonical": request.build_absolute_uri(product["url"]),
+        },
     )
 
 

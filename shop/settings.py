@@ -213,6 +213,9 @@ CELERY_BEAT_SCHEDULE = {
     "expire-unpaid-orders": {"task": "orders.expire_unpaid_orders", "schedule": 5 * 60},
     # Orders that waited too long in placed or allocated (and unsent e-mails) are driven again.
     "redrive-stuck-orders": {"task": "orders.redrive_stuck_orders", "schedule": 60},
+    # "Customers also bought" from the last RECOMMENDATIONS_WINDOW_DAYS of orders (the popularity
+    # ranking job runs it too, through catalog.ranking_steps; a rerun over the same orders writes nothing).
+    "compute-recommendations": {"task": "orders.compute_recommendations", "schedule": 24 * 60 * 60},
 }
 CELERY_TIMEZONE = "UTC"
 OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=7)
@@ -305,6 +308,13 @@ ORDERS_EMAIL_MAX_REDRIVES = env.int("ORDERS_EMAIL_MAX_REDRIVES", default=3)
 ORDERS_CARRIER_WEBHOOK_SECRETS = env.dict("ORDERS_CARRIER_WEBHOOK_SECRETS", default={})
 # A delivered order's units may be asked back within this many days of its delivery.
 ORDERS_RETURN_WINDOW_DAYS = env.int("ORDERS_RETURN_WINDOW_DAYS", default=30)
+
+# --- "Customers also bought" (docs/catalog.md#customers-also-bought) -------------------------
+# Orders of the last RECOMMENDATIONS_WINDOW_DAYS that were paid for count; a pair needs at least
+# RECOMMENDATIONS_MIN_SUPPORT orders together; each product keeps its RECOMMENDATIONS_PER_PRODUCT best.
+RECOMMENDATIONS_WINDOW_DAYS = env.int("RECOMMENDATIONS_WINDOW_DAYS", default=90)
+RECOMMENDATIONS_MIN_SUPPORT = env.int("RECOMMENDATIONS_MIN_SUPPORT", default=2)
+RECOMMENDATIONS_PER_PRODUCT = env.int("RECOMMENDATIONS_PER_PRODUCT", default=20)
 
 # --- Outbox --------------------------------------------------------------------------------
 # topic -> the Celery task (by name) that consumes it; the checkout and payment issues add theirs.

@@ -29,6 +29,7 @@ from catalog.services.products import (
     schedule_products_invalidation,
     set_products_active,
 )
+from catalog.services.recommendations import replace_recommendations
 from catalog.services.uploads import (
     ImageUploadExpired,
     ImageUploadMissing,
@@ -70,6 +71,7 @@ __all__ = [
     "make_thumbnails",
     "move_products_to_category",
     "refresh_products_named_after",
+    "replace_recommendations",
     "requeue_pending_thumbnails",
     "run_product_import",
     "schedule_product_invalidation",
