@@ -329,11 +329,9 @@ def _recommend(lists: list[dict], *, exclude: Collection[int], limit: int, avail
     candidates = {i for entry in lists for source in RECOMMENDATION_SOURCES for i in entry[source]} - excluded
     availability = get_availability(product_ids=[*availability_of, *sorted(candidates)])
     for source in RECOMMENDATION_SOURCES:
-        wanted = [
-            i for i in _rank_by_rank([entry[source] for entry in lists])
-            if i in candidates and availability[i].status != "out_of_stock"
-        ][:limit]  # fmt: skip
-        if wanted:
+        showable = [[i for i in entry[source] if i in candidates and availability[i].status != "out_of_stock"]
+                    for entry in lists]  # fmt: skip
+        if wanted := _rank_by_rank(showable)[:limit]:
             cards = get_product_cards(product_ids=wanted)  # an inactive one has no card
             return Recommendations([{**c, "availability": availability[c["id"]]} for c in cards], source), availability
     return Recommendations([], None), availability
