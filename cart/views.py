@@ -66,7 +66,11 @@ def cart_view(request: HttpRequest) -> HttpResponse:
         request,
         "cart/cart.html",
         # The header's count from the cart found above (one query instead of two).
-        {"cart": view, "cart_count": functools.partial(selectors.count_items, cart=cart)},
+        {
+            "cart": view,
+            "cart_count": functools.partial(selectors.count_items, cart=cart),
+            "recommended": selectors.get_cart_recommendations(view=view),
+        },
     )
 
 

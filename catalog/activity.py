@@ -336,19 +336,30 @@ def partition_name(table: str, day: date) -> str:
 
 
 def ensure_partitions(days: Iterable[date]) -> None:
-    """The day partitions of both activity tables exist (PostgreSQL; nothing on SQLite)."""
+    """The day partitions of both activity tables exist (PostgreSQL; nothing on SQLite): one read of
+    the partitions there are, and one statement creating the missing ones."""
     if connection.vendor != "postgresql":
         return
+    existing = _partitions()
+    missing = [
+        f"CREATE TABLE IF NOT EXISTS {partition_name(table, day)} PARTITION OF {table} "
+        f"FOR VALUES FROM ('{day.isoformat()}') TO ('{(day + timedelta(days=1)).isoformat()}')"
+        for day in sorted(set(days)) for table in PARTITIONED_TABLES
+        if partition_name(table, day) not in existing
+    ]  # fmt: skip
+    if missing:
+        with connection.cursor() as cursor:
+            cursor.execute("; ".join(missing))
+
+
+def _partitions() -> set[str]:
     with connection.cursor() as cursor:
-        for day in sorted(set(days)):
-            for table in PARTITIONED_TABLES:
-                name = partition_name(table, day)
-                cursor.execute("SELECT to_regclass(%s)", [name])
-                if cursor.fetchone()[0] is None:  # a read first: creating takes a lock on the parent table
-                    cursor.execute(
-                        f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {table} "
-                        f"FOR VALUES FROM ('{day.isoformat()}') TO ('{(day + timedelta(days=1)).isoformat()}')"
-                    )
+        cursor.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = ANY(%s)",
+            [list(PARTITIONED_TABLES)],
+        )
+        return {row[0] for row in cursor.fetchall()}
 
 
 def drop_partitions_before(day: date) -> int:
@@ -362,15 +373,9 @@ def drop_partitions_before(day: date) -> int:
         return 0
     dropped = 0
     with connection.cursor() as cursor:
-        for table in PARTITIONED_TABLES:
-            cursor.execute(
-                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-                "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = %s",
-                [table],
-            )
-            for (name,) in cursor.fetchall():
-                suffix = name.rsplit("_p", 1)[-1]
-                if suffix.isdigit() and datetime.strptime(suffix, "%Y%m%d").date() < day:
-                    cursor.execute(f"DROP TABLE {name}")
-                    dropped += 1
+        for name in sorted(_partitions()):
+            suffix = name.rsplit("_p", 1)[-1]
+            if suffix.isdigit() and datetime.strptime(suffix, "%Y%m%d").date() < day:
+                cursor.execute(f"DROP TABLE {name}")
+                dropped += 1
     return dropped

@@ -85,6 +85,14 @@ def slug_version_key(slug: str) -> str:
     return f"catalog:{SCHEMA}:version:slug:{slug}"
 
 
+def recommendations_key(slug: str) -> str:
+    """Where the ids a product page recommends live ("customers also bought", then its category's
+    popular products): under the slug, so the page reads them in its own MGET. Not versioned: the
+    recommendations job drops the key of every product whose list it changed, and any change to
+    the product drops it too (invalidate_products)."""
+    return f"catalog:{SCHEMA}:recs:{slug}"
+
+
 def listing_key(name: str, digest: str) -> str:
     return f"catalog:{SCHEMA}:{name}:{listing_generation()}:{digest}"
 
@@ -439,7 +447,11 @@ def memoised(name: str, fill: Callable[[], object], timeout: int):
 
 def get_versioned(blob_keys: dict, pointer_keys: dict) -> tuple[dict, list]:
     """({ident: blob} for the blobs whose version equals their pointer, [idents missed]) in one MGET."""
-    found = mget([*blob_keys.values(), *pointer_keys.values()])
+    return pick_versioned(mget([*blob_keys.values(), *pointer_keys.values()]), blob_keys, pointer_keys)
+
+
+def pick_versioned(found: dict, blob_keys: dict, pointer_keys: dict) -> tuple[dict, list]:
+    """get_versioned() over values already read (a caller that reads other keys in the same MGET)."""
     fresh, missing = {}, []
     for ident, key in blob_keys.items():
         blob, pointer = found.get(key), found.get(pointer_keys[ident])
@@ -481,13 +493,19 @@ def invalidate_products(slugs_by_id: dict[int, list[str]]) -> None:
             pointers.update(dict.fromkeys(keys, versions[product_id]))
         else:
             gone += keys
-        gone += [card_key(product_id), *(product_key(s) for s in slugs)]
+        gone += [card_key(product_id), *(product_key(s) for s in slugs), *(recommendations_key(s) for s in slugs)]
     if pointers:
         cache.set_many(pointers, timeout=POINTER_TTL)
     if gone:
         cache.delete_many(gone)
     invalidate_listings()
     logger.debug("catalog cache invalidated for products %s", sorted(slugs_by_id))
+
+
+def invalidate_recommendations(*, slugs: list[str]) -> None:
+    """After new recommendations committed: drop these products' recommended ids (one DEL)."""
+    if slugs:
+        cache.delete_many([recommendations_key(s) for s in slugs])
 
 
 def invalidate_listings() -> None:

@@ -76,7 +76,8 @@ def _price(raw: str, name: str, errors: dict) -> Decimal | None:
     return value.quantize(Decimal("0.01"))
 
 
-def _positive_int(raw: str, name: str, errors: dict, *, maximum: int) -> int | None:
+def positive_int(raw: str, name: str, errors: dict, *, maximum: int) -> int | None:
+    """`raw` as a whole number from 1 to `maximum`, else None with the reason under errors[name]."""
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 9) or not 1 <= int(raw) <= maximum:
         errors[name] = [f"Enter a whole number from 1 to {maximum}."]
         return None
@@ -114,11 +115,11 @@ def parse_listing_params(params, *, strict_unknown: bool = False) -> tuple[dict,
     elif sort:
         values["sort"] = sort
     if "page" in params:
-        page = _positive_int(params.get("page", "").strip(), "page", errors, maximum=100000)
+        page = positive_int(params.get("page", "").strip(), "page", errors, maximum=100000)
         if page is not None:
             values["page"] = page
     if "page_size" in params:
-        size = _positive_int(params.get("page_size", "").strip(), "page_size", errors, maximum=MAX_PAGE_SIZE)
+        size = positive_int(params.get("page_size", "").strip(), "page_size", errors, maximum=MAX_PAGE_SIZE)
         if size is not None:
             values["page_size"] = size
     attributes = []

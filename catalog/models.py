@@ -358,3 +358,27 @@ class LowStockDigest(models.Model):
 
     def __str__(self) -> str:
         return f"low-stock digest {self.day}"
+class ProductRecommendation(models.Model):
+    """"Customers also bought": a product recommended on another's page, with its score and its
+    place in that product's list (1 first). Written set-based only by
+    catalog.services.replace_recommendations (the orders app computes them from its order lines);
+    docs/catalog.md says how."""
+
+    # no index of its own: the unique (product, ...) constraints lead with it
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+", db_index=False)
+    recommended = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    score = models.FloatField(help_text="Bought together / bought either (Jaccard), 0 to 1.")
+    rank = models.PositiveSmallIntegerField(help_text="1 for the first shown.")
+
+    class Meta:
+        ordering = ["product", "rank"]
+        constraints = [
+            models.UniqueConstraint(fields=["product", "recommended"], name="recommendation_once"),
+            # the product's list in rank order, read by one index range
+            models.UniqueConstraint(fields=["product", "rank"], name="recommendation_rank_once"),
+            models.CheckConstraint(condition=~Q(product=F("recommended")), name="recommendation_not_itself"),
+            models.CheckConstraint(condition=Q(rank__gte=1), name="recommendation_rank_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recommended_id} for {self.product_id} (#{self.rank})"

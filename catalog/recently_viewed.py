@@ -182,6 +182,10 @@ class RecentlyViewed:
             return cls(Visitor(guest_list_key(token), new=True), new_token=token)
         return cls(visitor)
 
+    def ids(self) -> list[int]:
+        """The list's ids as read so far ([] before a lookup carried the read, or without a visitor)."""
+        return list(self._ids or [])
+
     def _read(self, value) -> None:
         self._ids = [] if value is catalog_cache.FAILED else value
         catalog_cache.want_cards(self._ids)

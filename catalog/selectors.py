@@ -10,16 +10,18 @@ made elsewhere on the primary. Search (until the search issue) reads the replica
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import connections
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, F, Prefetch, QuerySet, Window
+from django.db.models.functions import RowNumber
 
 from catalog import cache as catalog_cache
 from catalog.filters import SORTS, ListingQuery
-from catalog.models import Category, ImageStatus, Product, ProductImage
+from catalog.models import Category, ImageStatus, Product, ProductImage, ProductRecommendation
 from catalog.search.base import selection_facets
 from catalog.search.queryset import filtered_products
 from inventory import selectors as inventory_selectors
@@ -151,16 +153,19 @@ def get_product_cards(*, product_ids: list[int]) -> list[dict]:
     asked for (`catalog_cache.want_cards`) are read in the same round trip.
     """
     held = catalog_cache.held_cards()
-    wanted = [i for i in dict.fromkeys([*product_ids, *catalog_cache.take_wanted_cards()]) if i not in held]
-    if wanted:
-        held.update(_read_cards(wanted))
+    asked = [i for i in dict.fromkeys(product_ids) if i not in held]
+    extra = [i for i in dict.fromkeys(catalog_cache.take_wanted_cards()) if i not in held and i not in asked]
+    if asked or extra:
+        held.update(_read_cards(asked, cached_only=extra))
     return [held[i] for i in product_ids if i in held]
 
 
-def _read_cards(product_ids: list[int]) -> dict[int, dict]:
-    fresh, missing = catalog_cache.get_versioned(
-        catalog_cache.card_keys(product_ids), {i: catalog_cache.version_key(i) for i in product_ids}
-    )
+def _read_cards(product_ids: list[int], *, cached_only: list[int] = ()) -> dict[int, dict]:
+    """Cards of `product_ids` (misses read from the primary) and of `cached_only` where the cache
+    has them (cards another part of the page may ask for: a miss among them is read only if asked)."""
+    ids = [*product_ids, *cached_only]
+    fresh, missing = catalog_cache.get_versioned(catalog_cache.card_keys(ids), {i: catalog_cache.version_key(i) for i in ids})
+    missing = [i for i in missing if i not in set(cached_only)]
     if missing:
         filled = {
             p.pk: _card(p)
@@ -185,8 +190,16 @@ def get_product_page(*, slug: str) -> dict:
     Cold: the product with its brand and category, its images (the tree is cached apart).
     Warm: no query. Raises ProductNotFound for an unknown or inactive product.
     """
-    fresh, _ = catalog_cache.get_versioned(
-        {slug: catalog_cache.product_key(slug)}, {slug: catalog_cache.slug_version_key(slug)}
+    return _product_page_from(catalog_cache.mget(_page_keys(slug)), slug)
+
+
+def _page_keys(slug: str) -> list[str]:
+    return [catalog_cache.product_key(slug), catalog_cache.slug_version_key(slug)]
+
+
+def _product_page_from(found: dict, slug: str) -> dict:
+    fresh, _ = catalog_cache.pick_versioned(
+        found, {slug: catalog_cache.product_key(slug)}, {slug: catalog_cache.slug_version_key(slug)}
     )
     page = fresh.get(slug)
     if page is None:
@@ -212,12 +225,13 @@ def _product_page(slug: str) -> dict | None:
     return None if product is None else _page_of(product)
 
 
-WARM_BATCH = 200  # products warmed per batch: two queries and one cache round trip
+WARM_BATCH = 200  # products warmed per batch: four queries and one cache round trip
 
 
 def warm_products(*, product_ids: list[int]) -> int:
-    """Put these active products' pages and cards into the cache, read from the primary (the ranking
-    job's warm-up): two queries and one cache pipeline whatever their number. How many were warmed."""
+    """Put these active products' pages, cards and recommended ids into the cache, read from the
+    primary (the ranking job's warm-up): four queries and one cache pipeline whatever their number.
+    How many were warmed."""
     products = list(
         Product.objects.using(PRIMARY).filter(pk__in=product_ids, is_active=True)
         .select_related("brand", "category").prefetch_related(_images_prefetch())
@@ -228,6 +242,9 @@ def warm_products(*, product_ids: list[int]) -> int:
         blobs[catalog_cache.product_key(product.slug)], blobs[catalog_cache.card_key(product.pk)] = page, card
         pointers[catalog_cache.slug_version_key(product.slug)] = product.version
         pointers[catalog_cache.version_key(product.pk)] = product.version
+    known = {product.slug: (product.pk, product.category_id) for product in products}
+    for slug, entry in _fill_recommendation_lists(list(known), known=known).items():  # two more queries
+        blobs[catalog_cache.recommendations_key(slug)] = entry
     catalog_cache.store_versioned(blobs, pointers, catalog_cache.PRODUCT_TTL)
     return len(products)
 
@@ -324,6 +341,138 @@ def with_availability(cards: list[dict], *, availability: dict | None = None) ->
     if availability is None:
         availability = get_availability(product_ids=[c["id"] for c in cards])
     return [{**card, "availability": availability.get(card["id"])} for card in cards]
+
+
+# --- "Customers also bought" -------------------------------------------------------------------
+
+RECOMMENDATIONS_SHOWN = 8  # on the product and cart pages (the API takes up to 20)
+RECOMMENDATION_SOURCES = ("bought_together", "category_popular")
+CART_LINES_RECOMMENDED_FOR = 10  # the cart's first lines; their lists are merged
+
+
+@dataclass(frozen=True)
+class Recommendations:
+    """Cards (with availability) to show, and where they came from: "bought_together" (the
+    stored lists), "category_popular" (the fallback) or None (nothing to show)."""
+
+    cards: list[dict]
+    source: str | None
+
+
+def get_product_page_with_recommendations(
+    *, slug: str, limit: int = RECOMMENDATIONS_SHOWN, also_available: Callable[[], list[int]] = list,
+    on_page: Callable[[dict], None] | None = None,
+):  # fmt: skip
+    """(page, availability, Recommendations) for the product page: the page blob, its version and
+    its recommended ids in ONE cache round trip (with whatever rides it), availability of the
+    product, of every candidate and of `also_available()` (ids the first round trip told another
+    part of the page: "Recently viewed") in one query, the recommended cards in one more round
+    trip, whatever their number. `availability` is {product_id: Availability}. `on_page(page)` runs
+    once the page is read, before the cards are (what it asks to ride goes with them).
+    Raises ProductNotFound."""
+    recs_key = catalog_cache.recommendations_key(slug)
+    found = catalog_cache.mget([*_page_keys(slug), recs_key])
+    page = _product_page_from(found, slug)
+    if on_page is not None:
+        on_page(page)
+    recommendations, availability = _recommend(
+        _recommendation_lists([slug], found=found, known={slug: (page["id"], page["category_id"])}),
+        exclude={page["id"]}, limit=limit, availability_of=[page["id"], *also_available()],
+    )  # fmt: skip
+    return page, availability, recommendations
+
+
+def get_recommendations(*, slugs: list[str], exclude: Collection[int] = (), limit: int = RECOMMENDATIONS_SHOWN) -> Recommendations:
+    """What to recommend beside these products (a product page, an API call, a cart's lines):
+    their "customers also bought" lists merged rank by rank, else their categories' popular
+    products; never an inactive or out-of-stock product, nor one in `exclude` or in `slugs`' own.
+    Two cache round trips (the lists, the cards) and one query (availability) when warm."""
+    return _recommend(_recommendation_lists(slugs), exclude=exclude, limit=limit)[0]
+
+
+def _recommend(lists: list[dict], *, exclude: Collection[int], limit: int, availability_of: list[int] = ()):
+    excluded = {*exclude, *(entry["product_id"] for entry in lists)}
+    candidates = {i for entry in lists for source in RECOMMENDATION_SOURCES for i in entry[source]} - excluded
+    availability = get_availability(product_ids=[*availability_of, *sorted(candidates)])
+    for source in RECOMMENDATION_SOURCES:
+        showable = [[i for i in entry[source] if i in candidates and availability[i].status != "out_of_stock"]
+                    for entry in lists]  # fmt: skip
+        if wanted := _rank_by_rank(showable)[:limit]:
+            cards = get_product_cards(product_ids=wanted)  # an inactive one has no card
+            return Recommendations([{**c, "availability": availability[c["id"]]} for c in cards], source), availability
+    return Recommendations([], None), availability
+
+
+def _rank_by_rank(lists: list[list[int]]) -> list[int]:
+    """Every list's first, then every list's second, ... without repeats (one list: itself)."""
+    merged: dict[int, None] = {}
+    for place in range(max(map(len, lists), default=0)):
+        for ids in lists:
+            if place < len(ids):
+                merged.setdefault(ids[place], None)
+    return list(merged)
+
+
+def _recommendation_lists(
+    slugs: list[str], *, found: dict | None = None, known: dict[str, tuple[int, int]] | None = None
+) -> list[dict]:
+    """{"product_id", "bought_together": [ids], "category_popular": [ids]} of each active product
+    among these slugs, in their order: one MGET (skipped when `found` holds what the caller read),
+    the misses filled from the primary and stored for PRODUCT_TTL. `known`: {slug: (product id,
+    category id)} the caller read already (the product page), so the fill need not read them."""
+    keys = {slug: catalog_cache.recommendations_key(slug) for slug in dict.fromkeys(slugs)}
+    if found is None:
+        found = catalog_cache.mget(list(keys.values()))
+    lists = {slug: found[key] for slug, key in keys.items() if isinstance(found.get(key), dict)}
+    missing = [slug for slug in keys if slug not in lists]
+    catalog_cache.count(hits=len(lists), misses=len(missing))
+    if missing:
+        filled = _fill_recommendation_lists(missing, known=known or {})
+        catalog_cache.store({keys[s]: entry for s, entry in filled.items()}, catalog_cache.PRODUCT_TTL)
+        lists.update(filled)
+    return [lists[slug] for slug in keys if slug in lists]
+
+
+def _fill_recommendation_lists(slugs: list[str], *, known: dict[str, tuple[int, int]]) -> dict[str, dict]:
+    """From the primary: the products not `known` (one query), their stored lists (one query) and
+    the popular products of their categories (one query)."""
+    limit = settings.RECOMMENDATIONS_PER_PRODUCT
+    products = {slug: known[slug] for slug in slugs if slug in known}
+    if unknown := [slug for slug in slugs if slug not in known]:
+        rows = Product.objects.using(PRIMARY).filter(slug__in=unknown, is_active=True)
+        products.update({slug: (pk, category_id) for pk, slug, category_id in rows.values_list("pk", "slug", "category_id")})
+    together: dict[int, list[int]] = {}
+    stored = (
+        ProductRecommendation.objects.using(PRIMARY)
+        .filter(product_id__in=[pk for pk, _ in products.values()], recommended__is_active=True)
+        .order_by("product_id", "rank")
+        .values_list("product_id", "recommended_id")
+    )
+    for product_id, recommended_id in stored:
+        together.setdefault(product_id, []).append(recommended_id)
+    popular = _category_popular_ids(sorted({category_id for _, category_id in products.values()}), limit + 1)
+    return {
+        slug: {
+            "product_id": pk,
+            "bought_together": together.get(pk, []),
+            "category_popular": [i for i in popular.get(category_id, []) if i != pk][:limit],
+        }
+        for slug, (pk, category_id) in products.items()
+    }
+
+
+def _category_popular_ids(category_ids: list[int], limit: int) -> dict[int, list[int]]:
+    """{category_id: its `limit` most popular active products} in one query (a row number per
+    category, in the category page's popularity order), whatever the number of categories."""
+    place = Window(RowNumber(), partition_by=[F("category_id")], order_by=list(SORTS["popularity"]))
+    ranked = (
+        Product.objects.using(PRIMARY).filter(category_id__in=category_ids, is_active=True)
+        .annotate(place=place).filter(place__lte=limit).order_by("category_id", "place")
+    )  # fmt: skip
+    popular: dict[int, list[int]] = {}
+    for category_id, pk in ranked.values_list("category_id", "pk"):
+        popular.setdefault(category_id, []).append(pk)
+    return popular
 
 
 # --- Listings ---------------------------------------------------------------------------------

@@ -79,15 +79,16 @@ def product_view(request: HttpRequest, slug: str) -> HttpResponse:
     activity.count_search_click(request, slug=slug)
     recent = RecentlyViewed.for_request(request, give_guest_token=True)
     try:
-        product = selectors.get_product_page(slug=slug)
+        product, availability, recommended = selectors.get_product_page_with_recommendations(
+            slug=slug, also_available=recent.ids, on_page=lambda page: recent.viewed(page["id"])
+        )  # the view is written with the cards' round trip
     except NotFound as exc:
         raise Http404(exc.message) from exc
-    recent.viewed(product["id"])  # written with the next lookup (the recent cards) or at the end
-    recent_cards = recent.cards(exclude=product["id"])
-    availability = selectors.get_availability(product_ids=[product["id"], *(c["id"] for c in recent_cards)])
+    recent_cards = recent.cards(exclude=product["id"])  # read with the recommended cards
     context = {
         "product": product,
         "availability": availability.get(product["id"]),
+        "recommended": recommended,
         "canonical": request.build_absolute_uri(product["url"]),
         "recently_viewed": selectors.with_availability(recent_cards, availability=availability),
     }

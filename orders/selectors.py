@@ -7,11 +7,12 @@ number that does not exist, so order numbers cannot be probed.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Count, F, Min, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -20,7 +21,7 @@ from accounts.emails import same_email
 from orders.exceptions import OrderNotFound, ReturnNotFound
 from orders.models import OPEN_RETURN_STATES, Order, OrderEvent, OrderLine, RefundRestock, ReturnLine, ReturnRequest
 from orders.states import SHIPPED_STATES, OrderState
-from shop.db_router import replica_ok
+from shop.db_router import PRIMARY, replica_ok
 from shop.email_addresses import normalize_email
 
 
@@ -290,3 +291,89 @@ def top_products(*, since: datetime, limit: int = 5) -> list[dict]:
         .annotate(units=Sum("quantity"))
         .order_by("-units", "product_id")[:limit]
     )
+
+
+# --- "Customers also bought" (orders.services.compute_recommendations) ------------------------------
+
+
+@dataclass(frozen=True)
+class BoughtTogetherBatch:
+    """The lists of the products sold in the window with after_product_id < id <= up_to_product_id
+    (None: every id above): rows (product_id, recommended_id, score, rank), rank 1 first."""
+
+    after_product_id: int
+    up_to_product_id: int | None
+    rows: list[tuple[int, int, float, int]]
+
+
+# One batch of products: the pairs their window lines make with the other lines of the same orders
+# (a self-join of order lines), kept when bought together in at least `min_support` orders, scored
+# by Jaccard (orders with both / orders with either), and the best `per_product` of each product,
+# ties broken by the recommended product's id. Plain SQL that PostgreSQL and SQLite (3.25+, window
+# functions) both run; `pairs` is referenced three times, so PostgreSQL computes it once.
+BOUGHT_TOGETHER_SQL = """
+WITH pairs AS (
+    SELECT a.product_id AS product_id, b.product_id AS recommended_id, COUNT(*) AS together
+    FROM {line} a
+    INNER JOIN {order} o ON o.id = a.order_id
+    INNER JOIN {line} b ON b.order_id = a.order_id AND b.product_id <> a.product_id
+    WHERE o.created_at >= %s AND o.state IN ({states}) AND a.product_id > %s AND a.product_id <= %s
+    GROUP BY a.product_id, b.product_id
+    HAVING COUNT(*) >= %s
+),
+bought AS (
+    SELECT l.product_id AS product_id, COUNT(*) AS orders
+    FROM {line} l
+    INNER JOIN {order} o ON o.id = l.order_id
+    WHERE o.created_at >= %s AND o.state IN ({states})
+      AND l.product_id IN (SELECT product_id FROM pairs UNION SELECT recommended_id FROM pairs)
+    GROUP BY l.product_id
+),
+scored AS (
+    SELECT p.product_id, p.recommended_id,
+           CAST(p.together AS DOUBLE PRECISION) / (mine.orders + theirs.orders - p.together) AS score
+    FROM pairs p
+    INNER JOIN bought mine ON mine.product_id = p.product_id
+    INNER JOIN bought theirs ON theirs.product_id = p.recommended_id
+),
+ranked AS (
+    SELECT product_id, recommended_id, score,
+           ROW_NUMBER() OVER (PARTITION BY product_id ORDER BY score DESC, recommended_id) AS place
+    FROM scored
+)
+SELECT product_id, recommended_id, score, place FROM ranked WHERE place <= %s ORDER BY product_id, place
+"""
+
+
+def iter_bought_together(
+    *, since: datetime, min_support: int, per_product: int, batch_size: int
+) -> Iterator[BoughtTogetherBatch]:
+    """The "customers also bought" lists computed from orders paid for (SALE_STATES) placed since
+    `since`, a batch of `batch_size` sold products at a time in product id order (two queries a
+    batch: the batch's last id, its lists), so memory holds one batch whatever the window. The
+    batches cover every product id: the last one is open-ended. Reads the primary; deterministic."""
+    window = Q(order__created_at__gte=since, order__state__in=SALE_STATES)
+    connection = connections[PRIMARY]
+    states = sorted(SALE_STATES)
+    sql = BOUGHT_TOGETHER_SQL.format(
+        line=connection.ops.quote_name(OrderLine._meta.db_table),
+        order=connection.ops.quote_name(Order._meta.db_table),
+        states=", ".join(["%s"] * len(states)),
+    )
+    since_value = connection.ops.adapt_datetimefield_value(since)
+    after = 0
+    while True:
+        sold = OrderLine.objects.using(PRIMARY).filter(window, product_id__gt=after).order_by("product_id")
+        ids = list(sold.values_list("product_id", flat=True).distinct()[:batch_size])
+        rows: list[tuple[int, int, float, int]] = []
+        if ids:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    sql, [since_value, *states, after, ids[-1], min_support, since_value, *states, per_product]
+                )
+                rows = [(a, b, float(score), place) for a, b, score, place in cursor.fetchall()]
+        last = len(ids) < batch_size
+        yield BoughtTogetherBatch(after_product_id=after, up_to_product_id=None if last else ids[-1], rows=rows)
+        if last:
+            return
+        after = ids[-1]

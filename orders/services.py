@@ -1130,3 +1130,39 @@ def _message(order: Order, kind: str, *, reference: str = "") -> EmailMultiAlter
     message = EmailMultiAlternatives(subject=subject, body=text, to=[order.email])
     message.attach_alternative(html, "text/html")
     return message
+
+
+# --- "Customers also bought" ----------------------------------------------------------------------
+
+RECOMMENDATIONS_BATCH = 500  # products whose lists are computed and replaced per transaction
+
+
+@dataclass(frozen=True)
+class RecommendationsResult:
+    products: int  # products that have a list now
+    rows: int  # recommendations stored
+    changed: int  # products whose list was rewritten (0 when a rerun found the same orders)
+
+
+def compute_recommendations(*, now: datetime | None = None) -> RecommendationsResult:
+    """Recompute every product's "customers also bought" list from the orders paid for in the last
+    RECOMMENDATIONS_WINDOW_DAYS before `now` (docs/catalog.md#customers-also-bought) and store it
+    through catalog.services.replace_recommendations, RECOMMENDATIONS_BATCH products per durable
+    transaction (so not inside a caller's transaction). Bounded in memory, deterministic and
+    idempotent: a rerun over the same orders rewrites nothing. The catalog's ranking job runs it
+    after each ranking ("orders.recommendations" in catalog.ranking_steps, registered by OrdersConfig)."""
+    since = (now or timezone.now()) - timedelta(days=settings.RECOMMENDATIONS_WINDOW_DAYS)
+    products = rows = changed = 0
+    for batch in selectors.iter_bought_together(
+        since=since,
+        min_support=settings.RECOMMENDATIONS_MIN_SUPPORT,
+        per_product=settings.RECOMMENDATIONS_PER_PRODUCT,
+        batch_size=RECOMMENDATIONS_BATCH,
+    ):
+        changed += catalog_services.replace_recommendations(
+            after_product_id=batch.after_product_id, up_to_product_id=batch.up_to_product_id, rows=batch.rows
+        )
+        products += len({row[0] for row in batch.rows})
+        rows += len(batch.rows)
+    logger.info("recommendations computed since %s: %d products, %d rows, %d changed", since, products, rows, changed)
+    return RecommendationsResult(products=products, rows=rows, changed=changed)

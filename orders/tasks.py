@@ -67,3 +67,13 @@ def redrive_stuck_orders_task() -> dict[str, int]:
     from orders.services import redrive_stuck_orders
 
     return redrive_stuck_orders()
+
+
+@shared_task(name="orders.compute_recommendations", **retrying())
+def compute_recommendations_task() -> dict[str, int]:
+    """Beat, daily (and the catalog's ranking job after each ranking): "customers also bought"
+    from the recent orders; a rerun over the same orders writes nothing."""
+    from orders.services import compute_recommendations
+
+    result = compute_recommendations()
+    return {"products": result.products, "rows": result.rows, "changed": result.changed}

@@ -217,7 +217,8 @@ CELERY_BEAT_SCHEDULE = {
     "expire-unpaid-orders": {"task": "orders.expire_unpaid_orders", "schedule": 5 * 60},
     # Orders that waited too long in placed or allocated (and unsent e-mails) are driven again.
     "redrive-stuck-orders": {"task": "orders.redrive_stuck_orders", "schedule": 60},
-    # Activity counted in Redis goes to the activity tables; the ranking follows it hourly.
+    # Activity counted in Redis goes to the activity tables; the ranking follows it hourly, and
+    # runs "customers also bought" (orders, through catalog.ranking_steps) after its scores.
     "flush-activity": {"task": "catalog.flush_activity", "schedule": env.int("ACTIVITY_FLUSH_SECONDS", default=60)},
     "recompute-popularity": {
         "task": "catalog.recompute_popularity", "schedule": env.int("POPULARITY_RECOMPUTE_SECONDS", default=60 * 60),
@@ -326,6 +327,12 @@ INVENTORY_LOW_STOCK_THRESHOLD = env.int("INVENTORY_LOW_STOCK_THRESHOLD", default
 # A guest's back-in-stock subscription is confirmed by a link valid this long; the unsubscribe
 # link in the e-mails is valid for a year.
 CATALOG_STOCK_ALERT_CONFIRM_MAX_AGE = env.int("CATALOG_STOCK_ALERT_CONFIRM_MAX_AGE", default=7 * 24 * 3600)
+# --- "Customers also bought" (docs/catalog.md#customers-also-bought) -------------------------
+# Orders of the last RECOMMENDATIONS_WINDOW_DAYS that were paid for count; a pair needs at least
+# RECOMMENDATIONS_MIN_SUPPORT orders together; each product keeps its RECOMMENDATIONS_PER_PRODUCT best.
+RECOMMENDATIONS_WINDOW_DAYS = env.int("RECOMMENDATIONS_WINDOW_DAYS", default=90)
+RECOMMENDATIONS_MIN_SUPPORT = env.int("RECOMMENDATIONS_MIN_SUPPORT", default=2)
+RECOMMENDATIONS_PER_PRODUCT = env.int("RECOMMENDATIONS_PER_PRODUCT", default=20)
 
 # --- Outbox --------------------------------------------------------------------------------
 # topic -> the Celery task (by name) that consumes it; the checkout and payment issues add theirs.

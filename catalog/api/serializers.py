@@ -53,6 +53,16 @@ class ProductPageOutputSerializer(serializers.Serializer):
     facets = serializers.DictField()
 
 
+class ProductRecommendationsOutputSerializer(serializers.Serializer):
+    product_id = serializers.IntegerField()
+    source = serializers.ChoiceField(
+        choices=["bought_together", "category_popular"], allow_null=True,
+        help_text="bought_together: customers who bought this product bought these (most telling first); "
+        "category_popular: no such data yet, so the category's most popular products; null: nothing to show.",
+    )  # fmt: skip
+    results = ProductCardOutputSerializer(many=True, help_text="Active products in stock only.")
+
+
 class CategoryNodeOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()

@@ -11,6 +11,11 @@ from catalog.api.writes import CatalogProductApi, CatalogProductCreateApi, Catal
 urlpatterns = [
     path("products", views.ProductListApi.as_view(), name="product-list"),
     path("products/<int:product_id>", views.ProductDetailApi.as_view(), name="product-detail"),
+    path(
+        "products/<int:product_id>/recommendations",
+        views.ProductRecommendationsApi.as_view(),
+        name="product-recommendations",
+    ),
     path("products/by-slug/<slug:slug>", views.ProductBySlugApi.as_view(), name="product-by-slug"),
     path("search", SearchApi.as_view(), name="search"),
     path("search/suggest", SearchSuggestApi.as_view(), name="search-suggest"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import replace
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -17,8 +17,9 @@ from catalog.api.serializers import (
     CategoryNodeOutputSerializer,
     ProductDetailOutputSerializer,
     ProductPageOutputSerializer,
+    ProductRecommendationsOutputSerializer,
 )
-from catalog.filters import SORTS, ListingQuery, parse_listing_params
+from catalog.filters import SORTS, ListingQuery, parse_listing_params, positive_int
 from catalog.recently_viewed import RecentlyViewed
 from shop.api.schema import error_response
 from shop.api.throttling import AnonRateThrottle, UserRateThrottle
@@ -56,7 +57,11 @@ def _conditional(request: Request, parts, build) -> Response:
 
 
 def _with_availability(cards: list[dict]) -> list[dict]:
-    return [{**card, "availability": _plain(card["availability"])} for card in selectors.with_availability(cards)]
+    return _plain_availability(selectors.with_availability(cards))
+
+
+def _plain_availability(cards: list[dict]) -> list[dict]:
+    return [{**card, "availability": _plain(card["availability"])} for card in cards]
 
 
 def _plain(availability) -> dict | None:
@@ -135,6 +140,41 @@ def _detail(request: Request, slug: str) -> Response:
     availability = _plain(selectors.get_availability(product_ids=[page["id"]]).get(page["id"]))
     parts = (page["id"], page["version"], availability, page["breadcrumbs"])  # breadcrumbs: category renames
     return _conditional(request, parts, lambda: {**page, "availability": availability})
+
+
+MAX_RECOMMENDATIONS = 20
+
+
+class ProductRecommendationsApi(PublicCatalogApi):
+    """"Customers also bought" for one active product: product cards with price and availability,
+    never an inactive or out-of-stock one; its category's popular products when there is no data."""
+
+    @extend_schema(
+        operation_id="products_recommendations",
+        parameters=[OpenApiParameter("limit", int, description=f"1 to {MAX_RECOMMENDATIONS} (default {MAX_RECOMMENDATIONS}).")],
+        responses={
+            200: ProductRecommendationsOutputSerializer,
+            304: OpenApiResponse(description="Unchanged since the ETag sent in If-None-Match (no body)."),
+            400: error_response("`limit` is not a whole number from 1 to 20; `fields` names it."),
+            404: error_response("No active product has this id (code product_not_found)."),
+        },
+    )
+    def get(self, request: Request, product_id: int) -> Response:
+        errors: dict[str, list[str]] = {}
+        limit = MAX_RECOMMENDATIONS
+        if "limit" in request.query_params:
+            limit = positive_int(request.query_params["limit"].strip(), "limit", errors, maximum=MAX_RECOMMENDATIONS)
+        if errors:
+            raise ValidationError(errors)
+        slug = selectors.get_product_id(product_id=product_id)
+        recommended = selectors.get_recommendations(slugs=[slug], exclude={product_id}, limit=limit)
+        results = _plain_availability(recommended.cards)
+        shown = [(r["id"], r["version"], r["availability"]) for r in results]
+        return _conditional(
+            request,
+            (product_id, recommended.source, shown),
+            lambda: {"product_id": product_id, "source": recommended.source, "results": results},
+        )
 
 
 class CategoryTreeApi(PublicCatalogApi):

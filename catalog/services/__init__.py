@@ -30,6 +30,7 @@ from catalog.services.products import (
     schedule_products_invalidation,
     set_products_active,
 )
+from catalog.services.recommendations import replace_recommendations
 from catalog.services.uploads import (
     ImageUploadExpired,
     ImageUploadMissing,
@@ -76,6 +77,7 @@ __all__ = [
     "make_thumbnails",
     "move_products_to_category",
     "refresh_products_named_after",
+    "replace_recommendations",
     "requeue_pending_thumbnails",
     "run_product_import",
     "schedule_product_invalidation",

@@ -31,7 +31,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from catalog import activity, search
+from catalog import activity, ranking_steps, search
 from catalog import cache as catalog_cache
 from catalog.models import PopularityState, Product, ProductActivity
 
@@ -69,9 +69,7 @@ def score_of(counts: dict[str, int], day: date, epoch: date) -> float:
     return sum(counts.get(column, 0) * weights[column] for column in weights) * day_weight(day, epoch)
 
 
-def recompute_popularity(
-    *, today: date | None = None, warm: bool = True, after_ranking: Callable[[], None] | None = None
-) -> RankingResult:
+def recompute_popularity(*, today: date | None = None, warm: bool = True) -> RankingResult:
     """Flush pending activity, keep the partitions (made ahead, old ones dropped whole), score the
     window and rewrite what changed; changed products go to search indexing (Elasticsearch keeps
     a copy of popularity; PostgreSQL reads it live) and the listings get a new generation; then the
@@ -93,8 +91,7 @@ def recompute_popularity(
         state.last_run_at, state.last_changed = timezone.now(), changed
         state.last_seconds = time.monotonic() - started
         state.save()
-    if after_ranking is not None:
-        after_ranking()
+    ranking_steps.run_all()  # registered by other apps (orders: "customers also bought")
     warmed = warm_cache(top=settings.CACHE_WARM_TOP) if warm else 0
     result = RankingResult(scored=scored, changed=changed, rows=rows, seconds=time.monotonic() - started,
                            rescaled=rescaled, warmed=warmed, flushed=flushed)  # fmt: skip

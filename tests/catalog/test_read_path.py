@@ -87,11 +87,12 @@ def test_a_warm_page_costs_at_most_3_cache_round_trips_and_1_query_whatever_its_
 
 
 @pytest.mark.redis
-def test_the_product_page_reads_its_version_blob_and_the_visitors_list_in_one_round_trip_and_writes_in_one(client, lamps):
-    # the visitor's list holds only this product: nothing to show, the view is written at the end
+def test_the_product_page_reads_its_blob_and_the_visitors_list_in_one_round_trip_and_writes_with_the_cards(client, lamps):
+    # the visitor's list holds only this product (nothing to show); the view is written in the
+    # pipeline that reads the recommended cards
     calls, queries = warm_calls(client, lamps[3].get_absolute_url())
     assert calls.total == 2, calls.commands
-    assert calls.commands[0].startswith("MGET") and calls.commands[1].startswith("LREM"), calls.commands
+    assert ":page:" in calls.commands[0] and calls.commands[1].startswith("MGET"), calls.commands
     assert what_queries_read(queries) == ["availability", "cart count"]
 
 
@@ -122,6 +123,31 @@ def test_the_home_page_with_a_recently_viewed_row_costs_its_3_round_trips_and_no
 
 
 @pytest.mark.redis
+def test_the_product_page_reads_its_version_blob_and_recommendations_in_two_round_trips(client, lamps):
+    # the page blob, its version pointer and its recommended ids in one MGET; then the recommended
+    # cards (here the category's popular lamps) with their version pointers in one more
+    calls, queries = warm_calls(client, lamps[3].get_absolute_url())
+    assert calls.total == 2, calls.commands
+    assert ":page:" in calls.commands[0] and ":card:" in calls.commands[1]
+    assert what_queries_read(queries) == ["availability", "cart count"]  # the product and every candidate
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("url", ["{product}", "/api/v1/products/{id}/recommendations"])
+def test_recommendations_cost_the_same_round_trips_for_1_or_8_cards(client, lamps, url, django_capture_on_commit_callbacks):
+    page = url.format(product=lamps[0].get_absolute_url(), id=lamps[0].pk)
+    measured = []
+    for shown in (1, 8):
+        rows = [(lamps[0].pk, other.pk, 1.0, n + 1) for n, other in enumerate(lamps[1 : 1 + shown])]
+        with django_capture_on_commit_callbacks(execute=True):
+            services.replace_recommendations(after_product_id=lamps[0].pk - 1, up_to_product_id=lamps[0].pk, rows=rows)
+        calls, queries = warm_calls(client, page)
+        assert client.get(page).content.decode().count(f'"{lamps[shown].get_absolute_url()}') >= 1
+        measured.append((calls.total, len(queries)))
+    assert measured[0] == measured[1]
+
+
+@pytest.mark.redis
 def test_the_category_tree_is_not_read_again_while_the_generation_holds_then_is(client, lamps):
     calls, _ = warm_calls(client, "/c/lamps/")
     assert not any(":tree:" in command for command in calls.commands)
@@ -139,8 +165,7 @@ def test_hits_and_misses_are_counted_without_a_round_trip_of_their_own(client, l
     with count_cache_calls() as calls:
         for _ in range(3):
             client.get(url)  # hits
-    assert calls.total == 6  # per page: the lookup, and the view written to the visitor's list
-    assert [c.split()[0] for c in calls.commands] == ["MGET", "LREM"] * 3, calls.commands
+    assert calls.total == 6 and all(c.startswith("MGET") for c in calls.commands), calls.commands  # 2 per page
     after = catalog_cache.stats()
     assert after["hits"] - before["hits"] >= 3 and after["misses"] - before["misses"] >= 1
 

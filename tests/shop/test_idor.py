@@ -43,7 +43,7 @@ OWNED.update({name: _order for name in ["api:order-detail", "api:order-cancel", 
                                         "orders:cancel", "orders:payment", "orders:payment-complete"]})  # fmt: skip
 # Patterns with arguments that name no customer's object.
 PUBLIC = {
-    "catalog:category", "catalog:product", "accounts:password_reset_confirm",
+    "catalog:category", "catalog:product", "accounts:password_reset_confirm", "api:product-recommendations",
     "accounts:verify_email",  # a signed token that verifies only the account it was made for
     "api:product-detail", "api:product-by-slug",  # the public catalog
     "api:cart-line", "cart:line", "cart:remove",  # a product id in the caller's own cart (no cart id in URLs)
