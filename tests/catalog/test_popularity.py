@@ -292,7 +292,8 @@ def test_a_warmed_product_page_is_served_with_no_catalog_query(client, settings,
 # --- End to end on the embedded default ----------------------------------------------------------------
 
 
-def test_viewed_and_bought_products_rank_higher_in_their_category(client, embedded, django_capture_on_commit_callbacks):
+def test_viewed_and_bought_together_rank_higher_and_recommend_each_other(client, embedded,
+                                                                        django_capture_on_commit_callbacks):  # fmt: skip
     from orders import services as order_services
     from tests.accounts.factories import UserFactory
     from tests.cart.factories import stocked_product
@@ -301,12 +302,13 @@ def test_viewed_and_bought_products_rank_higher_in_their_category(client, embedd
     lamps = CategoryFactory(name="Lamps", slug="lamps")
     first = stocked_product(title="Aaa lamp", price="10.00", available=50, category=lamps, popularity=5)
     second = stocked_product(title="Bbb lamp", price="10.00", available=50, category=lamps, popularity=1)
+    bulb = stocked_product(title="Warm bulb", price="3.00", available=50, popularity=0)
     page = client.get("/c/lamps/?sort=popularity").content.decode()
     assert page.index("Aaa lamp") < page.index("Bbb lamp")
-    for n in range(3):
+    for n in range(3):  # viewed, and bought together with a bulb, three times
         visit(client, second, REMOTE_ADDR=f"198.51.100.{n}")
         customer = UserFactory()
-        fill_cart(user=customer, lines={second: 1})
+        fill_cart(user=customer, lines={second: 1, bulb: 1})
         with django_capture_on_commit_callbacks(execute=True):
             order_services.place_order(checkout=checkout_input(), customer=customer)
     with django_capture_on_commit_callbacks(execute=True):  # the listings' new generation
@@ -314,6 +316,10 @@ def test_viewed_and_bought_products_rank_higher_in_their_category(client, embedd
     page = client.get("/c/lamps/?sort=popularity").content.decode()
     assert page.index("Bbb lamp") < page.index("Aaa lamp")
     assert Product.objects.get(pk=first.pk).popularity == 0  # the demo value gave way to what customers did
+    product_page = client.get(second.get_absolute_url()).content.decode()
+    assert "Customers also bought" in product_page and "Warm bulb" in product_page
+    api = client.get(f"/api/v1/products/{second.pk}/recommendations").json()
+    assert api["source"] == "bought_together" and [c["id"] for c in api["results"]] == [bulb.pk]
 
 
 # --- For staff: top products and search analytics ------------------------------------------------------
