@@ -28,7 +28,7 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from catalog import activity, ranking_steps, search
@@ -158,23 +158,37 @@ def _rank_in_sql(start: date, today: date, epoch: date) -> tuple[int, int, int]:
 
 
 def _rank_in_python(start: date, today: date, epoch: date) -> tuple[int, int, int]:
-    """The same formula streamed in Python (SQLite, the embedded default): per product in id order."""
-    scores = dict(_scores(start, today, epoch))
+    """The same formula streamed in Python (SQLite, the embedded default): scores per product in id
+    order, compared and written CHANGED_BATCH products at a time (memory bounded by the batch)."""
+    threshold, scored, changed = settings.POPULARITY_CHANGE_THRESHOLD, 0, 0
+    batch: list[tuple[int, float]] = []
+
+    def write(batch: list[tuple[int, float]]) -> int:
+        current = dict(Product.objects.filter(pk__in=[pk for pk, _ in batch]).values_list("pk", "popularity"))
+        moved = [Product(pk=pk, popularity=score) for pk, score in batch if pk in current
+                 and abs(current[pk] - score) > threshold * max(abs(current[pk]), abs(score), SCORE_FLOOR)]  # fmt: skip
+        if moved:
+            Product.objects.bulk_update(moved, ["popularity"])
+            search.schedule_ranking_update(product_ids=[p.pk for p in moved])
+        return len(moved)
+
+    for entry in _scores(start, today, epoch):
+        scored += 1
+        batch.append(entry)
+        if len(batch) == CHANGED_BATCH:
+            changed, batch = changed + write(batch), []
+    if batch:
+        changed += write(batch)
+    in_window = ProductActivity.objects.filter(day__range=(start, today), product_id=OuterRef("pk"))
+    gone = Product.objects.exclude(popularity=0).filter(~Exists(in_window))
+    gone_ids = list(gone.values_list("pk", flat=True)[:CHANGED_BATCH])
+    while gone_ids:  # products whose activity left the window, CHANGED_BATCH at a time
+        Product.objects.filter(pk__in=gone_ids).update(popularity=0)
+        search.schedule_ranking_update(product_ids=gone_ids)
+        changed += len(gone_ids)
+        gone_ids = list(gone.values_list("pk", flat=True)[:CHANGED_BATCH])
     rows = ProductActivity.objects.filter(day__range=(start, today)).count()
-    threshold = settings.POPULARITY_CHANGE_THRESHOLD
-    changes: dict[int, float] = {}
-    current = Product.objects.filter(pk__in=list(scores)).values_list("pk", "popularity").iterator(chunk_size=2000)
-    for pk, popularity in current:
-        if abs(popularity - scores[pk]) > threshold * max(abs(popularity), abs(scores[pk]), SCORE_FLOOR):
-            changes[pk] = scores[pk]
-    for pk in Product.objects.exclude(popularity=0).exclude(pk__in=list(scores)).values_list("pk", flat=True):
-        changes[pk] = 0.0
-    products = [Product(pk=pk, popularity=score) for pk, score in sorted(changes.items())]
-    Product.objects.bulk_update(products, ["popularity"], batch_size=CHANGED_BATCH)
-    ids = sorted(changes)
-    for offset in range(0, len(ids), CHANGED_BATCH):
-        search.schedule_ranking_update(product_ids=ids[offset : offset + CHANGED_BATCH])
-    return len(scores), len(changes), rows
+    return scored, changed, rows
 
 
 def _scores(start: date, today: date, epoch: date) -> Iterator[tuple[int, float]]:
