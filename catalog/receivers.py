@@ -9,7 +9,9 @@ from catalog import recently_viewed
 
 
 @receiver(customer_signed_in, dispatch_uid="catalog.on_customer_signed_in")
-def on_customer_signed_in(sender, *, user, guest_token: str | None, **kwargs) -> None:
-    """The guest's "Recently viewed" list follows them into the account (browser and API alike)."""
-    if guest_token:
-        recently_viewed.merge_guest_into_customer(guest_token=guest_token, user_id=user.pk)
+def on_customer_signed_in(sender, *, user, guest_token: str | None, request=None, **kwargs) -> None:
+    """The guest's "Recently viewed" list follows them into the account (browser and API alike):
+    the browser's own list (its cookie) and the guest token's."""
+    browser = recently_viewed.browser_token(request) if request is not None else None
+    for token in dict.fromkeys(t for t in (browser, guest_token) if t):
+        recently_viewed.merge_guest_into_customer(guest_token=token, user_id=user.pk)

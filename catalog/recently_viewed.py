@@ -25,9 +25,10 @@ from django.http import HttpRequest, HttpResponse
 
 from catalog import cache as catalog_cache
 from catalog import selectors
-from shop.guest import guest_key, guest_token_from_request, new_guest_token, set_guest_cookie
+from shop.guest import guest_key, guest_token_from_request, is_valid_guest_token, new_guest_token
 
 KEY_PREFIX = "catalog:recent:v1"
+RECENT_COOKIE = "recently_viewed"  # a browsing guest's list (a token of its own, not the cart's)
 NEW_GUEST_TTL = 24 * 60 * 60  # a list begun without a guest cookie, until the visitor comes back with it
 
 
@@ -173,9 +174,11 @@ class RecentlyViewed:
 
     @classmethod
     def for_request(cls, request: HttpRequest, *, give_guest_token: bool = False) -> RecentlyViewed:
-        """The request's visitor; with `give_guest_token` a browser without a guest token gets
-        one (set on the response by `finish`), so its views are kept too."""
-        token = guest_token_from_request(request)
+        """The request's visitor; with `give_guest_token` a browser with neither a "Recently viewed"
+        cookie nor a guest token gets the cookie (a token of its own, set on the response by
+        `finish`), so its views are kept too. Not the cart's guest token: a browsing guest is not
+        given a cart, and does not pay the header's cart count on every page."""
+        token = browser_token(request)
         visitor = Visitor.of(user=request.user, guest_token=token)
         if visitor is None and give_guest_token:
             token = new_guest_token()
@@ -209,5 +212,13 @@ class RecentlyViewed:
 
     def finish(self, response: HttpResponse) -> HttpResponse:
         if self.new_token is not None:
-            set_guest_cookie(response, self.new_token)
+            response.set_cookie(RECENT_COOKIE, self.new_token, max_age=_ttl(), httponly=True, samesite="Lax",
+                                secure=not settings.DEBUG)  # fmt: skip
         return response
+
+
+def browser_token(request: HttpRequest) -> str | None:
+    """Whose list a guest's browser keeps: its "Recently viewed" cookie, else its guest token
+    (X-Guest-Token for apps, the cart's cookie)."""
+    cookie = request.COOKIES.get(RECENT_COOKIE)
+    return cookie if is_valid_guest_token(cookie) else guest_token_from_request(request)

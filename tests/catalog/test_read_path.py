@@ -93,7 +93,7 @@ def test_the_product_page_reads_its_blob_and_the_visitors_list_in_one_round_trip
     calls, queries = warm_calls(client, lamps[3].get_absolute_url())
     assert calls.total == 2, calls.commands
     assert ":page:" in calls.commands[0] and calls.commands[1].startswith("MGET"), calls.commands
-    assert what_queries_read(queries) == ["availability", "cart count"]
+    assert what_queries_read(queries) == ["availability"]
 
 
 @pytest.mark.redis
@@ -107,7 +107,7 @@ def test_the_product_page_with_a_recently_viewed_row_costs_2_round_trips_and_1_q
     # the page, its pointer and the visitor's list; then the row's cards with the view written alongside
     assert calls.total == 2, calls.commands
     assert all(command.startswith("MGET") for command in calls.commands), calls.commands
-    assert what_queries_read(queries) == ["availability", "cart count"]  # availability: product and row
+    assert what_queries_read(queries) == ["availability"]  # the product and the row
     assert "Recently viewed" in client.get(lamps[29].get_absolute_url()).content.decode()
 
 
@@ -118,7 +118,7 @@ def test_the_home_page_with_a_recently_viewed_row_costs_its_3_round_trips_and_no
     calls, queries = warm_calls(client, "/")
     assert calls.total == 3, calls.commands  # the list rides with the generation, its cards with the others
     assert all(command.startswith("MGET") for command in calls.commands), calls.commands
-    assert what_queries_read(queries) == ["cart count"]  # no catalog query
+    assert what_queries_read(queries) == []  # no query at all
     assert "Recently viewed" in client.get("/").content.decode()
 
 
@@ -129,7 +129,7 @@ def test_the_product_page_reads_its_version_blob_and_recommendations_in_two_roun
     calls, queries = warm_calls(client, lamps[3].get_absolute_url())
     assert calls.total == 2, calls.commands
     assert ":page:" in calls.commands[0] and ":card:" in calls.commands[1]
-    assert what_queries_read(queries) == ["availability", "cart count"]  # the product and every candidate
+    assert what_queries_read(queries) == ["availability"]  # the product and every candidate
 
 
 @pytest.mark.redis

@@ -16,7 +16,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from catalog import recently_viewed, services
 from catalog.models import Product
-from catalog.recently_viewed import Visitor
+from catalog.recently_viewed import RECENT_COOKIE, Visitor
 from inventory import services as inventory_services
 from shop.guest import GUEST_COOKIE
 from tests.accounts.factories import DEFAULT_PASSWORD, UserFactory
@@ -42,8 +42,8 @@ def view(client: Client, *products: Product) -> None:
 
 
 def list_of(client: Client) -> list[int]:
-    """The ids in this browser's list (its guest cookie), newest first."""
-    return recently_viewed.product_ids(visitor=Visitor.of(guest_token=client.cookies[GUEST_COOKIE].value))
+    """The ids in this browser's list (its "Recently viewed" cookie), newest first."""
+    return recently_viewed.product_ids(visitor=Visitor.of(guest_token=client.cookies[RECENT_COOKIE].value))
 
 
 def row(html: str) -> str:
@@ -83,11 +83,12 @@ def test_capped_at_the_setting_keeping_the_newest(client, products, settings):
     assert list_of(client) == [p.pk for p in reversed(products)][:20]
 
 
-def test_a_browser_without_a_guest_token_gets_one_on_its_first_product_page(client, products):
+def test_a_browser_without_a_token_gets_a_recently_viewed_cookie_not_a_cart_token(client, products):
     response = client.get(products[0].get_absolute_url())
-    assert response.cookies[GUEST_COOKIE]["httponly"] and response.cookies[GUEST_COOKIE]["samesite"] == "Lax"
+    assert response.cookies[RECENT_COOKIE]["httponly"] and response.cookies[RECENT_COOKIE]["samesite"] == "Lax"
+    assert GUEST_COOKIE not in response.cookies  # browsing gives no cart token (no cart count on every page)
     assert list_of(client) == [products[0].pk]
-    assert GUEST_COOKIE not in client.get(products[1].get_absolute_url()).cookies  # kept, not renewed
+    assert RECENT_COOKIE not in client.get(products[1].get_absolute_url()).cookies  # kept, not renewed
 
 
 # --- The pages -----------------------------------------------------------------------------------
@@ -155,7 +156,7 @@ def test_the_guests_list_follows_them_into_the_account(client, products, django_
     for product in (products[0], products[1]):  # the customer's own views, on another device
         assert app.get(f"/api/v1/products/{product.pk}").status_code == 200
     view(client, products[2], products[1])  # then, as a guest in the browser
-    guest_token = client.cookies[GUEST_COOKIE].value
+    guest_token = client.cookies[RECENT_COOKIE].value
 
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("accounts:login"), {"username": user.email, "password": DEFAULT_PASSWORD})
@@ -259,7 +260,7 @@ def test_with_redis_down_pages_render_without_the_row_and_the_api_answers_empty(
 @pytest.mark.redis
 def test_on_redis_the_list_is_a_redis_list_with_a_ttl(client, products, settings):
     view(client, products[0])  # a new guest: a day until they come back with the cookie
-    key = cache.client.make_key(recently_viewed.guest_list_key(client.cookies[GUEST_COOKIE].value))
+    key = cache.client.make_key(recently_viewed.guest_list_key(client.cookies[RECENT_COOKIE].value))
     redis = cache.client.get_client(write=True)
     assert redis.type(key) == b"list" and 0 < redis.ttl(key) <= recently_viewed.NEW_GUEST_TTL
     view(client, products[1])
