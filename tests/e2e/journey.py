@@ -135,7 +135,8 @@ class Journey:
         return self.cards().filter(has=self.page.get_by_text("In stock", exact=True))
 
     def add_from_product_page(self, quantity: int = 1) -> Locator:
-        form = self.main.locator("form").filter(has=self.page.get_by_role("button", name="Add to cart"))
+        detail = self.main.locator("article.product-detail")  # not the recommended products' cards
+        form = detail.locator("form").filter(has=self.page.get_by_role("button", name="Add to cart"))
         form.get_by_label("Quantity").fill(str(quantity))
         form.get_by_role("button", name="Add to cart").click()
         return form
@@ -236,8 +237,9 @@ def product(j: Journey) -> None:
     title = card.get_by_role("heading").inner_text().strip()
     j.follow(card.get_by_role("link", name=title))
     expect(j.page.get_by_role("heading", level=1)).to_have_text(title)
-    expect(j.main.locator(".price").first).to_contain_text("EUR")
-    expect(j.main.get_by_text("In stock", exact=True)).to_be_visible()
+    detail = j.main.locator("article.product-detail")  # the page's own product (recommended cards follow)
+    expect(detail.locator(".price").first).to_contain_text("EUR")
+    expect(detail.get_by_text("In stock", exact=True)).to_be_visible()
     j.check_accessibility("the product page")
     form = j.add_from_product_page(1)
     expect(form.get_by_role("status")).to_have_text("Added to your cart.")
