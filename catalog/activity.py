@@ -36,18 +36,22 @@ from functools import cache as memoise
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, OperationalError, connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from redis.exceptions import RedisError
+from rest_framework.throttling import BaseThrottle
 
 from catalog import cache as catalog_cache
 from catalog.models import ActivityFlush, Product
+from catalog.search.base import clean_query
 
 logger = logging.getLogger(__name__)
 
+_THROTTLE = BaseThrottle()  # its get_ident: the client's address, NUM_PROXIES considered
 HOURS_KEY = "activity:hours"
 FLUSHING_KEY = "activity:flushing"
+REFUSED_KEY = "activity:refused"  # batches the database refused, kept for a look (they would block none)
 QUERY_MAX_LENGTH = 100
 PRODUCT_COLUMNS = ("views", "carts", "purchases", "clicks")
 SEARCH_COLUMNS = ("searches", "zero_results", "clicks")
@@ -56,10 +60,10 @@ PRODUCT_FIELDS = {"v": "views", "vs": "views", "c": "carts", "p": "purchases", "
 SEARCH_FIELDS = {"q": "searches", "z": "zero_results", "qk": "clicks"}
 UPSERT_BATCH = 2000
 
-# KEYS: seen, hour hash, hours set. ARGV: dedupe seconds, field. Counts once per visitor and window.
+# KEYS: seen, hour hash, hours set. ARGV: dedupe seconds, then the fields. Counts once per visitor and window.
 COUNT_ONCE = """
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
-  redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+  for i = 2, #ARGV do redis.call('HINCRBY', KEYS[2], ARGV[i], 1) end
   redis.call('SADD', KEYS[3], KEYS[2])
   return 1
 end
@@ -88,11 +92,16 @@ def _bot_pattern(pattern: str) -> re.Pattern:
 
 
 def is_bot(request: HttpRequest | None) -> bool:
-    """Crawlers, link previews and monitors are not customers: nothing they do is counted."""
+    """Crawlers, link previews and monitors (and clients that do not say what they are) are not
+    customers: nothing they do is counted."""
     if request is None:
         return False
-    agent = request.headers.get("User-Agent", "")
-    return not agent or bool(_bot_pattern(settings.ACTIVITY_BOT_PATTERN).search(agent))
+    return not request.headers.get("User-Agent") or is_crawler(request)
+
+
+def is_crawler(request: HttpRequest) -> bool:
+    """The user agent says it is a crawler, a link preview or a monitor (ACTIVITY_BOT_PATTERN)."""
+    return bool(_bot_pattern(settings.ACTIVITY_BOT_PATTERN).search(request.headers.get("User-Agent", "")))
 
 
 def visitor_of(request: HttpRequest) -> str:
@@ -102,13 +111,14 @@ def visitor_of(request: HttpRequest) -> str:
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         raw = f"u:{user.pk}"
-    else:
-        raw = f"a:{request.META.get('REMOTE_ADDR', '')}:{request.headers.get('User-Agent', '')}"
+    else:  # the client's address as the API throttles read it (X-Forwarded-For behind NUM_PROXIES)
+        raw = f"a:{_THROTTLE.get_ident(request)}:{request.headers.get('User-Agent', '')}"
     return hashlib.sha256(raw.encode()).hexdigest()[:20]
 
 
 def normalise_query(query: str) -> str:
-    return " ".join(query.lower().split())[:QUERY_MAX_LENGTH]
+    """As the analytics keep it: the search's own cleaning (no NUL or control character), lower case."""
+    return clean_query(query).lower()[:QUERY_MAX_LENGTH].strip()
 
 
 def _hour(now: datetime | None = None) -> str:
@@ -131,11 +141,11 @@ def count_view(request: HttpRequest, *, product_id: int | None = None, slug: str
 
 
 def count_search_click(request: HttpRequest, *, slug: str) -> None:
-    """A product page opened from a search results page (the Referer names the query)."""
-    query = _query_from_referer(request)
-    if query is None or is_bot(request):
+    """A product page opened from a search results page (the Referer names the query): once per
+    visitor, query and product within the dedupe window (a reload or a back-and-forth is one click)."""
+    if is_bot(request) or (query := _query_from_referer(request)) is None:
         return
-    _add({f"ks:{slug}": 1, f"qk:{query}": 1})
+    _count_once(visitor_of(request), f"ks:{slug}", also=f"qk:{query}")
 
 
 def count_cart_add(request: HttpRequest | None, *, product_id: int, quantity: int) -> None:
@@ -143,13 +153,16 @@ def count_cart_add(request: HttpRequest | None, *, product_id: int, quantity: in
         _add({f"c:{product_id}": quantity})
 
 
-def count_search(request: HttpRequest | None, *, query: str, results: int | None) -> None:
-    """A search was made (an empty query, or a bot's, is not counted)."""
+def count_search(request: HttpRequest | None, *, query: str, results: int | None, first_page: bool = True,
+                 filtered: bool = False) -> None:  # fmt: skip
+    """A search was made: counted on its first page only (another page, sort or filter of it is the
+    same search), and "found nothing" only without filters (a filter that leaves nothing is not
+    the query's fault). An empty query, or a bot's, is not counted."""
     query = normalise_query(query)
-    if not query or is_bot(request):
+    if not query or not first_page or is_bot(request):
         return
     fields = {f"q:{query}": 1}
-    if results == 0:
+    if results == 0 and not filtered:
         fields[f"z:{query}"] = 1
     _add(fields)
 
@@ -164,24 +177,29 @@ def _query_from_referer(request: HttpRequest) -> str | None:
 
     from django.urls import reverse
 
-    referer = urlsplit(request.headers.get("Referer", ""))
+    try:
+        referer = urlsplit(request.headers.get("Referer", ""))
+    except ValueError:  # a malformed header is no click, never an error page
+        return None
     if referer.netloc != request.get_host() or referer.path != reverse("catalog:search"):
         return None
     query = normalise_query((parse_qs(referer.query).get("q") or [""])[0])
     return query or None
 
 
-def _count_once(visitor: str, field: str) -> None:
-    seen_key = f"activity:seen:{visitor}:{field}"
+def _count_once(visitor: str, field: str, *, also: str = "") -> None:
+    """Add 1 to `field` (and to `also`) unless this visitor did within ACTIVITY_DEDUPE_SECONDS."""
+    seen_key = f"activity:seen:{visitor}:{field}:{also}"
+    fields = [f for f in (field, also) if f]
     if catalog_cache.pipelines() is None:  # the embedded default
         if cache.add(seen_key, 1, timeout=settings.ACTIVITY_DEDUPE_SECONDS):
-            _add_now({field: 1})
+            _add_now(dict.fromkeys(fields, 1))
         return
     hour_key = f"activity:live:{_hour()}"
 
     def command(pipe, client):
         keys = [client.make_key(seen_key), client.make_key(hour_key), client.make_key(HOURS_KEY)]
-        pipe.eval(COUNT_ONCE, 3, *keys, settings.ACTIVITY_DEDUPE_SECONDS, field)
+        pipe.eval(COUNT_ONCE, 3, *keys, settings.ACTIVITY_DEDUPE_SECONDS, *fields)
         return _nothing
 
     catalog_cache.ride(catalog_cache.Rider(redis=command, plain=_nothing_plain, write=True))
@@ -259,8 +277,14 @@ def _flush(client) -> int:
         key = client.make_key(f"activity:flushing:{entry}")
         counts = {_text(field): int(value) for field, value in redis.hgetall(key).items()}
         hour, batch = entry.split(":")
-        if _apply_batch(_day_of_hour(hour), batch, counts):
-            applied += 1
+        try:
+            if _apply_batch(_day_of_hour(hour), batch, counts):
+                applied += 1
+        except DataError:  # a count the tables refuse (a value no column can hold): set aside, never retried
+            logger.exception("activity batch %s refused by the database; moved to %s", entry, REFUSED_KEY)
+            redis.rename(key, client.make_key(f"{REFUSED_KEY}:{entry}"))
+            redis.srem(flushing_set, entry)
+            continue
         _forget_batch(redis, key, flushing_set, entry)
     return applied
 
@@ -372,10 +396,16 @@ def drop_partitions_before(day: date) -> int:
         SearchActivity.objects.filter(day__lt=day).delete()
         return 0
     dropped = 0
-    with connection.cursor() as cursor:
-        for name in sorted(_partitions()):
-            suffix = name.rsplit("_p", 1)[-1]
-            if suffix.isdigit() and datetime.strptime(suffix, "%Y%m%d").date() < day:
-                cursor.execute(f"DROP TABLE {name}")
-                dropped += 1
+    for name in sorted(_partitions()):
+        suffix = name.rsplit("_p", 1)[-1]
+        if not (suffix.isdigit() and datetime.strptime(suffix, "%Y%m%d").date() < day):
+            continue
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '2s'")  # never queue the flush's inserts for long
+                cursor.execute(f"DROP TABLE IF EXISTS {name}")
+        except OperationalError as exc:  # a long read holds the table: the next run drops it
+            logger.warning("activity partition %s not dropped this time: %s", name, exc)
+            continue
+        dropped += 1
     return dropped

@@ -25,6 +25,7 @@ from django.http import HttpRequest, HttpResponse
 
 from catalog import cache as catalog_cache
 from catalog import selectors
+from catalog.activity import is_crawler
 from shop.guest import guest_key, guest_token_from_request, is_valid_guest_token, new_guest_token
 
 KEY_PREFIX = "catalog:recent:v1"
@@ -180,7 +181,7 @@ class RecentlyViewed:
         given a cart, and does not pay the header's cart count on every page."""
         token = browser_token(request)
         visitor = Visitor.of(user=request.user, guest_token=token)
-        if visitor is None and give_guest_token:
+        if visitor is None and give_guest_token and not is_crawler(request):  # crawlers get no list
             token = new_guest_token()
             return cls(Visitor(guest_list_key(token), new=True), new_token=token)
         return cls(visitor)

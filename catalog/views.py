@@ -182,7 +182,8 @@ def search_view(request: HttpRequest) -> HttpResponse:
                                    page_size=wanted.page_size)  # fmt: skip
     except search.SearchUnavailable:
         status = 503
-    activity.count_search(request, query=wanted.query, results=result.total if result is not None else None)
+    activity.count_search(request, query=wanted.query, results=result.total if result is not None else None,
+                          first_page=wanted.page == 1, filtered=wanted.filters != search.SearchFilters())  # fmt: skip
     cards = selectors.with_availability(search.result_cards(result)) if result and result.ids else []
     filtered = wanted.filters != search.SearchFilters()
     context = {

@@ -509,7 +509,8 @@ RETURN_OPERATIONS = {
                   "Yes, refund and restock", RECEIVE_RETURN_PERMISSION, "Refunded"),
     )
 }  # fmt: skip
-RETURN_OPERATION_FROM = {"approve_return": ReturnState.REQUESTED, "refuse_return": ReturnState.REQUESTED}
+RETURN_OPERATION_FROM = {"approve_return": (ReturnState.REQUESTED,),
+                         "refuse_return": (ReturnState.REQUESTED, ReturnState.APPROVED)}  # fmt: skip
 
 
 class ReturnLineInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -589,7 +590,7 @@ class ReturnRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 def _return_offered(found: ReturnRequest, operation: str) -> bool:
     if operation == "receive_return":
         return found.state in (ReturnState.APPROVED, ReturnState.RECEIVED)
-    return found.state == RETURN_OPERATION_FROM[operation]
+    return found.state in RETURN_OPERATION_FROM[operation]
 
 
 def _return_plan(found: ReturnRequest, operation: str) -> tuple[bool, list[str]]:
@@ -604,7 +605,8 @@ def _return_plan(found: ReturnRequest, operation: str) -> tuple[bool, list[str]]
         return True, [f"The customer ({found.order.email}) is told why, in the e-mail; {units} stay with them."]
     amount = services.return_refund_due(found, order=found.order)
     if amount <= 0:
-        return False, ["Nothing is left to refund on this order: refuse the return, or restock by hand."]
+        return False, ["Nothing is left to refund on this order: refuse the return to close it (and restock by "
+                       "hand in the stock list if the goods came back)."]
     return True, [f"{format_money(amount, found.order.currency)} is refunded to the customer's card (its items "
                   "at the price paid, at most what is left to refund).",
                   f"Back to stock: {units}.", "The customer is e-mailed the refund."]  # fmt: skip

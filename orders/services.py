@@ -21,7 +21,7 @@ import logging
 import traceback
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -828,8 +828,9 @@ def approve_return(*, return_id: int, actor: User | None = None) -> ReturnReques
 
 
 def refuse_return(*, return_id: int, reason: str, actor: User | None = None) -> ReturnRequest:
-    """Staff refuse a requested return, saying why (e-mailed to the customer); its units may be
-    asked for again. Raises ReturnRefused (400 without a reason, 409 for a return no longer requested)."""
+    """Staff refuse a requested return, or close an approved one whose goods never came (or that
+    nothing is left to refund for), saying why (e-mailed to the customer); its units may be asked
+    for again. Raises ReturnRefused (400 without a reason, 409 for a return received or decided)."""
     reason = reason.strip()
     if not reason or len(reason) > ReturnRequest._meta.get_field("refusal_reason").max_length:
         raise ReturnRefused("refusal_reason", "Say why, in 1 to 300 characters: the customer reads it.")
@@ -839,7 +840,7 @@ def refuse_return(*, return_id: int, reason: str, actor: User | None = None) -> 
 def _decide_return(*, return_id: int, approve: bool, actor: User | None, reason: str = "") -> ReturnRequest:
     with transaction.atomic(durable=True):
         order, request = _lock_return(return_id)
-        _expect_return_state(request, ReturnState.REQUESTED)
+        _expect_return_state(request, ReturnState.REQUESTED, *(() if approve else (ReturnState.APPROVED,)))
         request.state = ReturnState.APPROVED if approve else ReturnState.REFUSED
         request.refusal_reason, request.decided_at, request.decided_by = reason, timezone.now(), actor
         request.save(update_fields=["state", "refusal_reason", "decided_at", "decided_by"])
@@ -868,25 +869,30 @@ def receive_return(*, return_id: int, actor: User | None = None) -> ReturnReques
             return request
         _expect_return_state(request, ReturnState.APPROVED, ReturnState.RECEIVED)
         lines = list(request.lines.all())
-        if request.state == ReturnState.APPROVED:
+        if request.refund_amount is None:  # received now, or again after the provider refused a refund
             due = return_refund_due(request, order=order)
             if due <= 0:
-                raise ReturnRefused("state", "Nothing is left to refund on this order.", status_code=409)
-            request.state, request.received_at = ReturnState.RECEIVED, timezone.now()
-            request.refund_reference, request.refund_amount = f"return-{request.number}", due
+                raise ReturnRefused("state", "Nothing is left to refund on this order: refuse the return "
+                                             "to close it.", status_code=409)  # fmt: skip
+            if request.state == ReturnState.APPROVED:
+                request.state, request.received_at = ReturnState.RECEIVED, timezone.now()
+                request.refund_reference = f"return-{request.number}"
+                _return_event(order, request, f"Return {request.number} received by the warehouse", actor=actor)
+            request.refund_amount = due
             request.save(update_fields=["state", "received_at", "refund_reference", "refund_amount"])
-            _return_event(order, request, f"Return {request.number} received by the warehouse", actor=actor)
     try:
         refund_order(
             order_id=order_id, amount=request.refund_amount, reference=request.refund_reference,
             restock={line.product_id: line.quantity for line in lines},
             reason=f"Return {request.number}: {request.reason_label.lower()}", actor=actor,
         )  # fmt: skip
-    except RefundRefused:  # the gateway said no to this reference for good: the next try is a new refund
+    except RefundRefused:  # the gateway said no to this reference for good: the next try is a new refund,
+        # of what is left then, and the units this one reserved are free for it
+        RefundRestock.objects.filter(order_id=order_id, reference=request.refund_reference).delete()
         ReturnRequest.objects.filter(pk=request.pk, state=ReturnState.RECEIVED).update(
-            refund_reference=f"return-{request.number}-{request.refund_attempts + 2}",
+            refund_reference=f"return-{request.number}-{request.refund_attempts + 2}", refund_amount=None,
             refund_attempts=F("refund_attempts") + 1,
-        )
+        )  # fmt: skip
         raise
     ReturnRequest.objects.filter(pk=request.pk, state=ReturnState.RECEIVED).update(state=ReturnState.REFUNDED)
     request.state = ReturnState.REFUNDED
@@ -899,6 +905,8 @@ def return_refund_due(request: ReturnRequest, *, order: Order) -> Decimal:
     if request.refund_amount is not None:
         return request.refund_amount
     value = sum((line.unit_price * line.quantity for line in request.lines.all()), Decimal(0))
+    if not order.prices_include_tax:  # the tax was added on top of these prices: it goes back too
+        value = (value * (1 + order.tax_rate)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     return min(value, money.from_minor_units(payments_selectors.refundable(order_id=order.pk), order.currency))
 
 

@@ -69,7 +69,8 @@ class SearchApi(PublicCatalogApi):
                                    page_size=wanted.page_size)  # fmt: skip
         except search.SearchUnavailable as exc:
             raise SearchUnavailableError() from exc
-        activity.count_search(request, query=wanted.query, results=result.total)
+        activity.count_search(request, query=wanted.query, results=result.total, first_page=wanted.page == 1,
+                              filtered=wanted.filters != search.SearchFilters())  # fmt: skip
         if wanted.page > result.num_pages:
             raise SearchPageNotFound()
         return Response(

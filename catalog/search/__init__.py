@@ -173,10 +173,15 @@ def schedule_index(*, product_ids, fresh_vector_ids: Collection[int] = ()) -> No
         transaction.on_commit(_enqueue(chunk, [i for i in chunk if i in fresh]), robust=True)
 
 
+def popularity_is_copied() -> bool:
+    """Whether the backend keeps a copy of Product.popularity (Elasticsearch); the database backend
+    reads it live from the row."""
+    return get_backend().name == "elasticsearch"
+
+
 def schedule_ranking_update(*, product_ids) -> None:
-    """These products' popularity changed: Elasticsearch keeps a copy of it (re-indexed on commit);
-    the database backend reads it live from the row, so it has nothing to do."""
-    if get_backend().name == "elasticsearch":
+    """These products' popularity changed: a backend that copies it re-indexes them on commit."""
+    if popularity_is_copied():
         schedule_index(product_ids=product_ids)
 
 

@@ -33,10 +33,12 @@ from django.utils import timezone
 
 from catalog import activity, ranking_steps, search
 from catalog import cache as catalog_cache
-from catalog.models import PopularityState, Product, ProductActivity
+from catalog.models import ActivityFlush, PopularityState, Product, ProductActivity
 
 logger = logging.getLogger(__name__)
 
+STATE_ROW = 1  # PopularityState has one row
+FLUSH_LEDGER_DAYS = 7  # ActivityFlush rows kept (a dead flush's batch is finished within minutes)
 CHANGED_BATCH = 1000  # changed ids read back, indexed and scheduled per batch
 FUTURE_PARTITIONS = 7  # days of activity partitions made ahead
 SCORE_FLOOR = 1e-9  # a change is relative to the larger score, and to at least this
@@ -77,6 +79,7 @@ def recompute_popularity(*, today: date | None = None, warm: bool = True) -> Ran
     started = time.monotonic()
     today = today or timezone.now().date()
     flushed = activity.flush_activity()
+    ActivityFlush.objects.filter(flushed_at__lt=timezone.now() - timedelta(days=FLUSH_LEDGER_DAYS)).delete()
     activity.ensure_partitions(today + timedelta(days=n) for n in range(-1, FUTURE_PARTITIONS + 1))
     activity.drop_partitions_before(today - timedelta(days=settings.ACTIVITY_RETENTION_DAYS))
     with transaction.atomic():
@@ -102,14 +105,23 @@ def recompute_popularity(*, today: date | None = None, warm: bool = True) -> Ran
 def _state(today: date) -> tuple[PopularityState, bool]:
     """The ranking's row, locked; its epoch moved (and every score rescaled) when today's weight
     would pass POPULARITY_RESCALE_FACTOR. (state, rescaled)."""
-    state = PopularityState.objects.select_for_update().first()
     fresh_epoch = today - timedelta(days=settings.POPULARITY_WINDOW_DAYS - 1)
-    if state is None:
-        return PopularityState.objects.create(epoch=fresh_epoch), False
+    PopularityState.objects.get_or_create(pk=STATE_ROW, defaults={"epoch": fresh_epoch})  # two first runs: one row
+    state = PopularityState.objects.select_for_update().get(pk=STATE_ROW)
     if day_weight(today, state.epoch) <= settings.POPULARITY_RESCALE_FACTOR * day_weight(today, fresh_epoch):
         return state, False  # today's weight is within the factor of what a fresh epoch gives it
     factor = 2.0 ** ((state.epoch - fresh_epoch).days / settings.POPULARITY_HALF_LIFE_DAYS)
     Product.objects.exclude(popularity=0).update(popularity=F("popularity") * factor)
+    if search.popularity_is_copied():  # Elasticsearch keeps a copy of every rescaled score
+        rescaled = Product.objects.exclude(popularity=0).order_by("pk").values_list("pk", flat=True)
+        batch: list[int] = []
+        for pk in rescaled.iterator(chunk_size=CHANGED_BATCH):
+            batch.append(pk)
+            if len(batch) == CHANGED_BATCH:
+                search.schedule_ranking_update(product_ids=batch)
+                batch = []
+        if batch:
+            search.schedule_ranking_update(product_ids=batch)
     state.epoch = fresh_epoch
     return state, True
 

@@ -374,3 +374,19 @@ def test_a_new_demo_shop_has_a_ranking_the_job_reproduces(embedded):
     assert popularity.recompute_popularity(warm=False).changed == 0
     call_command("load_demo_catalog", products=40, no_images=True, stdout=open(os.devnull, "w"))  # noqa: SIM115
     assert dict(Product.objects.values_list("pk", "popularity")) == scores  # a top-up keeps the history
+
+
+def test_a_malformed_referer_is_no_click_and_never_an_error_page(client, embedded, fixed_now):
+    lamp = ProductFactory(title="Brass desk lamp")
+    assert visit(client, lamp, HTTP_REFERER="http://[x").status_code == 200
+    assert counts(lamp) == (1, 0, 0, 0)
+
+
+@pytest.mark.redis
+def test_a_query_with_control_characters_is_kept_clean_and_a_reload_is_one_click(client, fixed_now):
+    lamp = ProductFactory(title="Brass desk lamp")
+    for _ in range(2):  # the result opened, then the page reloaded
+        visit(client, lamp, HTTP_REFERER="http://testserver/search/?q=brass%00lamp%07")
+    assert activity.flush_activity() == 1  # the database took the batch (no NUL reached it)
+    assert list(SearchActivity.objects.values_list("query", "clicks")) == [("brass lamp", 1)]
+    assert counts(lamp) == (1, 0, 0, 1)

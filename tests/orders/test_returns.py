@@ -142,10 +142,43 @@ def test_refusing_needs_a_reason_and_deciding_twice_is_refused(delivered, shoe, 
     assert set(no_reason.value.fields) == {"refusal_reason"}
     services.approve_return(return_id=request.pk, actor=support)
     with pytest.raises(ReturnRefused) as twice:
-        services.refuse_return(return_id=request.pk, reason="changed my mind", actor=support)
+        services.approve_return(return_id=request.pk, actor=support)
     assert twice.value.status_code == 409
     request.refresh_from_db()
     assert request.state == ReturnState.APPROVED and request.refusal_reason == ""
+
+
+def test_an_approved_return_nothing_is_left_to_refund_for_is_closed_by_refusing_it(
+    delivered, shoe, support, warehouse, django_capture_on_commit_callbacks
+):
+    request = ask(delivered, {shoe: 1}, django_capture_on_commit_callbacks)
+    services.approve_return(return_id=request.pk, actor=support)
+    with django_capture_on_commit_callbacks(execute=True):  # meanwhile staff refund the whole order
+        services.refund_order(order_id=delivered.pk, amount=None, reference="all", restock={shoe.pk: 1})
+    with pytest.raises(ReturnRefused) as nothing_left:
+        services.receive_return(return_id=request.pk, actor=warehouse)
+    assert nothing_left.value.status_code == 409 and "refuse the return" in nothing_left.value.message
+    closed = services.refuse_return(return_id=request.pk, reason="Refunded in full already.", actor=support)
+    assert closed.state == ReturnState.REFUSED
+    with pytest.raises(ReturnRefused):  # refused: nothing more can happen to it
+        services.refuse_return(return_id=request.pk, reason="again", actor=support)
+
+
+def test_with_prices_before_tax_a_return_refunds_the_tax_on_its_units_too(settings, customer, shoe,
+                                                                          django_capture_on_commit_callbacks):  # fmt: skip
+    settings.ORDERS_PRICES_INCLUDE_TAX = False
+    fill_cart(user=customer, lines={shoe: 2})
+    with django_capture_on_commit_callbacks(execute=True):
+        order = services.place_order(checkout=checkout_input(), customer=customer).value
+    with django_capture_on_commit_callbacks(execute=True):
+        services.mark_shipped(order_id=order.pk)
+    deliver(order, django_capture_on_commit_callbacks)
+    request = ask(order, {shoe: 1}, django_capture_on_commit_callbacks)
+    services.approve_return(return_id=request.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.receive_return(return_id=request.pk)
+    request.refresh_from_db()
+    assert request.refund_amount == Decimal("59.50")  # 50.00 plus 19 % tax
 
 
 # --- Refusals: not delivered, outside the window, above the units delivered --------------------------
