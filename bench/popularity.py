@@ -89,7 +89,7 @@ def write_activity(rows: int, products: int) -> None:
                 SELECT %s::date, %s + (k * 7919 + %s * 104729) %% %s,
                        1 + (power((k * 2654435761 %% 1000003) / 1000003.0, 8) * 400)::int,
                        (k %% 11 = 0)::int * (1 + k %% 3), (k %% 37 = 0)::int, (k %% 5 = 0)::int
-                FROM generate_series(1, %s) AS k
+                FROM generate_series(1::bigint, %s) AS k
                 """,
                 [first + timedelta(days=day), low, day, products, per_day],
             )

@@ -461,16 +461,34 @@ def _fill_recommendation_lists(slugs: list[str], *, known: dict[str, tuple[int, 
     }
 
 
+CATEGORY_POPULAR_SQL = """
+    SELECT c.id, p.id FROM unnest(%s::bigint[]) WITH ORDINALITY AS c(id, n)
+    CROSS JOIN LATERAL (
+        SELECT id FROM catalog_product
+        WHERE category_id = c.id AND is_active ORDER BY popularity DESC, id DESC LIMIT %s
+    ) p
+    ORDER BY c.n
+"""
+
+
 def _category_popular_ids(category_ids: list[int], limit: int) -> dict[int, list[int]]:
-    """{category_id: its `limit` most popular active products} in one query (a row number per
-    category, in the category page's popularity order), whatever the number of categories."""
-    place = Window(RowNumber(), partition_by=[F("category_id")], order_by=list(SORTS["popularity"]))
-    ranked = (
-        Product.objects.using(PRIMARY).filter(category_id__in=category_ids, is_active=True)
-        .annotate(place=place).filter(place__lte=limit).order_by("category_id", "place")
-    )  # fmt: skip
+    """{category_id: its `limit` most popular active products} in one query, in the category
+    page's popularity order, whatever the number of categories. On PostgreSQL a LATERAL top-N per
+    category on product_popular_idx (a category of a million products reads `limit` rows of the
+    index); elsewhere a row number per category."""
     popular: dict[int, list[int]] = {}
-    for category_id, pk in ranked.values_list("category_id", "pk"):
+    if connections[PRIMARY].vendor == "postgresql":
+        with connections[PRIMARY].cursor() as cursor:
+            cursor.execute(CATEGORY_POPULAR_SQL, [list(category_ids), limit])
+            rows = cursor.fetchall()
+    else:
+        place = Window(RowNumber(), partition_by=[F("category_id")], order_by=list(SORTS["popularity"]))
+        rows = (
+            Product.objects.using(PRIMARY).filter(category_id__in=category_ids, is_active=True)
+            .annotate(place=place).filter(place__lte=limit).order_by("category_id", "place")
+            .values_list("category_id", "pk")
+        )  # fmt: skip
+    for category_id, pk in rows:
         popular.setdefault(category_id, []).append(pk)
     return popular
 
