@@ -26,6 +26,16 @@ PRODUCTION_LIKE = {"DEBUG": "0", "SECRET_KEY": "bench-" + "x" * 50, "ALLOWED_HOS
                    "THROTTLE_RATE_USER": "10000000/minute", "THROTTLE_RATE_ANON": "10000000/minute"}  # fmt: skip
 
 
+def in_process_django(**defaults: str) -> None:
+    """For a bench that runs Django in its own process: the project on sys.path and the settings a
+    bench needs (each one the environment does not set already)."""
+    sys.path.insert(0, str(ROOT))
+    values = {"DJANGO_SETTINGS_MODULE": "shop.settings", "SECRET_KEY": "bench-" + "x" * 50,
+              "ALLOWED_HOSTS": "testserver", "LOG_LEVEL": "ERROR", **defaults}  # fmt: skip
+    for name, value in values.items():
+        os.environ.setdefault(name, value)
+
+
 def bench_environment(**extra: str) -> dict:
     return {**os.environ, **PRODUCTION_LIKE, **extra}
 

@@ -29,17 +29,11 @@ import itertools
 import os
 import random
 import resource
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shop.settings")
-os.environ.setdefault("SECRET_KEY", "bench-" + "x" * 50)
-os.environ.setdefault("ALLOWED_HOSTS", "testserver")
-os.environ.setdefault("LOG_LEVEL", "ERROR")
-os.environ.setdefault("CACHE_KEY_PREFIX", f"bench-popularity-{os.getpid()}")
+from harness import in_process_django
+
+in_process_django(CACHE_KEY_PREFIX=f"bench-popularity-{os.getpid()}")
 
 DAYS = 30
 ZIPF_S = 1.1

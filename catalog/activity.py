@@ -33,11 +33,13 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from functools import cache as memoise
+from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import DataError, IntegrityError, OperationalError, connection, transaction
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
 from redis.exceptions import RedisError
 from rest_framework.throttling import BaseThrottle
@@ -173,10 +175,6 @@ def count_purchases(*, units: dict[int, int]) -> None:
 
 
 def _query_from_referer(request: HttpRequest) -> str | None:
-    from urllib.parse import parse_qs, urlsplit
-
-    from django.urls import reverse
-
     try:
         referer = urlsplit(request.headers.get("Referer", ""))
     except ValueError:  # a malformed header is no click, never an error page

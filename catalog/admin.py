@@ -26,6 +26,7 @@ from catalog import cache as catalog_cache
 from catalog.images import validate_image_upload
 from catalog.models import Brand, Category, Product, ProductImage, ProductImportJob, StockAlert
 from catalog.selectors import CategoryNotFound
+from shop.admin_mixins import ReadOnlyAdminMixin
 
 logger = logging.getLogger(__name__)
 
@@ -340,7 +341,7 @@ def _ids(queryset: QuerySet[Product]) -> list[int]:
 
 
 @admin.register(StockAlert)
-class StockAlertAdmin(admin.ModelAdmin):
+class StockAlertAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Who waits for which sold-out product (read-only: customers subscribe and unsubscribe themselves)."""
 
     list_display = ["product", "email", "created_at", "confirmed_at", "notified_at", "unsubscribed_at"]
@@ -349,12 +350,3 @@ class StockAlertAdmin(admin.ModelAdmin):
     search_fields = ["=email", "^product__sku"]
     raw_id_fields = ["product", "user"]
     show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
