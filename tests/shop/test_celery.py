@@ -111,3 +111,50 @@ def test_a_real_worker_sends_the_password_reset_email_from_the_email_queue(live_
     while not mailoutbox and time.monotonic() < deadline:
         time.sleep(0.05)
     assert [(m.subject, m.to) for m in mailoutbox] == [("Reset", ["ada@example.com"])]
+
+
+class _WorkerTask:
+    """What a task looks like to the signals when a worker (not an eager call) runs it."""
+
+    name = "orders.allocate_order"
+
+    class request:  # noqa: N801 (the attribute Celery's signals read)
+        is_eager = False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_keeps_its_database_connection_from_one_task_to_the_next():
+    from celery.fixups.django import DjangoWorkerFixup
+    from django.db import connection
+
+    from shop.celery import reuse_connections
+
+    connection.ensure_connection()
+    opened = connection.connection
+    fixup = DjangoWorkerFixup(app)
+    for _ in range(3):  # what a worker does around each task: Celery's fixup, then ours
+        fixup.on_task_prerun(sender=_WorkerTask)
+        reuse_connections(task=_WorkerTask)
+        fixup.on_task_postrun(sender=_WorkerTask)
+        reuse_connections(task=_WorkerTask)
+    assert connection.connection is opened
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_drops_a_connection_that_broke_after_the_task():
+    from django.db import connection, connections
+
+    from shop.celery import reuse_connections
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    with connections["default"].copy().cursor() as other:  # a failover, an administrator: the server ends it
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+    connection.errors_occurred = True  # what Django records when a statement on it failed
+    reuse_connections(task=_WorkerTask)
+    assert connection.connection is None
+    with connection.cursor() as cursor:  # the next task connects again
+        cursor.execute("SELECT 1")
+        assert cursor.fetchone() == (1,)
