@@ -145,14 +145,14 @@ def text_query(words: list[str], corrections: dict[str, str], *, last_is_prefix:
 CACHED_FIELDS = ("ids", "total", "facets", "suggestion", "total_is_estimate", "facets_sampled")
 SAMPLE_LIMIT = 1000  # matches read per search: up to this many, total and facets are exact
 RANKED_CANDIDATES = 200  # beyond SAMPLE_LIMIT matches, the most popular this many are ranked by relevance
-# The block number of a row (its ctid's first half): how far into the table a sample reached.
-BLOCK = RawSQL('("catalog_product"."ctid"::text::point)[0]::int', [])
 # Only bitmap scans for the sample query (restored right after); returns the previous values.
 BITMAP_ONLY_SQL = (
     "SELECT current_setting('enable_seqscan'), current_setting('enable_indexscan'),"
     " set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true)"
 )
 RESTORE_SCANS_SQL = "SELECT set_config('enable_seqscan', %s, true), set_config('enable_indexscan', %s, true)"
+ESTIMATE_ROWS = 4000  # rows of the table read to estimate a total past SAMPLE_LIMIT
+TABLESAMPLE = "TABLESAMPLE SYSTEM (%s) REPEATABLE (7)"  # a percentage of the blocks, the same ones each time
 TABLE_SIZE_SQL = (
     "SELECT pg_relation_size(%s::regclass) / current_setting('block_size')::int,"
     " greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = %s::regclass"
@@ -298,7 +298,7 @@ class PostgresBackend:
             return SearchResult(ids=ids, total=len(sample), facets=facets, suggestion=suggestion, page=page,
                                 page_size=page_size)  # fmt: skip
         sample = sample[:SAMPLE_LIMIT]
-        total, table_rows = self._estimate_total(sample, alias=alias)
+        total, table_rows = self._estimate_total(products, alias=alias)
         if relevance or sort == "popularity":
             ids = self._popular_page(products, alias=alias, total=total, table_rows=table_rows, start=start,
                                      page_size=page_size, relevance=relevance)  # fmt: skip
@@ -317,8 +317,7 @@ class PostgresBackend:
         columns = ["id", "category_id", "price", "attributes", "popularity", "created_at", "brand__slug", "brand__name"]
         rows = (
             products.order_by()
-            .annotate(block=BLOCK)
-            .values(*columns, "block", *(["score"] if relevance else []))[: SAMPLE_LIMIT + 1]
+            .values(*columns, *(["score"] if relevance else []))[: SAMPLE_LIMIT + 1]
         )
         sql, params = rows.query.sql_with_params()
         with transaction.atomic(using=alias, savepoint=False), connections[alias].cursor() as cursor:
@@ -336,17 +335,27 @@ class PostgresBackend:
         if len(sample) <= SAMPLE_LIMIT:
             return _facets_of(sample, scale=1.0)
         sample = sample[:SAMPLE_LIMIT]
-        return _facets_of(sample, scale=self._estimate_total(sample, alias=alias)[0] / len(sample))
+        return _facets_of(sample, scale=self._estimate_total(products, alias=alias)[0] / len(sample))
 
     @staticmethod
-    def _estimate_total(sample: list[dict], *, alias: str) -> tuple[int, int]:
-        """(estimated matches, rows in the table): the sample's rows came in block order, so they
-        stand for the share of the table's blocks they reached (matches spread evenly)."""
+    def _estimate_total(products: QuerySet[Product], *, alias: str) -> tuple[int, int]:
+        """(estimated matches, rows in the table): the share of matching rows among the rows of a
+        fixed sample of the table's blocks (TABLESAMPLE SYSTEM, about ESTIMATE_ROWS rows, the same
+        blocks every time), times the table's rows. It counts rows, not blocks, so a table whose
+        rows are not spread evenly over its blocks (half of it empty after a mass update, as the
+        popularity ranking's rewrite of every row leaves it) is estimated as well as a packed one."""
         with connections[alias].cursor() as cursor:
             cursor.execute(TABLE_SIZE_SQL, ["catalog_product", "catalog_product"])
-            blocks, rows = cursor.fetchone()
-        reached = max(row["block"] for row in sample) + 1
-        estimate = len(sample) * max(blocks, reached) / reached
+            _blocks, rows = cursor.fetchone()
+            percent = min(100.0, 100.0 * ESTIMATE_ROWS / max(rows, 1))
+            sql, params = products.order_by().values("id").query.sql_with_params()
+            sampled = sql.replace(' FROM "catalog_product"', ' FROM "catalog_product" ' + TABLESAMPLE, 1)
+            cursor.execute(
+                f"SELECT (SELECT count(*) FROM catalog_product {TABLESAMPLE}), (SELECT count(*) FROM ({sampled}) s)",  # noqa: S608
+                [percent, percent, *params],
+            )
+            seen, matched = cursor.fetchone()
+        estimate = matched * rows / seen if seen else 0
         return _round_estimate(min(max(estimate, SAMPLE_LIMIT + 1), max(rows, SAMPLE_LIMIT + 1))), int(rows)
 
     @staticmethod
@@ -392,7 +401,7 @@ class PostgresBackend:
                 total, estimated = len(sample), False
             else:
                 sample, estimated = sample[:SAMPLE_LIMIT], True
-                total = self._estimate_total(sample, alias=PRIMARY)[0]
+                total = self._estimate_total(products, alias=PRIMARY)[0]
             facets = empty_facets()
             if with_facets:
                 facets = selection_facets(
