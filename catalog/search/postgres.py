@@ -163,7 +163,6 @@ INDEX_ONLY_SQL = (  # for the popularity-ordered read: an index walk, never a bi
     " set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true)"
 )
 RESTORE_INDEX_SQL = "SELECT set_config('enable_seqscan', %s, true), set_config('enable_bitmapscan', %s, true)"
-"SELECT set_config('enable_seqscan', %s, true), set_config('enable_indexscan', %s, true)"
 COMMON_SHARE = 0.3  # matches the planner expects in this share of the table or more: read them in popularity order
 POPULAR_SCAN_ROWS = 4000  # the most popular products that popularity-ordered read looks at, at most
 ESTIMATE_ROWS = 4000  # rows of the table read to estimate a total past SAMPLE_LIMIT

@@ -118,7 +118,7 @@ class _WorkerTask:
 
     name = "orders.allocate_order"
 
-    class request:  # noqa: N801 (the attribute Celery's signals read)
+    class request:  # the attribute Celery's signals read
         is_eager = False
 
 
