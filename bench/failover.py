@@ -206,6 +206,9 @@ def main() -> int:
         MEDIA_ROOT=tempfile.mkdtemp(prefix="shop-drill-media-"), DATABASE_CONN_MAX_AGE="60",
         THROTTLE_RATE_USER="100000/minute", THROTTLE_RATE_ANON="100000/minute",
         ORDERS_REDRIVE_AFTER_SECONDS="20",  # the sweep re-drives what the lost primary interrupted within the drill
+        # An e-mail sent just as the primary died cannot be marked sent: its claim must expire within
+        # the drill for the sweep to take it again (5 minutes in production).
+        EMAIL_CLAIM_TIMEOUT_SECONDS="30",
     )  # fmt: skip
     print(f"database: {url.split('@')[-1]} (primary now: {primary})")
     manage(env, "migrate", "--noinput", "-v0")

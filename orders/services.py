@@ -30,7 +30,7 @@ from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.core.validators import MaxLengthValidator, validate_email
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -102,7 +102,6 @@ logger = logging.getLogger(__name__)
 
 ORDER_PLACED = "order.placed"  # outbox topic: allocate this order (orders.allocate_order)
 ORDER_EMAIL = "order.email"  # outbox topic: send this order e-mail (orders.send_order_email)
-EMAIL_CLAIM_TIMEOUT = email_claims.CLAIM_TIMEOUT  # a claim older than this was abandoned by a dead worker
 NEVER_CLAIMED = email_claims.NEVER_CLAIMED  # a new log row's claimed_at: the first claim succeeds
 PAYMENT_AUTHORIZE = "payment.authorize"  # outbox topic: authorize an allocated order (payments worker)
 PAYMENT_VOID = "payment.void"
@@ -635,11 +634,17 @@ def redrive_stuck_orders(*, limit: int = REDRIVE_BATCH) -> dict[str, int]:
         # E-mails whose claim expired unsent, oldest claim first, each re-driven a bounded number of
         # times (an address the mail server refuses for good must not come back every minute and
         # crowd out the e-mails a dead worker really left); a "confirmed" e-mail of an order that is
-        # no longer confirmed (cancelled before it went out) can never be sent and is not re-driven.
+        # no longer confirmed (cancelled before it went out) can never be sent and is not re-driven;
+        # nor one that waits for its order's "received" while that is claimed (it would only wait
+        # again and spend its re-drives: both go once the claim expires).
+        claim_expired = now - email_claims.claim_timeout()
+        received_claimed = EmailLog.objects.filter(order_id=OuterRef("order_id"), kind=EmailKind.RECEIVED, sent_at=None,
+                                                   claimed_at__gte=claim_expired)  # fmt: skip
         unsent = (
-            EmailLog.objects.filter(sent_at=None, claimed_at__lt=now - EMAIL_CLAIM_TIMEOUT, order__updated_at__lt=cutoff,
+            EmailLog.objects.filter(sent_at=None, claimed_at__lt=claim_expired, order__updated_at__lt=cutoff,
                                     redrives__lt=settings.ORDERS_EMAIL_MAX_REDRIVES)
             .exclude(kind=EmailKind.ALLOCATED, order__state__in=[s for s in OrderState if s not in CONFIRMED_STATES])
+            .exclude(Exists(received_claimed))
             .order_by("claimed_at", "pk")
         )  # fmt: skip
         redriven_ids = []
@@ -968,7 +973,7 @@ def send_order_email(*, order_id: int, kind: str, reference: str = "") -> bool:
     happen several times per order, the occurrence's reference), send, mark it sent. True when sent now.
 
     No transaction around the SMTP call (it must hold no lock). A worker that dies between the
-    claim and `sent_at` leaves a claim that times out (EMAIL_CLAIM_TIMEOUT), and a later retry
+    claim and `sent_at` leaves a claim that times out (EMAIL_CLAIM_TIMEOUT_SECONDS), and a later retry
     sends: at least once, never two concurrent sends. A failed send gives its claim back at once,
     so the task's retry can send.
 

@@ -460,6 +460,9 @@ if EMAIL_URL:
         EMAIL_FILE_PATH = _email["EMAIL_FILE_PATH"]
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# An e-mail claimed and not marked sent for this long (its worker died, or the database went away
+# between the send and the mark) is taken again by a retry or the stuck-order sweep: at least once.
+EMAIL_CLAIM_TIMEOUT_SECONDS = env.int("EMAIL_CLAIM_TIMEOUT_SECONDS", default=300)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="shop@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 

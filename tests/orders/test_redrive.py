@@ -12,6 +12,7 @@ from django.core import mail
 from django.utils import timezone
 
 from inventory import selectors as inventory_selectors
+from orders import services
 from orders.metrics import ORDERS_REDRIVEN
 from orders.models import EmailKind, EmailLog, Order
 from orders.services import allocate_order, redrive_stuck_orders
@@ -138,6 +139,35 @@ def test_a_claim_still_inside_its_lease_is_not_sent_again(lamp, django_capture_o
     with django_capture_on_commit_callbacks(execute=True):
         assert redrive_stuck_orders()["email"] == 0
     assert mail.outbox == []
+
+
+def test_a_confirmation_waiting_for_a_claimed_received_email_keeps_its_redrives(lamp, settings):
+    # given: the database went away between sending "received" and marking it sent (a fresh claim),
+    # and the "confirmed" e-mail, which must follow "received", was never claimed
+    settings.EMAIL_CLAIM_TIMEOUT_SECONDS = 300
+    order = placed_order({lamp: 1}, state=OrderState.AUTHORIZED)
+    received = EmailLog.objects.create(order=order, kind=EmailKind.RECEIVED, claimed_at=timezone.now() - timedelta(minutes=1))
+    confirmed = EmailLog.objects.create(order=order, kind=EmailKind.ALLOCATED, claimed_at=services.NEVER_CLAIMED)
+    waited(order)
+
+    # when: the sweep runs while the claim holds, then after it expired
+    while_claimed = redrive_stuck_orders()["email"]
+    EmailLog.objects.filter(pk=received.pk).update(claimed_at=timezone.now() - timedelta(minutes=6))
+    after_expiry = redrive_stuck_orders()["email"]
+
+    # then: nothing is re-driven to wait again; both go together once the claim expired
+    assert (while_claimed, after_expiry) == (0, 2)
+    assert EmailLog.objects.get(pk=confirmed.pk).redrives == 1
+
+
+def test_the_claim_timeout_is_a_setting(lamp, settings, django_capture_on_commit_callbacks):
+    settings.EMAIL_CLAIM_TIMEOUT_SECONDS = 30
+    order = placed_order({lamp: 1}, state=OrderState.REJECTED)
+    EmailLog.objects.create(order=order, kind=EmailKind.RECEIVED, claimed_at=timezone.now() - timedelta(seconds=45))
+    waited(order)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert redrive_stuck_orders()["email"] == 1
+    assert [m.subject for m in mail.outbox] == [f"Shop: we received your order {order.number}"]
 
 
 def test_a_failure_that_cannot_be_recorded_as_a_dead_letter_is_retried_not_dropped(monkeypatch):
