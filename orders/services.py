@@ -18,7 +18,9 @@ ARCHITECTURE.md flows 4 and 5, STYLE.md sections 5 to 9:
 from __future__ import annotations
 
 import logging
+import threading
 import traceback
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -206,7 +208,7 @@ def place_order(
         order_metrics.order_placed(number=order.number, channel=order.channel)
         # "received" first: on the embedded default each consumer runs inline as it is handed on
         outbox.publish_all(
-            [_email_due(order, EmailKind.RECEIVED), outbox.Message(ORDER_PLACED, order.number, {"order_id": order.pk})]
+            [_email_due(order, EmailKind.RECEIVED), outbox.Message(ORDER_PLACED, order.number, {"order_id": order.pk, "order_number": order.number})]
         )
     return Created(order, created=True)
 
@@ -250,11 +252,40 @@ def allocate_waiting_orders(*, limit: int | None = None) -> list[Order]:
     return orders
 
 
-def allocate_until_decided(*, order_id: int, max_runs: int = 20) -> str:
+class _DecidedOrders:
+    """The orders this process's allocation runs decided, by (id, number), newest kept (bounded).
+
+    A batch decides hundreds of orders at once, and each of them still has its "order.placed"
+    message on the way: those messages have nothing left to do. A decided order never goes back to
+    placed (orders.states), so a message whose order is here is answered without a query. The
+    number is part of the key because ids are not unique across test databases (sequences reset)."""
+
+    def __init__(self, size: int) -> None:
+        self.size, self.states, self.lock = size, OrderedDict(), threading.Lock()
+
+    def remember(self, orders: list[Order]) -> None:
+        with self.lock:
+            for order in orders:
+                if order.state != OrderState.PLACED:
+                    self.states[order.pk, order.number] = order.state
+            while len(self.states) > self.size:
+                self.states.popitem(last=False)
+
+    def get(self, order_id: int, number: str) -> str | None:
+        return self.states.get((order_id, number)) if number else None
+
+
+DECIDED = _DecidedOrders(size=50_000)
+
+
+def allocate_until_decided(*, order_id: int, order_number: str = "", max_runs: int = 20) -> str:
     """The "order.placed" consumer: run allocation batches until this order is decided, and return
-    its state. Nothing happens when another run decided it already; when another run holds it right
+    the state allocation gave it. Nothing happens when another run decided it already (without a
+    query when it was a run of this process, see _DecidedOrders); when another run holds it right
     now (SKIP LOCKED), that run decides it. An order whose allocation failed on its own is not
     claimed by runs: this message (a staff retry of its dead letter) decides it alone."""
+    if decided := DECIDED.get(order_id, order_number):
+        return decided
     state, failed_at = Order.objects.filter(pk=order_id).values_list("state", "allocation_failed_at").first() or ("", None)
     if state == OrderState.PLACED and failed_at is not None:
         return allocate_order(order_id=order_id).state
@@ -264,6 +295,7 @@ def allocate_until_decided(*, order_id: int, max_runs: int = 20) -> str:
         claimed = allocate_waiting_orders()
         if not claimed:
             break
+        DECIDED.remember(claimed)
         ours = next((order for order in claimed if order.pk == order_id), None)
         if ours is not None and ours.state == OrderState.PLACED:
             break  # claimed and not decided: it failed on its own (a dead letter for staff)
@@ -627,7 +659,7 @@ def redrive_stuck_orders(*, limit: int = REDRIVE_BATCH) -> dict[str, int]:
         messages = []
         for order in stuck:
             if order.state == OrderState.PLACED:
-                messages.append(outbox.Message(ORDER_PLACED, order.number, {"order_id": order.pk}))
+                messages.append(outbox.Message(ORDER_PLACED, order.number, {"order_id": order.pk, "order_number": order.number}))
             else:
                 messages.append(_authorization_request(order, topic=PAYMENT_REDRIVE))
             counts[order.state] += 1

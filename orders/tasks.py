@@ -22,12 +22,12 @@ EMAIL_RETRY = retrying(smtplib.SMTPException, OSError, EmailNotReady, max_retrie
 
 
 @shared_task(name="orders.allocate_order", **ALLOCATION_RETRY)
-def allocate_order_task(*, order_id: int, message_id: int | None = None) -> str:
+def allocate_order_task(*, order_id: int, order_number: str = "", message_id: int | None = None) -> str:
     """Outbox consumer of "order.placed", on the inventory queue: runs allocation batches (of the
     oldest waiting orders) until this order is decided; nothing when another run decided it."""
     from orders.services import allocate_until_decided  # local import breaks services <-> tasks cycles
 
-    return allocate_until_decided(order_id=order_id)
+    return allocate_until_decided(order_id=order_id, order_number=order_number)
 
 
 @shared_task(name="orders.send_order_email", **EMAIL_RETRY)

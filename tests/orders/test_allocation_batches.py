@@ -76,6 +76,31 @@ def test_the_per_order_message_of_an_order_decided_by_another_run_does_nothing(c
         assert allocate_until_decided(order_id=order.pk) == OrderState.ALLOCATED
 
 
+def test_the_messages_of_orders_this_process_decided_in_a_batch_cost_no_query(console, cable,
+                                                                           django_assert_num_queries):
+    # given: three waiting orders, the first one's message runs the batch that decides all three
+    orders = [placed_order({console: 2}), placed_order({console: 2}), placed_order({cable: 1})]
+    assert allocate_until_decided(order_id=orders[0].pk, order_number=orders[0].number) == OrderState.ALLOCATED
+
+    # then: the other two messages are answered from what the batch decided, without a query
+    with django_assert_num_queries(0):
+        assert [allocate_until_decided(order_id=o.pk, order_number=o.number) for o in orders[1:]] == [
+            OrderState.REJECTED, OrderState.ALLOCATED,
+        ]  # fmt: skip
+    # an id with another order's number (ids are reused by a fresh database) is read as before
+    with django_assert_num_queries(1):
+        assert allocate_until_decided(order_id=orders[1].pk, order_number="SO-OTHER-ORDER") == OrderState.REJECTED
+
+
+def test_the_order_placed_message_names_the_order(console):
+    customer = UserFactory()
+    fill_cart(user=customer, lines={console: 1})
+    place_order(checkout=checkout_input(), customer=customer)
+    order = Order.objects.get()
+    message = OutboxMessage.objects.get(topic="order.placed")
+    assert message.payload == {"order_id": order.pk, "order_number": order.number}
+
+
 def test_the_single_order_path_is_a_batch_of_one(console, cable):
     older = placed_order({console: 3})
     order = placed_order({cable: 2})
