@@ -103,7 +103,8 @@ for start in range(0, ORDERS, 2000):
                                        quantity=1, subtotal=p[1]))
         OrderLine.objects.bulk_create(lines)
         rows = OutboxMessage.objects.bulk_create([
-            OutboxMessage(topic="order.placed", key=o.number, payload={"order_id": o.pk}) for o in orders])
+            OutboxMessage(topic="order.placed", key=o.number, payload={"order_id": o.pk, "order_number": o.number})
+            for o in orders])
     ids.extend(row.pk for row in rows)
 for start in range(0, len(ids), 1000):
     outbox.dispatch(message_ids=ids[start:start + 1000])
