@@ -208,7 +208,7 @@ def place_order(
         order_metrics.order_placed(number=order.number, channel=order.channel)
         # "received" first: on the embedded default each consumer runs inline as it is handed on
         outbox.publish_all(
-            [_email_due(order, EmailKind.RECEIVED), outbox.Message(ORDER_PLACED, order.number, {"order_id": order.pk, "order_number": order.number})]
+            [_email_due(order, EmailKind.RECEIVED), _allocation_request(order)]
         )
     return Created(order, created=True)
 
@@ -659,7 +659,7 @@ def redrive_stuck_orders(*, limit: int = REDRIVE_BATCH) -> dict[str, int]:
         messages = []
         for order in stuck:
             if order.state == OrderState.PLACED:
-                messages.append(outbox.Message(ORDER_PLACED, order.number, {"order_id": order.pk, "order_number": order.number}))
+                messages.append(_allocation_request(order))
             else:
                 messages.append(_authorization_request(order, topic=PAYMENT_REDRIVE))
             counts[order.state] += 1
@@ -1062,6 +1062,12 @@ def _transition(
         order=order, kind=OrderEventKind.STATE_CHANGED, from_state=previous, to_state=target,
         message=message, actor=actor, data=data or {},
     )  # fmt: skip
+
+
+def _allocation_request(order: Order) -> outbox.Message:
+    """Ask the inventory worker to decide the order (its number lets a message whose order this
+    process already decided be answered without a query, _DecidedOrders)."""
+    return outbox.Message(ORDER_PLACED, order.number, {"order_id": order.pk, "order_number": order.number})
 
 
 def _authorization_request(order: Order, *, topic: str = PAYMENT_AUTHORIZE) -> outbox.Message:
