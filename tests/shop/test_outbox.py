@@ -118,6 +118,45 @@ def test_a_real_worker_consumes_a_published_message(live_worker):  # noqa: F811
     assert message.dispatched_at is not None
 
 
+@pytest.mark.rabbitmq
+@pytest.mark.django_db(transaction=True)
+def test_a_changes_messages_reach_a_real_worker_in_order_over_one_producer(live_worker):  # noqa: F811
+    # given: the broker's producer pool, counted (the pool itself is real)
+    acquired = []
+    pool_acquire = app.producer_pool.acquire
+
+    def counting_acquire(*args, **kwargs):
+        acquired.append(1)
+        return pool_acquire(*args, **kwargs)
+
+    app.producer_pool.acquire = counting_acquire
+    try:
+        # when: one change publishes five messages
+        with transaction.atomic():
+            messages = outbox.publish_all(
+                [outbox.Message("test.happened", f"SO{n}", {"order_id": n}) for n in range(5)]
+            )
+    finally:
+        del app.producer_pool.acquire
+    # then: one producer carried all five, and the worker got them in order, each once
+    assert len(acquired) == 1
+    deadline = time.monotonic() + 20
+    while len(RECEIVED) < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [{"message_id": m.pk, "order_id": n} for n, m in enumerate(messages)] == RECEIVED
+    assert OutboxMessage.objects.filter(dispatched_at__isnull=True).count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_when_the_broker_is_down_every_message_of_a_change_waits_for_the_relay():
+    with real_broker(DEAD_BROKER), transaction.atomic():
+        outbox.publish_all([outbox.Message("test.happened", f"SO{n}", {"order_id": n}) for n in range(3)])
+    assert RECEIVED == []
+    assert [(m.dispatched_at, m.attempts, bool(m.last_error)) for m in OutboxMessage.objects.order_by("pk")] == [
+        (None, 1, True)
+    ] * 3
+
+
 @pytest.mark.django_db
 def test_retention_deletes_only_messages_sent_before_the_retention_period(settings):
     # given: one message sent 8 days ago, one sent an hour ago, and one never sent (8 days old)
