@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from celery.signals import task_postrun, task_prerun
 
 from accounts.tasks import send_account_email_task
 from shop.celery import app, queue_for_task
@@ -134,9 +135,9 @@ def test_a_worker_keeps_its_database_connection_from_one_task_to_the_next():
     fixup = DjangoWorkerFixup(app)
     for _ in range(3):  # what a worker does around each task: Celery's fixup, then ours
         fixup.on_task_prerun(sender=_WorkerTask)
-        reuse_connections(task=_WorkerTask)
+        reuse_connections(task=_WorkerTask, signal=task_prerun)
         fixup.on_task_postrun(sender=_WorkerTask)
-        reuse_connections(task=_WorkerTask)
+        reuse_connections(task=_WorkerTask, signal=task_postrun)
     assert connection.connection is opened
 
 
@@ -158,3 +159,73 @@ def test_a_worker_drops_a_connection_that_broke_after_the_task():
     with connection.cursor() as cursor:  # the next task connects again
         cursor.execute("SELECT 1")
         assert cursor.fetchone() == (1,)
+
+
+def _kill_backend_of(connection) -> None:
+    """A failover, an administrator, a pgbouncer restart: the server ends the session."""
+    from django.db import connections
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    with connections["default"].copy().cursor() as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_idle_past_the_threshold_is_health_checked_and_replaced_before_the_next_task(settings):
+    from django.db import connection
+
+    from shop.celery import reuse_connections
+
+    settings.DATABASE_HEALTH_CHECK_IDLE_SECONDS = 0  # every gap counts as idle
+    reuse_connections(task=_WorkerTask, signal=task_postrun)
+    _kill_backend_of(connection)
+    reuse_connections(task=_WorkerTask, signal=task_prerun)
+    with connection.cursor() as cursor:  # the check found it dead and connected afresh
+        cursor.execute("SELECT 1")
+        assert cursor.fetchone() == (1,)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_used_moments_ago_skips_the_check_and_a_break_fails_the_task_then_is_dropped(settings):
+    from django.db import OperationalError, connection
+
+    from shop.celery import reuse_connections
+
+    settings.DATABASE_HEALTH_CHECK_IDLE_SECONDS = 60
+    reuse_connections(task=_WorkerTask, signal=task_postrun)
+    _kill_backend_of(connection)
+    reuse_connections(task=_WorkerTask, signal=task_prerun)
+    # no SELECT 1 ran: the task's first statement meets the dead session (the task retries it) ...
+    with pytest.raises(OperationalError), connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    # ... and the connection is dropped after that task, the next one connects afresh
+    reuse_connections(task=_WorkerTask, signal=task_postrun)
+    assert connection.connection is None
+    reuse_connections(task=_WorkerTask, signal=task_prerun)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        assert cursor.fetchone() == (1,)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_requests_skip_the_health_check_of_a_connection_used_moments_ago(settings, monkeypatch):
+    from django.core.signals import request_finished, request_started
+    from django.db import connection
+
+    checks = []
+    real_is_usable = connection.is_usable
+    monkeypatch.setattr(connection, "is_usable", lambda: checks.append(1) or real_is_usable())
+    connection.ensure_connection()
+    for idle, expected_checks in ((60, 0), (0, 1)):
+        settings.DATABASE_HEALTH_CHECK_IDLE_SECONDS = idle
+        checks.clear()
+        request_finished.send(sender=None)  # what Django's handler sends around a request
+        request_started.send(sender=None, environ={})
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        assert len(checks) == expected_checks, f"idle threshold {idle} s"
