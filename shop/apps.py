@@ -22,11 +22,3 @@ class ShopConfig(AppConfig):
         autodiscover_modules("metrics")
         autodiscover_modules("dashboard")  # the blocks each app adds to the admin's index page
         tracing.configure()
-        # After Django's close_old_connections (connected when django.db was imported): a
-        # connection a request used moments ago skips the health check's SELECT 1.
-        from django.core.signals import request_finished, request_started
-
-        from shop import db_connections
-
-        request_started.connect(db_connections.skip_fresh_health_checks, dispatch_uid="shop.skip_fresh_health_checks")
-        request_finished.connect(db_connections.mark_used, dispatch_uid="shop.mark_connections_used")

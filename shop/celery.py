@@ -16,8 +16,6 @@ from celery import Celery, Task, signals
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections
 
-from shop import db_connections
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shop.settings")
 
 LATE_ACK_QUEUES = frozenset({"inventory", "payments", "email"})
@@ -60,16 +58,12 @@ app.conf.update(CELERY_DB_REUSE_MAX=2**31)
 
 @signals.task_prerun.connect(weak=False)
 @signals.task_postrun.connect(weak=False)
-def reuse_connections(task=None, signal=None, **kwargs) -> None:
+def reuse_connections(task=None, **kwargs) -> None:
     """Around each task a worker runs (never an eager one: it is inside the caller's transaction),
-    close the connections that are unusable or past CONN_MAX_AGE, like Django around a request,
-    and skip the health check of one a task used moments ago (shop.db_connections)."""
+    close the connections that are unusable or past CONN_MAX_AGE, like Django around a request
+    (and skip the health check of one a task used moments ago: shop.postgresql)."""
     if task is not None and not getattr(task.request, "is_eager", False):
         close_old_connections()
-        if signal is signals.task_postrun:
-            db_connections.mark_used()
-        else:
-            db_connections.skip_fresh_health_checks()
 
 
 def queue_for_task(name: str) -> str:

@@ -45,6 +45,10 @@ def redis_cache_config(
     }
 
 
+# Django's PostgreSQL backend with the health check skipped for a connection used moments ago.
+POSTGRESQL_ENGINE = "shop.postgresql"
+
+
 def replica_databases(urls: list[str]) -> dict[str, dict]:
     """Database aliases replica_1..N for DATABASE_REPLICA_URLS; tests mirror them to the primary."""
     aliases = {}
@@ -52,6 +56,8 @@ def replica_databases(urls: list[str]) -> dict[str, dict]:
         config = environ.Env.db_url_config(url.strip())
         config.setdefault("OPTIONS", {}).setdefault("connect_timeout", 2)
         config["CONN_HEALTH_CHECKS"] = True
+        if config["ENGINE"] == "django.db.backends.postgresql":
+            config["ENGINE"] = POSTGRESQL_ENGINE
         config["TEST"] = {"MIRROR": "default"}
         aliases[f"replica_{number}"] = config
     return aliases

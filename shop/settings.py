@@ -14,7 +14,7 @@ import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
-from shop.conf import celery_queues, redis_cache_config, replica_databases
+from shop.conf import POSTGRESQL_ENGINE, celery_queues, redis_cache_config, replica_databases
 from shop.observability.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -126,9 +126,11 @@ DATABASES = {
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # ...but a connection that finished a request or task this recently skips the check's SELECT 1
-# (shop.db_connections); 0 checks before every request and task, as plain Django does.
+# (shop.postgresql, the ENGINE of every PostgreSQL alias); 0 checks before every request and
+# task, as plain Django does.
 DATABASE_HEALTH_CHECK_IDLE_SECONDS = env.float("DATABASE_HEALTH_CHECK_IDLE_SECONDS", default=1.0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = POSTGRESQL_ENGINE
     # Fail fast when the server is unreachable, so /readyz answers within its budget.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
 DATABASES.update(replica_databases(env.list("DATABASE_REPLICA_URLS", default=[])))

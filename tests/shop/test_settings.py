@@ -36,7 +36,7 @@ def test_database_url_switches_to_postgresql_with_a_connect_timeout():
     found = settings_with("DATABASES", DATABASE_URL="postgres://shop:pw@db.internal:5432/shop")
     primary = found["DATABASES"]["default"]
     assert (primary["ENGINE"], primary["HOST"], primary["NAME"]) == (
-        "django.db.backends.postgresql",
+        "shop.postgresql",  # Django's backend, health-checking only connections idle a while
         "db.internal",
         "shop",
     )
@@ -52,6 +52,7 @@ def test_replica_urls_become_replica_aliases_that_mirror_the_primary_in_tests():
     assert list(found["DATABASES"]) == ["default", "replica_1", "replica_2"]
     assert found["DATABASES"]["replica_2"]["HOST"] == "replica-b"
     assert found["DATABASES"]["replica_1"]["TEST"]["MIRROR"] == "default"
+    assert found["DATABASES"]["replica_1"]["ENGINE"] == "shop.postgresql"
 
 
 def test_redis_url_switches_the_cache_to_redis_that_ignores_its_errors():
