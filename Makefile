@@ -57,7 +57,7 @@ worker: $(VENV)/.installed-run
 worker-inventory: $(VENV)/.installed-run
 	$(VENV)/bin/celery -A shop worker -Q inventory --prefetch-multiplier=1 --concurrency=$(INVENTORY_CONCURRENCY) -l INFO -n inventory@%h
 worker-payments: $(VENV)/.installed-run
-	$(VENV)/bin/celery -A shop worker -Q payments --prefetch-multiplier=1 --concurrency=$(PAYMENTS_CONCURRENCY) -l INFO -n payments@%h
+	$(VENV)/bin/celery -A shop worker -Q payments,payment_results --prefetch-multiplier=1 --concurrency=$(PAYMENTS_CONCURRENCY) -l INFO -n payments@%h
 beat: $(VENV)/.installed-run
 	$(VENV)/bin/celery -A shop beat -l INFO --schedule $(VENV)/celerybeat-schedule
 

@@ -5,8 +5,8 @@
         .venv/bin/python bench/checkout.py [--mode live|flash|drain] [--orders N] [--clients 8] [--workers 2]
 
 Migrates, loads 200 demo products (no images). One product is "hot": every order wants it.
-Worker groups: the inventory queue (`--allocators` processes, prefetch 1), payments + default
-(`--payments` processes, 2) and email (one process), as docs/pipeline.md sizes them.
+Worker groups: the inventory queue (`--allocators` processes, prefetch 1), payments, payment_results
+and default (`--payments` processes, 2) and email (one process), as docs/pipeline.md sizes them.
 
 - live (default): `--orders` accounts with a 3-line cart (the hot product and two others) check
   out over POST /api/v1/checkout from `--clients` connections while the workers run.
@@ -243,7 +243,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8, help="concurrent checkout connections")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--allocators", type=int, default=1, help="processes of the inventory-queue Celery worker")
-    parser.add_argument("--payments", type=int, default=2, help="processes of the payments + default worker")
+    parser.add_argument("--payments", type=int, default=2, help="processes of the payments, payment_results and default worker")
     parser.add_argument("--time-limit", type=float, default=600, help="seconds per phase at most")
     args = parser.parse_args()
     orders = args.orders or (2000 if args.mode == "live" else 20_000)
@@ -262,7 +262,7 @@ def main() -> None:
     script = SETUP.replace("MODE_", args.mode).replace("ORDERS_", str(orders)).replace("UNITS_", str(args.units))
     setup = json.loads(manage(env, "shell", "-c", script.replace("RUN", run)).strip().splitlines()[-1])
     level = setup["level"]
-    others = [start_worker(env, "payments,default", args.payments, "payments"), start_worker(env, "email", 1, "email")]
+    others = [start_worker(env, "payments,payment_results,default", args.payments, "payments"), start_worker(env, "email", 1, "email")]
     inventory: list[subprocess.Popen] = []
     backlog = Backlog(dsn, run)
     checkout = None
@@ -282,7 +282,7 @@ def main() -> None:
                 while states(conn, run).get("placed", 0) and time.monotonic() - started < args.time_limit:
                     time.sleep(0.2)
                 drain_seconds = time.monotonic() - started
-                others = [start_worker(env, "payments,default", args.payments, "payments"), start_worker(env, "email", 1, "email")]
+                others = [start_worker(env, "payments,payment_results,default", args.payments, "payments"), start_worker(env, "email", 1, "email")]
             else:
                 inventory = [start_worker(env, "inventory", args.allocators, "inventory")]
                 backlog.start()

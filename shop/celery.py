@@ -1,8 +1,9 @@
-"""The Celery app: queues default, email, inventory, payments and images; JSON only; routing by task name.
+"""The Celery app: queues default, email, inventory, payments, payment_results and images; JSON only;
+routing by task name.
 
-Every task that moves an order, money or an e-mail (the inventory, payments and email queues, and
-every orders.* / payments.* task) is acknowledged late and requeued when its worker dies, so a
-killed worker never loses a step of an order; run those worker groups with prefetch 1
+Every task that moves an order, money or an e-mail (the inventory, payments, payment_results and
+email queues, and every orders.* / payments.* task) is acknowledged late and requeued when its
+worker dies, so a killed worker never loses a step of an order; run those worker groups with prefetch 1
 (`celery -A shop worker -Q inventory --prefetch-multiplier=1`, as docker-compose.yml does).
 docs/pipeline.md describes the queues and how to size their workers.
 """
@@ -18,7 +19,7 @@ from django.db import InterfaceError, OperationalError, close_old_connections
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shop.settings")
 
-LATE_ACK_QUEUES = frozenset({"inventory", "payments", "email"})
+LATE_ACK_QUEUES = frozenset({"inventory", "payments", "payment_results", "email"})
 LATE_ACK_PREFIXES = ("orders.", "payments.")
 DEAD_LETTER_UNRECORDED_RETRY = 60  # s: a failure that could not be written down is tried again after this
 # Database blips (a restart, a failover) are waited out, never lost: 1, 2, 4 ... 60 s, 10 times.

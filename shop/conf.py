@@ -10,7 +10,7 @@ import environ
 from django.utils.module_loading import import_string
 from kombu import Exchange, Queue
 
-CELERY_QUEUE_NAMES = ("default", "email", "inventory", "payments", "images")
+CELERY_QUEUE_NAMES = ("default", "email", "inventory", "payments", "payment_results", "images")
 
 
 REDIS_SOCKET_TIMEOUT = 0.2  # seconds; a cache call that waits longer is a miss

@@ -198,13 +198,15 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = celery_queues()
 # Task names are "<app>.<action>"; routing is by name so a worker group serves a queue.
-# Money never waits behind e-mails: authorization, capture, void and the handling of payment
-# results have the payments queue (docs/pipeline.md sizes the worker groups).
+# Money never waits behind e-mails: authorization, capture and void have the payments queue, and
+# the handling of payment results a queue of its own that the same workers consume beside it, so
+# an order follows its authorization at once instead of behind every authorization queued after
+# it (docs/pipeline.md sizes the worker groups).
 CELERY_TASK_ROUTES = {
     "orders.allocate_order": {"queue": "inventory"},  # the order worker's stock transaction
     "inventory.*": {"queue": "inventory"},
     "payments.*": {"queue": "payments"},
-    "orders.apply_payment_result": {"queue": "payments"},
+    "orders.apply_payment_result": {"queue": "payment_results"},
     "*.send_*email*": {"queue": "email"},
     "*thumbnail*": {"queue": "images"},
 }

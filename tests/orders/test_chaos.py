@@ -69,7 +69,7 @@ def start_worker(broker_url: str) -> subprocess.Popen:
         "LOG_LEVEL": "ERROR",
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "shop", "worker", "-Q", "inventory,payments,email,default",
+        [sys.executable, "-m", "celery", "-A", "shop", "worker", "-Q", "inventory,payments,payment_results,email,default",
          "--pool=prefork", "--concurrency=3", "--prefetch-multiplier=1", "--without-mingle", "--without-gossip",
          "-l", "error"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

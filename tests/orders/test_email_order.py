@@ -157,7 +157,7 @@ def test_confirmed_is_not_sent_while_another_worker_is_sending_received(customer
 def test_real_workers_on_rabbitmq_send_received_first_and_confirm_only_the_authorized_order(
     customer, shoe, sock, mailoutbox
 ):
-    # given: a worker consuming every queue (allocation, payments, e-mails, outbox) in its own order
+    # given: a worker consuming every queue (allocation, payments, their results, e-mails, outbox)
     fill_cart(user=customer, lines={shoe: 1})
     accepted = services.place_order(checkout=checkout_input(payment_method="tok_visa"), customer=customer).value
     fill_cart(user=customer, lines={sock: 1})

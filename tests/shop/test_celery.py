@@ -34,7 +34,7 @@ def inventory_probe() -> None:
         ("payments.capture_payment", "payments"),
         ("payments.void_payment", "payments"),
         ("payments.redrive_payment", "payments"),
-        ("orders.apply_payment_result", "payments"),
+        ("orders.apply_payment_result", "payment_results"),
         ("orders.allocate_order", "inventory"),
     ],
 )
@@ -43,8 +43,10 @@ def test_tasks_are_routed_to_their_queue_by_name(task_name, queue):
     assert app.amqp.router.route({}, task_name)["queue"].name == queue
 
 
-def test_the_five_queues_exist():
-    assert {q.name for q in app.conf.task_queues} == {"default", "email", "inventory", "payments", "images"}
+def test_the_six_queues_exist():
+    assert {q.name for q in app.conf.task_queues} == {
+        "default", "email", "inventory", "payments", "payment_results", "images"
+    }  # fmt: skip
 
 
 def test_only_json_crosses_the_broker():
