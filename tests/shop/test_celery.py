@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import pytest
-from celery.signals import task_postrun, task_prerun
 
 from accounts.tasks import send_account_email_task
 from shop.celery import app, queue_for_task
@@ -137,9 +136,9 @@ def test_a_worker_keeps_its_database_connection_from_one_task_to_the_next():
     fixup = DjangoWorkerFixup(app)
     for _ in range(3):  # what a worker does around each task: Celery's fixup, then ours
         fixup.on_task_prerun(sender=_WorkerTask)
-        reuse_connections(task=_WorkerTask, signal=task_prerun)
+        reuse_connections(task=_WorkerTask)
         fixup.on_task_postrun(sender=_WorkerTask)
-        reuse_connections(task=_WorkerTask, signal=task_postrun)
+        reuse_connections(task=_WorkerTask)
     assert connection.connection is opened
 
 
@@ -182,9 +181,9 @@ def test_a_connection_idle_past_the_threshold_is_health_checked_and_replaced_bef
     from shop.celery import reuse_connections
 
     settings.DATABASE_HEALTH_CHECK_IDLE_SECONDS = 0  # every gap counts as idle
-    reuse_connections(task=_WorkerTask, signal=task_postrun)
+    reuse_connections(task=_WorkerTask)  # after a task
     _kill_backend_of(connection)
-    reuse_connections(task=_WorkerTask, signal=task_prerun)
+    reuse_connections(task=_WorkerTask)  # before the next
     with connection.cursor() as cursor:  # the check found it dead and connected afresh
         cursor.execute("SELECT 1")
         assert cursor.fetchone() == (1,)
@@ -198,16 +197,16 @@ def test_a_connection_used_moments_ago_skips_the_check_and_a_break_fails_the_tas
     from shop.celery import reuse_connections
 
     settings.DATABASE_HEALTH_CHECK_IDLE_SECONDS = 60
-    reuse_connections(task=_WorkerTask, signal=task_postrun)
+    reuse_connections(task=_WorkerTask)  # after a task
     _kill_backend_of(connection)
-    reuse_connections(task=_WorkerTask, signal=task_prerun)
+    reuse_connections(task=_WorkerTask)  # before the next
     # no SELECT 1 ran: the task's first statement meets the dead session (the task retries it) ...
     with pytest.raises(OperationalError), connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     # ... and the connection is dropped after that task, the next one connects afresh
-    reuse_connections(task=_WorkerTask, signal=task_postrun)
+    reuse_connections(task=_WorkerTask)  # after a task
     assert connection.connection is None
-    reuse_connections(task=_WorkerTask, signal=task_prerun)
+    reuse_connections(task=_WorkerTask)  # before the next
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
         assert cursor.fetchone() == (1,)
@@ -222,7 +221,8 @@ def test_requests_skip_the_health_check_of_a_connection_used_moments_ago(setting
     checks = []
     real_is_usable = connection.is_usable
     monkeypatch.setattr(connection, "is_usable", lambda: checks.append(1) or real_is_usable())
-    connection.ensure_connection()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
     for idle, expected_checks in ((60, 0), (0, 1)):
         settings.DATABASE_HEALTH_CHECK_IDLE_SECONDS = idle
         checks.clear()
@@ -231,3 +231,29 @@ def test_requests_skip_the_health_check_of_a_connection_used_moments_ago(setting
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         assert len(checks) == expected_checks, f"idle threshold {idle} s"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_no_statement_used_for_a_while_is_checked_however_many_requests_came_in_between(
+    settings, monkeypatch
+):
+    # cached pages every few milliseconds never touch the database (nor a seldom-read replica):
+    # what counts is the connection's last statement, not the last request
+    from django.core.signals import request_finished, request_started
+    from django.db import connection
+
+    settings.DATABASE_HEALTH_CHECK_IDLE_SECONDS = 1
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    connection.used_at -= 120  # its last statement, two minutes ago
+    checks = []
+    real_is_usable = connection.is_usable
+    monkeypatch.setattr(connection, "is_usable", lambda: checks.append(1) or real_is_usable())
+    for _ in range(50):  # requests served from the cache
+        request_started.send(sender=None, environ={})
+        request_finished.send(sender=None)
+    request_started.send(sender=None, environ={})
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    assert len(checks) == 1
