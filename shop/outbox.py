@@ -13,7 +13,6 @@ shop/ knows no app: a topic is routed to a task *name*, looked up in Celery's re
 from __future__ import annotations
 
 import logging
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -87,15 +86,29 @@ def dispatch(*, message_ids: list[int]) -> int:
         # taken from the pool per message: an allocation batch publishes hundreds of messages and
         # publishing was a fifth of the allocator's time (docs/pipeline.md). Eager tasks (the
         # embedded shop) run in this process and may publish in turn: no producer is held then.
-        eager = app.conf.task_always_eager
-        with nullcontext() if eager else app.producer_or_acquire() as producer:
+        # Without one (eager, or the pool could not give one) each send takes its own.
+        producer = None if app.conf.task_always_eager else _acquire_producer()
+        try:
             for pk in message_ids:
                 if pk in pending and _send(pending[pk], producer=producer):
                     sent.append(pk)
+        finally:
+            if producer is not None:
+                producer.release()
     OutboxMessage.objects.filter(pk__in=[pk for pk in sent if pk in pending], dispatched_at__isnull=True).update(
         dispatched_at=timezone.now(), attempts=F("attempts") + 1, last_error=""
     )
     return len(sent)
+
+
+def _acquire_producer():
+    """A producer from the broker pool, or None when the pool gives none (it then fails, and is
+    recorded, per message in _send)."""
+    try:
+        return app.producer_pool.acquire(block=True)
+    except Exception as exc:
+        logger.warning("no broker producer for the outbox hand-off: %s", exc)
+        return None
 
 
 def _send(message: OutboxMessage, *, producer) -> bool:
