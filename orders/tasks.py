@@ -42,7 +42,8 @@ def send_order_email_task(*, order_id: int, kind: str, reference: str = "", mess
 @shared_task(name="orders.apply_payment_result", **retrying())
 def apply_payment_result_task(*, order_id: int, status: str, payment_id: int | None = None, decline_code: str = "",
                               message: str = "", message_id: int | None = None) -> str:  # fmt: skip
-    """Outbox consumer of "payment.result", on the payments queue: the order follows its payment (idempotent)."""
+    """Outbox consumer of "payment.result", on the payment_results queue (the payments workers
+    consume it beside authorizations): the order follows its payment (idempotent)."""
     from orders.services import apply_payment_result
 
     return apply_payment_result(order_id=order_id, status=status, message=message, decline_code=decline_code).state

@@ -125,7 +125,7 @@ DATABASES = {
 }
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-# ...but a connection that finished a request or task this recently skips the check's SELECT 1
+# ...but a connection that ran a statement this recently skips the check's SELECT 1
 # (shop.postgresql, the ENGINE of every PostgreSQL alias); 0 checks before every request and
 # task, as plain Django does.
 DATABASE_HEALTH_CHECK_IDLE_SECONDS = env.float("DATABASE_HEALTH_CHECK_IDLE_SECONDS", default=1.0)
