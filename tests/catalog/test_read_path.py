@@ -205,6 +205,25 @@ def test_a_price_change_shows_on_the_next_request_in_the_card_and_the_api(client
     assert changed.status_code == 200 and changed.json()["price"] == "35.50"
 
 
+def test_the_product_pages_own_fragments_follow_every_change_on_the_next_request(
+    client, lamps, django_capture_on_commit_callbacks
+):
+    product = lamps[29]
+    url = product.get_absolute_url()
+    assert "39.00 EUR" in client.get(url).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.update_product(
+            product_id=product.pk, expected_version=None,
+            values={"title": "Lumen Reading Lamp", "description": "Warm light.\n\nDimmable.", "sku": "LUM-RL-1"},
+        )  # fmt: skip
+        services.update_product_price(product_id=product.pk, price=Decimal("41.00"))
+    html = client.get(url).content.decode()
+    assert "<h1>Lumen Reading Lamp</h1>" in html and "41.00 EUR" in html and "39.00 EUR" not in html
+    assert "<p>Warm light.</p>" in html and "SKU LUM-RL-1" in html
+    stock(product, 2)  # availability sits between the fragments: fresh on every request
+    assert "Only 2 left" in client.get(url).content.decode()
+
+
 def test_a_card_stored_from_an_old_read_after_a_change_is_never_served(client, lamps, django_capture_on_commit_callbacks):
     product = lamps[29]
     client.get("/c/lamps/")
