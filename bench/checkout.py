@@ -80,6 +80,7 @@ from decimal import Decimal
 from django.db import transaction
 from catalog.models import Product
 from orders.models import Order, OrderLine, new_order_number
+from orders.services import _allocation_request  # the message place_order writes, in one place
 from shop import outbox
 from shop.models import OutboxMessage
 ORDERS = ORDERS_
@@ -102,9 +103,8 @@ for start in range(0, ORDERS, 2000):
                 lines.append(OrderLine(order=order, product_id=p[0], title=p[2], sku=p[3], unit_price=p[1],
                                        quantity=1, subtotal=p[1]))
         OrderLine.objects.bulk_create(lines)
-        rows = OutboxMessage.objects.bulk_create([
-            OutboxMessage(topic="order.placed", key=o.number, payload={"order_id": o.pk, "order_number": o.number})
-            for o in orders])
+        messages = [_allocation_request(o) for o in orders]
+        rows = OutboxMessage.objects.bulk_create([OutboxMessage(topic=m.topic, key=m.key, payload=m.payload) for m in messages])
     ids.extend(row.pk for row in rows)
 for start in range(0, len(ids), 1000):
     outbox.dispatch(message_ids=ids[start:start + 1000])
@@ -123,6 +123,12 @@ def start_worker(env: dict, queues: str, concurrency: int, name: str) -> subproc
          "-Q", queues, "--concurrency", str(concurrency), "--prefetch-multiplier", "1", "-n", f"{name}-{os.getpid()}@%h"],
         cwd=ROOT, env=env,
     )  # fmt: skip
+
+
+def start_payments_and_email(env: dict, payments: int) -> list[subprocess.Popen]:
+    """The worker groups beside the allocator: payments (with their results and the default
+    queue) and e-mail."""
+    return [start_worker(env, "payments,payment_results,default", payments, "payments"), start_worker(env, "email", 1, "email")]
 
 
 def stop(workers: list[subprocess.Popen]) -> None:
@@ -262,7 +268,7 @@ def main() -> None:
     script = SETUP.replace("MODE_", args.mode).replace("ORDERS_", str(orders)).replace("UNITS_", str(args.units))
     setup = json.loads(manage(env, "shell", "-c", script.replace("RUN", run)).strip().splitlines()[-1])
     level = setup["level"]
-    others = [start_worker(env, "payments,payment_results,default", args.payments, "payments"), start_worker(env, "email", 1, "email")]
+    others = start_payments_and_email(env, args.payments)
     inventory: list[subprocess.Popen] = []
     backlog = Backlog(dsn, run)
     checkout = None
@@ -282,7 +288,7 @@ def main() -> None:
                 while states(conn, run).get("placed", 0) and time.monotonic() - started < args.time_limit:
                     time.sleep(0.2)
                 drain_seconds = time.monotonic() - started
-                others = [start_worker(env, "payments,payment_results,default", args.payments, "payments"), start_worker(env, "email", 1, "email")]
+                others = start_payments_and_email(env, args.payments)
             else:
                 inventory = [start_worker(env, "inventory", args.allocators, "inventory")]
                 backlog.start()

@@ -3,8 +3,8 @@ routing by task name.
 
 Every task that moves an order, money or an e-mail (the inventory, payments, payment_results and
 email queues, and every orders.* / payments.* task) is acknowledged late and requeued when its
-worker dies, so a killed worker never loses a step of an order; run those worker groups with prefetch 1
-(`celery -A shop worker -Q inventory --prefetch-multiplier=1`, as docker-compose.yml does).
+worker dies, so a killed worker never loses a step of an order; run those worker groups with
+prefetch 1 (`celery -A shop worker -Q inventory --prefetch-multiplier=1`, as docker-compose.yml does).
 docs/pipeline.md describes the queues and how to size their workers.
 """
 

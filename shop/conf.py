@@ -49,15 +49,20 @@ def redis_cache_config(
 POSTGRESQL_ENGINE = "shop.postgresql"
 
 
+def with_shop_engine(config: dict) -> dict:
+    """A database alias's settings with Django's PostgreSQL ENGINE replaced by shop.postgresql."""
+    if config["ENGINE"] == "django.db.backends.postgresql":
+        config["ENGINE"] = POSTGRESQL_ENGINE
+    return config
+
+
 def replica_databases(urls: list[str]) -> dict[str, dict]:
     """Database aliases replica_1..N for DATABASE_REPLICA_URLS; tests mirror them to the primary."""
     aliases = {}
     for number, url in enumerate((u for u in urls if u.strip()), start=1):
-        config = environ.Env.db_url_config(url.strip())
+        config = with_shop_engine(environ.Env.db_url_config(url.strip()))
         config.setdefault("OPTIONS", {}).setdefault("connect_timeout", 2)
         config["CONN_HEALTH_CHECKS"] = True
-        if config["ENGINE"] == "django.db.backends.postgresql":
-            config["ENGINE"] = POSTGRESQL_ENGINE
         config["TEST"] = {"MIRROR": "default"}
         aliases[f"replica_{number}"] = config
     return aliases

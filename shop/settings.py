@@ -14,7 +14,7 @@ import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
-from shop.conf import POSTGRESQL_ENGINE, celery_queues, redis_cache_config, replica_databases
+from shop.conf import POSTGRESQL_ENGINE, celery_queues, redis_cache_config, replica_databases, with_shop_engine
 from shop.observability.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -121,7 +121,7 @@ TEMPLATES = [
 # DATABASE_URL: the PostgreSQL primary. DATABASE_REPLICA_URLS: read replicas, comma separated,
 # registered as aliases replica_1, replica_2 ... (the read-replica router opts selectors in).
 DATABASES = {
-    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+    "default": with_shop_engine(env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")),
 }
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -129,8 +129,7 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # (shop.postgresql, the ENGINE of every PostgreSQL alias); 0 checks before every request and
 # task, as plain Django does.
 DATABASE_HEALTH_CHECK_IDLE_SECONDS = env.float("DATABASE_HEALTH_CHECK_IDLE_SECONDS", default=1.0)
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"]["ENGINE"] = POSTGRESQL_ENGINE
+if DATABASES["default"]["ENGINE"] == POSTGRESQL_ENGINE:
     # Fail fast when the server is unreachable, so /readyz answers within its budget.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
 DATABASES.update(replica_databases(env.list("DATABASE_REPLICA_URLS", default=[])))
