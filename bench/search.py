@@ -86,6 +86,12 @@ def query_mix(seed: int = 8) -> list[dict]:
     return mix
 
 
+def query_kind(params: dict) -> str:
+    """The mix's kinds of query: words only, or which filter narrows them."""
+    filters = sorted({"price" if name.startswith("price") else name for name in params if name != "q"})
+    return "+".join(filters) or "words only"
+
+
 def vacuum_analyze(url: str) -> None:
     import psycopg
 
@@ -97,7 +103,7 @@ def vacuum_analyze(url: str) -> None:
 def index_sizes() -> list[tuple[str, int]]:
     from django.db import connection
 
-    names = ["product_search_vector_gin", "product_search_popularity", "searchword_trigram_gin", "catalog_searchword_pkey",
+    names = ["product_search_filters_gin", "product_search_vector_gin", "product_search_popularity", "searchword_trigram_gin", "catalog_searchword_pkey",
              "product_attributes_gin", "catalog_searchword", "catalog_product"]  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute("SELECT c.relname, pg_relation_size(c.oid) FROM pg_class c WHERE c.relname = ANY(%s)", [names])
@@ -134,6 +140,13 @@ def run_service(mix: list[dict]) -> dict:
     elapsed = time.perf_counter() - started
     for seconds, params in sorted(timed, key=lambda t: t[0], reverse=True)[:5]:
         print(f"  slowest: {seconds * 1000:7.1f} ms {params}")
+    by_kind: dict[str, list[float]] = {}
+    for seconds, params in timed:
+        by_kind.setdefault(query_kind(params), []).append(seconds)
+    for kind, values in sorted(by_kind.items()):
+        print(
+            f"  {kind:<22} {len(values):>3} queries  p50 {percentile(values, 50):6.1f}  max {max(values) * 1000:6.1f} ms"
+        )
     return {"requests": len(latencies), "rps": len(latencies) / elapsed, "errors": errors,
             "p50": percentile(latencies, 50), "p95": percentile(latencies, 95), "p99": percentile(latencies, 99)}  # fmt: skip
 

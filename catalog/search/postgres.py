@@ -23,8 +23,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Collection
+from dataclasses import replace
+from decimal import Decimal
 
 from django.contrib.postgres.search import (
     SearchQuery,
@@ -34,7 +37,7 @@ from django.contrib.postgres.search import (
     SearchVectorField,
 )
 from django.db import connections, transaction
-from django.db.models import Case, F, Func, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import BooleanField, Case, DecimalField, F, Func, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, Concat, Greatest, Ln
 
@@ -85,6 +88,67 @@ class _AttributeValuesVector(SearchVectorCombinable, Func):
     template = f"setweight(jsonb_to_tsvector('{CONFIG}'::regconfig, %(expressions)s, '[\"string\"]'::jsonb), 'D')"
     output_field = SearchVectorField()
     config = None
+
+
+# The search index's second column (migration 0014 holds the same SQL over the same edges;
+# a test compares them): the row's category, brand and price band as the words "c<id>",
+# "b<id>" ("b" for none) and "p<band>", where the band is the number of PRICE_BAND_EDGES at or
+# below the price. An expression of the row itself, so it is never behind the row.
+PRICE_BAND_EDGES = (5, 10, 15, 20, 25, 30, 40, 50, 60, 75, 100, 125, 150, 200, 250, 300, 400, 500, 600, 750, 1000,
+                    1250, 1500, 2000, 2500, 3000, 4000, 5000, 10000)  # fmt: skip
+EDGES_LITERAL = "{" + ",".join(map(str, PRICE_BAND_EDGES)) + "}"
+
+
+def filter_vector_sql(table: str = "") -> str:
+    """The index's second column as SQL; `table` qualifies the columns ('"catalog_product".')."""
+    return (
+        f"to_tsvector('simple'::regconfig, 'c' || {table}category_id::text || ' b' || coalesce({table}brand_id::text, '')"
+        f" || ' p' || width_bucket({table}price, '{EDGES_LITERAL}'::numeric[])::text)"
+    )
+
+
+_FILTERS = filter_vector_sql('"catalog_product".')
+# brand slugs to "b<id>" words inside the statement (an init plan, which the index takes as a key)
+BRANDS_MATCH_SQL = (
+    f"{_FILTERS} @@ (SELECT string_agg('b' || id::text, ' | ')::tsquery FROM catalog_brand WHERE slug = ANY(%s))"  # noqa: S608
+)
+ANY_WORD_SQL = f"{_FILTERS} @@ %s::tsquery"
+EXACT_PRICE_SQL = '"catalog_product"."price" + 0'
+
+
+def price_bands_between(low: Decimal | None, high: Decimal | None) -> list[int]:
+    """The bands a price in [low, high] can fall in: what the search index is asked for beside
+    the exact price condition."""
+    first = bisect_right(PRICE_BAND_EDGES, low) if low is not None else 0
+    last = bisect_right(PRICE_BAND_EDGES, high) if high is not None else len(PRICE_BAND_EDGES)
+    return list(range(first, last + 1))
+
+
+def searchable_products(filters: SearchFilters, *, alias: str) -> QuerySet[Product]:
+    """`filtered_products` with the filters also in the form of the search index's second column
+    (migration 0014): one index scan then intersects the words with the category, brand and
+    price band, skipping through the longer posting lists, instead of reading every match from
+    the table to check the filter there. The exact conditions still decide; the exact price is
+    compared as an expression the price's btree cannot take, or the planner ANDs a bitmap of
+    every product in the range (a quarter of the catalog) with the index scan that has them."""
+
+    def any_word(prefix: str, numbers) -> RawSQL:
+        words = " | ".join(f"{prefix}{int(n)}" for n in numbers)
+        return RawSQL(ANY_WORD_SQL, [words], output_field=BooleanField())  # noqa: S611 (integers only)
+
+    products = filtered_products(replace(filters, price_min=None, price_max=None), alias=alias)
+    if filters.category_ids:
+        products = products.filter(any_word("c", filters.category_ids))
+    if filters.brands:
+        products = products.filter(RawSQL(BRANDS_MATCH_SQL, [list(filters.brands)], output_field=BooleanField()))  # noqa: S611
+    if filters.price_min is not None or filters.price_max is not None:
+        products = products.filter(any_word("p", price_bands_between(filters.price_min, filters.price_max)))
+        products = products.alias(exact_price=RawSQL(EXACT_PRICE_SQL, [], output_field=DecimalField()))  # noqa: S611
+        if filters.price_min is not None:
+            products = products.filter(exact_price__gte=filters.price_min)
+        if filters.price_max is not None:
+            products = products.filter(exact_price__lte=filters.price_max)
+    return products
 
 
 def document_vector():
@@ -171,10 +235,12 @@ TABLE_SIZE_SQL = (
     "SELECT pg_relation_size(%s::regclass) / current_setting('block_size')::int,"
     " greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = %s::regclass"
 )
-# the lexicon's C-collated primary key answers both (a prefix LIKE uses it)
-COMPLETE_WORD_SQL = (
-    "SELECT EXISTS (SELECT 1 FROM catalog_searchword WHERE word = %s)"
-    " AND NOT EXISTS (SELECT 1 FROM catalog_searchword WHERE word LIKE %s || '_%%')"
+# the lexicon's C-collated primary key answers the first (a prefix LIKE uses it); the partial
+# index product_search_vector_missing the second
+TEXT_STATE_SQL = (
+    "SELECT %s AND EXISTS (SELECT 1 FROM catalog_searchword WHERE word = %s)"
+    " AND NOT EXISTS (SELECT 1 FROM catalog_searchword WHERE word LIKE %s || '_%%'),"
+    " EXISTS (SELECT 1 FROM catalog_product WHERE search_vector IS NULL)"
 )
 POPULARITY_AT_SQL = (  # the index product_search_popularity answers it (an index-only scan)
     "SELECT popularity FROM catalog_product WHERE is_active ORDER BY popularity DESC OFFSET %s LIMIT 1"
@@ -205,15 +271,19 @@ _SORT_KEYS = {
 
 
 def _facets_of(rows: list[dict], *, scale: float) -> dict:
-    """Facets counted over these rows, each count multiplied by `scale` (1: exact counts)."""
+    """Facets counted over these rows, each count multiplied by `scale` (1: exact counts).
+
+    A sample's rows repeat a few categories, brands and attribute sets: each is counted as it
+    comes (C-speed Counters) and an attribute set's JSON is decoded once per distinct set, not
+    once per row."""
     categories: Counter = Counter(row["category_id"] for row in rows)
     brands: Counter = Counter((row["brand__slug"], row["brand__name"]) for row in rows if row["brand__slug"])
     bands: Counter = Counter(price_band_index(row["price"]) for row in rows)
+    attribute_sets: Counter = Counter(_json_text(row["attributes"]) for row in rows)
     attributes: Counter = Counter()
-    for row in rows:
-        values = row["attributes"]
-        values = json.loads(values) if isinstance(values, str) else values  # a raw cursor gives jsonb as text
-        attributes.update((str(k), _attribute_text(v)) for k, v in (values or {}).items())
+    for text, count in attribute_sets.items():
+        for key, value in (json.loads(text) or {}).items():
+            attributes[(str(key), _attribute_text(value))] += count
 
     def scaled(counts: Counter) -> dict:
         return {key: max(1, round(count * scale)) for key, count in counts.items()}
@@ -224,6 +294,11 @@ def _facets_of(rows: list[dict], *, scale: float) -> dict:
         "price_bands": price_bands(scaled(bands)),
         "attributes": attribute_facets(scaled(attributes)),
     }
+
+
+def _json_text(value) -> str:
+    """A jsonb value as text: a raw cursor gives it so already; decoded values are encoded again."""
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
 
 
 def _attribute_text(value) -> str:
@@ -285,14 +360,20 @@ class PostgresBackend:
            popularity index (a bitmap AND with the GIN index), never by ranking every match.
         """
         corrections = self.corrections(words, alias=alias)
-        last_is_prefix = words[-1] in corrections or not self.is_complete_word(words[-1], alias=alias)
-        matches = text_query(words, corrections, last_is_prefix=last_is_prefix)
+        complete, vectorless = self.text_state(words[-1], alias=alias)
+        matches = text_query(words, corrections, last_is_prefix=words[-1] in corrections or not complete)
+        # A product whose vector is not written yet is found by its title meanwhile; that branch
+        # (an OR the planner can only take as a BitmapOr, which keeps the filters and popularity
+        # out of the text index's scan) is added only while such a product exists.
+        text_match = (
+            Q(document=matches) | Q(document__isnull=True, title_vector=matches) if vectorless else Q(document=matches)
+        )
 
         def matching(wanted: SearchFilters) -> QuerySet[Product]:
             return (
-                filtered_products(wanted, alias=alias)
+                searchable_products(wanted, alias=alias)
                 .annotate(document=STORED_VECTOR, title_vector=TITLE_VECTOR)
-                .filter(Q(document=matches) | Q(document__isnull=True, title_vector=matches))
+                .filter(text_match)
             )
 
         def count(wanted: SearchFilters, facet: str) -> dict:
@@ -304,7 +385,7 @@ class PostgresBackend:
             products = products.annotate(score=self._score(matches, cleaned))
         suggestion = " ".join(corrections.get(w, w) for w in words) if corrections else None
         start = (page - 1) * page_size
-        sample = self._sample(products, alias=alias, relevance=relevance)
+        sample = self._sample(products, alias=alias, relevance=relevance, newest=sort == "newest")
         popular = len(sample) > SAMPLE_LIMIT and sample[0].get("by_popularity", False)
         if len(sample) <= SAMPLE_LIMIT:  # every match: exact
             key = _SORT_KEYS["relevance" if relevance else sort]
@@ -331,7 +412,7 @@ class PostgresBackend:
                             page_size=page_size, total_is_estimate=True, facets_sampled=with_facets)  # fmt: skip
 
     @classmethod
-    def _sample(cls, products: QuerySet[Product], *, alias: str, relevance: bool) -> list[dict]:
+    def _sample(cls, products: QuerySet[Product], *, alias: str, relevance: bool, newest: bool = False) -> list[dict]:
         """Up to SAMPLE_LIMIT + 1 matches with what facets, sorts and ranking read.
 
         Matches the planner expects in COMMON_SHARE of the table or more (a word of nearly every
@@ -341,7 +422,9 @@ class PostgresBackend:
         POPULAR_SCAN_ROWS most popular products, in storage order: only bitmap scans are allowed
         for this one query, so it never walks a whole table (a sequential scan misled by a poor
         estimate)."""
-        columns = ["id", "category_id", "price", "attributes", "popularity", "created_at", "brand__slug", "brand__name"]
+        columns = ["id", "category_id", "price", "attributes", "popularity", "brand__slug", "brand__name"]
+        if newest:  # decoding a timestamp per row costs more than the rest of the row: only for this sort
+            columns.append("created_at")
         rows = products.order_by().values(*columns, *(["score"] if relevance else []))
         if cls._looks_common(rows, alias=alias):
             threshold = _popularity_at(POPULAR_SCAN_ROWS, alias=alias)
@@ -477,14 +560,14 @@ class PostgresBackend:
         return rank * popularity + exact
 
     @staticmethod
-    def is_complete_word(word: str, *, alias: str) -> bool:
-        """Whether the lexicon knows this word and no longer word starting with it (then the
-        customer has finished typing it, and it needs no prefix match)."""
-        if not word.isalpha():
-            return False
+    def text_state(word: str, *, alias: str) -> tuple[bool, bool]:
+        """(whether the lexicon knows this word and no longer word starting with it: then the
+        customer has finished typing it, and it needs no prefix match; whether any product has
+        no vector yet). One statement."""
         with connections[alias].cursor() as cursor:
-            cursor.execute(COMPLETE_WORD_SQL, [word, word])
-            return bool(cursor.fetchone()[0])
+            cursor.execute(TEXT_STATE_SQL, [word.isalpha(), word, word])
+            complete, vectorless = cursor.fetchone()
+        return bool(complete), bool(vectorless)
 
     def corrections(self, words: list[str], *, alias: str) -> dict[str, str]:
         """{misspelled word: the most similar lexicon word} for words the lexicon does not know
