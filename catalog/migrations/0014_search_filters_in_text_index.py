@@ -1,20 +1,21 @@
 """PostgreSQL only: the search's filters inside its text index.
 
-One GIN index over the search vector, the category, the brand and the price's band
-(btree_gin gives the scalar columns GIN operator classes), replacing the vector's own GIN index.
-A search for a word with a category, brand or price filter is then one index scan that
-intersects the word's posting list with the filter's inside the index, skipping through the
-longer one; before, the word's matches were fetched from the table and the filter checked on
-each row (a word of 4 % of a million products with a category it is not in read 42,000 rows to
-find none), or the price index's bitmap of a quarter of the table was built to be ANDed with it.
+One GIN index over the search vector and a second tsvector computed from the row itself: its
+category, brand and price band as the words "c<id>", "b<id>" and "p<band>" (the band is
+`width_bucket(price, EDGES)`). It replaces the vector's own GIN index. A search for words with
+a category, brand or price filter is then one index scan that intersects the words' posting
+lists with the filter's inside the index, skipping through the longer ones; before, the words'
+matches were fetched from the table and the filter checked on each row (a word of 4 % of a
+million products with a category it is not in read 42,000 rows to find none), or the price
+btree's bitmap of a quarter of the table was built to be ANDed with them.
 
-The price's band is `width_bucket(price, EDGES)`: `catalog.search.postgres.PRICE_BAND_EDGES`
-holds the same edges (a test compares them with this index's definition), and a search adds
-"band in (the bands its price range touches)" beside the exact price condition, which still
-decides; the band only lets the index skip the rest.
+`catalog.search.postgres.filter_vector_sql()` is the same expression over the same edges (a
+test compares the two indexes PostgreSQL makes of them): a search asks for "p5 | p6 | ..." beside
+the exact price condition, which still decides. An expression of the row, not a column, so it
+is never behind the row and adding it rewrites nothing.
 
 Guarded by the database vendor like 0004, so SQLite (the embedded default) still migrates. The
-build takes a write lock on catalog_product (about a minute on a million products); a shop that
+build takes a write lock on catalog_product (a minute or two on a million products); a shop that
 cannot pause writes builds it first with CREATE INDEX CONCURRENTLY (IF NOT EXISTS then skips it).
 """
 
