@@ -86,7 +86,7 @@ class Product(models.Model):
             models.Index(fields=["category", "is_active", "-created_at"], name="product_listing_idx"),
             models.Index(fields=["category", "is_active", "-popularity"], name="product_popular_idx"),
             models.Index(fields=["category", "is_active", "price"], name="product_price_idx"),
-            # a price range over every category (search): ANDed with the text index's bitmap
+            # a price range over every category (the search's browse without words, and its price sorts)
             models.Index(fields=["price"], condition=Q(is_active=True), name="product_active_price_idx"),
         ]
 

@@ -25,6 +25,9 @@ EDGES = "{5,10,15,20,25,30,40,50,60,75,100,125,150,200,250,300,400,500,600,750,1
 
 CREATE = [
     "SET LOCAL maintenance_work_mem = '256MB'",
+    # a CREATE INDEX CONCURRENTLY that failed leaves an invalid index under the name: build it again
+    "DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass('product_search_filters_gin')"
+    " AND NOT indisvalid) THEN DROP INDEX product_search_filters_gin; END IF; END $$",
     "CREATE INDEX IF NOT EXISTS product_search_filters_gin ON catalog_product USING gin (search_vector,"
     " (to_tsvector('simple'::regconfig, 'c' || category_id::text || ' b' || coalesce(brand_id::text, '')"
     f" || ' p' || width_bucket(price, '{EDGES}'::numeric[])::text)))",

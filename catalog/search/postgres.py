@@ -1,12 +1,14 @@
 """PostgreSQL full-text search: the default backend on PostgreSQL.
 
-Storage (migration 0004, PostgreSQL only, so SQLite still migrates):
+Storage (migrations 0004 and 0014, PostgreSQL only, so SQLite still migrates):
 
 - ``catalog_product.search_vector``: a stored, weighted tsvector, title (A, English and unstemmed
   so prefixes of what a customer is still typing match) > brand (B) > description and category
-  names (C) > attribute values (D), with a GIN index. It is not a model field: the model runs on
-  SQLite too, and nothing but this module reads or writes the column. A row without a vector
-  yet is matched by its title's words meanwhile (a partial index finds those rows).
+  names (C) > attribute values (D). It is not a model field: the model runs on SQLite too, and
+  nothing but this module reads or writes the column. A row without a vector yet is matched by
+  its title's words meanwhile (a partial index finds those rows).
+- one GIN index (0014) over that vector and the row's filter words (`filter_vector_sql`: its
+  category, brand and price band), so words and filters are intersected in one index scan.
 - ``catalog_searchword``: every word (letters only, 3-30 long, lower case) of active products'
   titles, brands and attribute values, with a trigram GIN index (pg_trgm): the "did you mean"
   lexicon. A word that is not in it is replaced by its most similar word there.
@@ -142,7 +144,9 @@ def searchable_products(filters: SearchFilters, *, alias: str) -> QuerySet[Produ
     if filters.brands:
         products = products.filter(RawSQL(BRANDS_MATCH_SQL, [list(filters.brands)], output_field=BooleanField()))  # noqa: S611
     if filters.price_min is not None or filters.price_max is not None:
-        products = products.filter(any_word("p", price_bands_between(filters.price_min, filters.price_max)))
+        bands = price_bands_between(filters.price_min, filters.price_max)
+        if len(bands) <= len(PRICE_BAND_EDGES):  # not every band (a minimum under the first edge, no maximum)
+            products = products.filter(any_word("p", bands))
         products = products.alias(exact_price=RawSQL(EXACT_PRICE_SQL, [], output_field=DecimalField()))  # noqa: S611
         if filters.price_min is not None:
             products = products.filter(exact_price__gte=filters.price_min)
@@ -210,8 +214,9 @@ CACHED_FIELDS = ("ids", "total", "facets", "suggestion", "total_is_estimate", "f
 SAMPLE_LIMIT = 1000  # matches read per search: up to this many, total and facets are exact
 RANKED_CANDIDATES = 200  # beyond SAMPLE_LIMIT matches, the most popular this many are ranked by relevance
 # Only bitmap scans for the storage-order sample (restored right after), with room for exact
-# bitmaps: at 4 MB of work_mem a bitmap of a price range (a quarter of a million rows) turns lossy,
-# and ANDed with the text index's bitmap it had 12,000 pages rechecked to find no match (148 ms;
+# bitmaps: at 4 MB of work_mem a bitmap of a few hundred thousand matches (a common word, or a
+# filter ANDed in as a bitmap of its own: an attribute) turns lossy, and every row of a lossy
+# page is checked again (a price bitmap had 12,000 pages rechecked to find no match: 148 ms,
 # 40-60 ms exact). A bitmap of every page of a million-row table takes about 15 MB.
 BITMAP_ONLY_SQL = (
     "SELECT current_setting('enable_seqscan'), current_setting('enable_indexscan'), current_setting('work_mem'),"
@@ -240,7 +245,7 @@ TABLE_SIZE_SQL = (
 TEXT_STATE_SQL = (
     "SELECT %s AND EXISTS (SELECT 1 FROM catalog_searchword WHERE word = %s)"
     " AND NOT EXISTS (SELECT 1 FROM catalog_searchword WHERE word LIKE %s || '_%%'),"
-    " EXISTS (SELECT 1 FROM catalog_product WHERE search_vector IS NULL)"
+    " EXISTS (SELECT 1 FROM catalog_product WHERE search_vector IS NULL AND is_active)"
 )
 POPULARITY_AT_SQL = (  # the index product_search_popularity answers it (an index-only scan)
     "SELECT popularity FROM catalog_product WHERE is_active ORDER BY popularity DESC OFFSET %s LIMIT 1"
@@ -369,15 +374,15 @@ class PostgresBackend:
             Q(document=matches) | Q(document__isnull=True, title_vector=matches) if vectorless else Q(document=matches)
         )
 
-        def matching(wanted: SearchFilters) -> QuerySet[Product]:
-            return (
-                searchable_products(wanted, alias=alias)
-                .annotate(document=STORED_VECTOR, title_vector=TITLE_VECTOR)
-                .filter(text_match)
-            )
+        def matching(wanted: SearchFilters, *, index_words: bool = True) -> QuerySet[Product]:
+            """The matches; `index_words` False: with the filters on their columns only, the form
+            whose row estimates the planner gets right (it takes the index words for further
+            conditions) and whose price condition an index walk in price order can start from."""
+            found = searchable_products(wanted, alias=alias) if index_words else filtered_products(wanted, alias=alias)
+            return found.annotate(document=STORED_VECTOR, title_vector=TITLE_VECTOR).filter(text_match)
 
         def count(wanted: SearchFilters, facet: str) -> dict:
-            return self._sampled_facets(matching(wanted), alias=alias)
+            return self._sampled_facets(matching(wanted), plain=matching(wanted, index_words=False), alias=alias)
 
         products = matching(filters)
         relevance = sort == "relevance" or sort not in ORDERINGS
@@ -385,7 +390,8 @@ class PostgresBackend:
             products = products.annotate(score=self._score(matches, cleaned))
         suggestion = " ".join(corrections.get(w, w) for w in words) if corrections else None
         start = (page - 1) * page_size
-        sample = self._sample(products, alias=alias, relevance=relevance, newest=sort == "newest")
+        sample = self._sample(products, plain=matching(filters, index_words=False), alias=alias, relevance=relevance,
+                              newest=sort == "newest")  # fmt: skip
         popular = len(sample) > SAMPLE_LIMIT and sample[0].get("by_popularity", False)
         if len(sample) <= SAMPLE_LIMIT:  # every match: exact
             key = _SORT_KEYS["relevance" if relevance else sort]
@@ -405,14 +411,18 @@ class PostgresBackend:
             ids = self._popular_page(products, alias=alias, total=total, table_rows=table_rows, start=start,
                                      page_size=page_size, relevance=relevance)  # fmt: skip
         else:  # price or newest: an ordered LIMIT (an index walk or a top-N sort of the matches)
-            ids = list(products.order_by(*ORDERINGS[sort]).values_list("pk", flat=True)[start : start + page_size])
+            ordered = matching(filters, index_words=False).order_by(*ORDERINGS[sort])
+            ids = list(ordered.values_list("pk", flat=True)[start : start + page_size])
         facets = (selection_facets(_facets_of(sample, scale=total / len(sample)), filters, count) if with_facets
                   else empty_facets())  # fmt: skip
         return SearchResult(ids=ids, total=total, facets=facets, suggestion=suggestion, page=page,
                             page_size=page_size, total_is_estimate=True, facets_sampled=with_facets)  # fmt: skip
 
     @classmethod
-    def _sample(cls, products: QuerySet[Product], *, alias: str, relevance: bool, newest: bool = False) -> list[dict]:
+    def _sample(
+        cls, products: QuerySet[Product], *, alias: str, relevance: bool, newest: bool = False,
+        plain: QuerySet[Product] | None = None,
+    ) -> list[dict]:  # fmt: skip
         """Up to SAMPLE_LIMIT + 1 matches with what facets, sorts and ranking read.
 
         Matches the planner expects in COMMON_SHARE of the table or more (a word of nearly every
@@ -426,7 +436,7 @@ class PostgresBackend:
         if newest:  # decoding a timestamp per row costs more than the rest of the row: only for this sort
             columns.append("created_at")
         rows = products.order_by().values(*columns, *(["score"] if relevance else []))
-        if cls._looks_common(rows, alias=alias):
+        if cls._looks_common((products if plain is None else plain).order_by().values("id"), alias=alias):
             threshold = _popularity_at(POPULAR_SCAN_ROWS, alias=alias)
             walk = rows if threshold is None else rows.filter(popularity__gte=threshold)
             found = cls._run(walk.order_by("-popularity", "-id")[: SAMPLE_LIMIT + 1], alias=alias,
@@ -462,9 +472,11 @@ class PostgresBackend:
             cursor.execute(restore_sql, list(before[: restore_sql.count("%s")]))
         return found
 
-    def _sampled_facets(self, products: QuerySet[Product], *, alias: str) -> dict:
+    def _sampled_facets(
+        self, products: QuerySet[Product], *, alias: str, plain: QuerySet[Product] | None = None
+    ) -> dict:
         """Facets of these products: exact up to SAMPLE_LIMIT, else a sample's scaled to the estimate."""
-        sample = self._sample(products, alias=alias, relevance=False)
+        sample = self._sample(products, alias=alias, relevance=False, plain=plain)
         if len(sample) <= SAMPLE_LIMIT:
             return _facets_of(sample, scale=1.0)
         sample = sample[:SAMPLE_LIMIT]

@@ -136,6 +136,21 @@ def test_demo_products_are_searchable_as_soon_as_their_batch_commits(django_capt
 
 
 @pytest.mark.postgres
+def test_a_product_without_a_vector_yet_is_found_by_its_title_through_every_filter(shoes, settings):
+    """Only the factory's rows lack vectors here (they skip the services): the title branch is
+    in the search, with the filters, until they are indexed; a hidden one never shows."""
+    settings.SEARCH_BACKEND = "database"
+    acme = SearchFilters(brands=("acme",), category_ids=(shoes["category"].pk,))
+    priced = SearchFilters(price_min=Decimal("80"), price_max=Decimal("89.00"))
+    assert search.search(query="running", filters=acme).ids == [shoes["trail"].pk]
+    assert search.search(query="running", filters=priced).ids == [shoes["trail"].pk]
+    assert search.search(query="hidden").ids == []
+    search.get_backend().rebuild(batch_size=100)
+    assert search.search(query="running", filters=acme).ids == [shoes["trail"].pk]
+    assert search.search(query="running", filters=priced).ids == [shoes["trail"].pk]
+
+
+@pytest.mark.postgres
 def test_a_new_price_needs_no_new_words_and_is_filtered_at_once(shoes, django_capture_on_commit_callbacks):
     search.get_backend().rebuild(batch_size=100)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
@@ -443,7 +458,7 @@ def _index_scans(plan: dict) -> list[dict]:
     "filters, key",
     [
         ({"category": "books"}, "'c"),
-        ({"brands": ("penrose",)}, "$"),  # the brands' words come from an init plan (a parameter)
+        ({"brands": ("penrose",)}, "InitPlan"),  # the brands' words come from an init plan
         ({"price_min": Decimal("500"), "price_max": Decimal("900")}, "'p"),
     ],
     ids=["category", "brand", "price"],
@@ -494,5 +509,7 @@ def test_a_word_whose_products_all_fail_the_filter_is_answered_by_the_index_alon
         transaction.set_rollback(True)
     plan = json.loads(plan) if isinstance(plan, str) else plan
     scans = _index_scans(plan[0]["Plan"])
-    assert scans and all("to_tsvector('simple'" in scan["Index Cond"] and key in scan["Index Cond"] for scan in scans)
+    # PostgreSQL 15 shows the init plan's result as "$0", 17 as "(InitPlan 1).col1"
+    conditions = [scan["Index Cond"].replace("$0", "InitPlan") for scan in scans]
+    assert conditions and all("to_tsvector('simple'" in cond and key in cond for cond in conditions), conditions
     assert sum(scan["Actual Rows"] for scan in scans) == 0
