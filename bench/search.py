@@ -2,6 +2,7 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/shop_bench_search REDIS_URL=redis://127.0.0.1:6379/7 \\
         .venv/bin/python bench/search.py [--products 1000000] [--fresh | --skip-load] [--rounds 2] [--concurrency 4]
+        [--cold-passes N] [--no-api]
 
 1. Creates the database if it is missing (`--fresh` drops and recreates it first: only a database
    whose name starts with "shop_bench"), migrates, and loads the demo catalog without images,
@@ -11,8 +12,9 @@
 2. Prints the sizes of the search indexes (pg_relation_size) and of the lexicon.
 3. Runs a fixed, seeded mix of 200 queries (single words, phrases, misspellings, prefixes; 40 %
    with filters) through the service (`catalog.search.search`, facets included, one client),
-   once cold and once warm, and through the HTTP API under gunicorn on 127.0.0.1; prints
-   p50/p95/p99 and queries/s.
+   cold (`--cold-passes` times, the cached results dropped before each) and once warm, and
+   through the HTTP API under gunicorn on 127.0.0.1 (not with `--no-api`); prints p50/p95/p99
+   and queries/s, the five slowest queries and the median by kind of query.
 
 Only 127.0.0.1 is contacted; every loop is bounded in requests and in time.
 """
