@@ -21,7 +21,9 @@ Every mode then waits until no order is left in a state the pipeline moves by it
 allocated: every order authorized, rejected, payment_failed or cancelled) and reports orders/s
 placed with p50/p95/p99 of the request, lines/s allocated (first to last decision), the
 placed-to-authorized latency p50/p95/p99, the largest backlog of placed orders (sampled every
-0.2 s) and the hot product's units sold against its stock. Every loop is bounded in requests and
+0.2 s) and the hot product's units sold against its stock; live and flash also print the CPU
+each process group used per order placed, during the load and until settled (what limits the
+rate on one machine: bench/harness.py CPU_GROUPS). Every loop is bounded in requests and
 in time; nothing but 127.0.0.1 is contacted.
 """
 
@@ -40,7 +42,17 @@ import uuid
 from collections import Counter
 
 import psycopg
-from harness import PYTHON, ROOT, bench_environment, gunicorn, manage, percentile, run_load
+from harness import (
+    PYTHON,
+    ROOT,
+    bench_environment,
+    cpu_seconds_by_group,
+    gunicorn,
+    manage,
+    percentile,
+    print_cpu_split,
+    run_load,
+)
 
 SETUP = """
 import json, uuid
@@ -293,8 +305,12 @@ def main() -> None:
                 inventory = [start_worker(env, "inventory", args.allocators, "inventory")]
                 backlog.start()
                 with gunicorn(env, workers=args.workers) as port:
+                    cpu_start, load_started = cpu_seconds_by_group(), time.monotonic()
                     checkout = place_orders(port, setup["tokens"], args.clients, args.time_limit)
+                    cpu_load, load_seconds = cpu_seconds_by_group(), time.monotonic() - load_started
             final, settle_seconds, timed_out = wait_until_settled(conn, run, args.time_limit)
+            if checkout:
+                cpu_settled = cpu_seconds_by_group()
             backlog.stopped.set()
             figures = report(conn, run, setup["hot"], level)
     finally:
@@ -305,6 +321,13 @@ def main() -> None:
         print(f"\n{'POST /api/v1/checkout':<24} {'requests':>8} {'orders/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}  statuses")
         print(f"{'':<24} {checkout['requests']:>8} {checkout['rps']:>9.1f} {checkout['p50']:>8.1f} {checkout['p95']:>8.1f} "
               f"{checkout['p99']:>8.1f}  {checkout['statuses']}")  # fmt: skip
+    if checkout:
+        placed = checkout["statuses"].get(201, 0)
+        print("\nduring the load:", end="")
+        print_cpu_split(cpu_start, cpu_load, per=placed, unit="order placed", wall=load_seconds)
+        print("\nfrom the load's start until every order settled:", end="")
+        print_cpu_split(cpu_start, cpu_load, cpu_settled, per=placed, unit="order placed",
+                        wall=load_seconds + settle_seconds)  # fmt: skip
     if drain_seconds is not None:
         print(f"\ndrain: {figures['decided_orders']} orders decided {drain_seconds:.1f} s after the inventory consumer "
               f"started ({args.allocators} process): {figures['allocated_lines'] / drain_seconds:.0f} lines/s allocated")  # fmt: skip

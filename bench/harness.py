@@ -146,6 +146,58 @@ def hammer(port: int, path: str, total: int, concurrency: int, time_limit: float
             getter.conn.close()
 
 
+# Who used the cores during a load (Linux /proc): each process is put in the first group whose
+# marker its command line contains; the benchmark's own process is the load generator.
+CPU_GROUPS = (
+    ("web (gunicorn)", "gunicorn"),
+    ("allocator (inventory worker)", "-Q inventory"),
+    ("payments worker", "-Q payments"),
+    ("email worker", "-Q email"),
+    ("PostgreSQL", "postgres"),
+    ("RabbitMQ", "beam.smp"),
+    ("Redis", "redis-server"),
+)
+
+
+def cpu_seconds_by_group() -> dict[int, tuple[str, float]]:
+    """CPU seconds (user + system) each live process used so far, with its CPU_GROUPS group:
+    {pid: (group, seconds)}; "load generator" is this process, "other" the rest. Compare
+    snapshots around a load with print_cpu_split."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found: dict[int, tuple[str, float]] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        seconds = (int(fields[11]) + int(fields[12])) / tick  # utime, stime (fields 14 and 15 of stat)
+        if int(proc.name) == os.getpid():
+            group = "load generator"
+        else:
+            group = next((name for name, marker in CPU_GROUPS if marker in command), "other")
+        found[int(proc.name)] = (group, seconds)
+    return found
+
+
+def print_cpu_split(*snapshots: dict[int, tuple[str, float]], per: int, unit: str, wall: float) -> None:
+    """CPU used from the first snapshot to the last, per group: ms per `unit` and share. A process
+    gone by the last snapshot (gunicorn stopped after the load) counts up to the last one it is in."""
+    first, used = snapshots[0], {}
+    for pid in set().union(*snapshots):
+        group, seconds = next(snapshot[pid] for snapshot in reversed(snapshots) if pid in snapshot)
+        used[group] = used.get(group, 0.0) + seconds - first.get(pid, (group, 0.0))[1]
+    total = sum(max(0.0, v) for v in used.values())
+    cores = os.cpu_count() or 1
+    print(f"\nCPU over {wall:.1f} s ({cores} cores, {total / wall / cores:.0%} busy), per {unit}:")
+    for name, seconds in sorted(used.items(), key=lambda item: -item[1]):
+        if seconds > 0:
+            print(f"  {name:<30} {seconds * 1000 / max(per, 1):7.1f} ms  {seconds / total:5.0%}")
+    print(f"  {'all':<30} {total * 1000 / max(per, 1):7.1f} ms")
+
+
 def percentile(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] * 1000 if len(values) > 1 else 0.0
 
