@@ -6,7 +6,8 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from shop import outbox
@@ -43,6 +44,21 @@ def test_a_published_message_reaches_its_consumer_after_commit(django_capture_on
         assert RECEIVED == []  # nothing leaves before the commit
     assert [{"message_id": message.pk, "order_id": 7}] == RECEIVED
     assert OutboxMessage.objects.get().dispatched_at is not None
+
+
+@pytest.mark.django_db
+def test_the_on_commit_send_uses_the_rows_in_hand_and_one_update(django_capture_on_commit_callbacks):
+    # given: a change that publishes three messages
+    with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
+        messages = outbox.publish_all([outbox.Message("test.happened", f"SO{n}", {"n": n}) for n in range(3)])
+    # when: its hand-off runs after the commit
+    with CaptureQueriesContext(connection) as queries:
+        for callback in callbacks:
+            callback()
+    # then: all three are sent in order and marked in one statement, without reading them again
+    assert [kwargs["n"] for kwargs in RECEIVED] == [0, 1, 2]
+    assert [q["sql"].split()[0] for q in queries.captured_queries] == ["UPDATE"]
+    assert OutboxMessage.objects.filter(pk__in=[m.pk for m in messages], dispatched_at__isnull=False).count() == 3
 
 
 @pytest.mark.django_db
