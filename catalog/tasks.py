@@ -11,7 +11,7 @@ from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
 
 from catalog.search.base import SearchUnavailable
-from shop.celery import retrying
+from shop.celery import DATABASE_ERRORS, retrying
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ RETRY_BACKOFF_MAX_SECONDS = 600
     bind=True,
     name="catalog.make_thumbnails",  # "*thumbnail*" routes it to the images queue
     acks_late=True,
-    autoretry_for=TRANSIENT_STORAGE_ERRORS,
+    autoretry_for=(*TRANSIENT_STORAGE_ERRORS, *DATABASE_ERRORS),
     retry_backoff=True,
     retry_backoff_max=RETRY_BACKOFF_MAX_SECONDS,
     retry_jitter=True,
@@ -79,7 +79,7 @@ def sweep_stale_import_jobs_task() -> int:
 @shared_task(
     name="catalog.index_products",
     acks_late=True,
-    autoretry_for=(SearchUnavailable,),
+    autoretry_for=(SearchUnavailable, *DATABASE_ERRORS),
     retry_backoff=True,
     retry_backoff_max=RETRY_BACKOFF_MAX_SECONDS,
     retry_jitter=True,
@@ -94,7 +94,7 @@ def index_products_task(*, product_ids: list[int], fresh_vector_ids: list[int] |
     search.index(product_ids=product_ids, fresh_vector_ids=fresh_vector_ids or ())
 
 
-@shared_task(name="catalog.import_products", acks_late=True)
+@shared_task(name="catalog.import_products", acks_late=True, **retrying(max_retries=8))
 def import_products_task(*, job_id: int) -> None:
     """Run an admin CSV import job. Idempotent: a job already claimed by a worker is left alone."""
     from catalog.services.import_jobs import run_product_import  # breaks services <-> tasks

@@ -7,12 +7,17 @@ from collections import Counter
 
 from celery import shared_task
 
+from shop.celery import DATABASE_ERRORS
+
 logger = logging.getLogger(__name__)
 
 BUSY_MAX_RETRIES = 5  # lines whose stock row stayed busy are retried this often (2, 4, 8 ... s apart)
 
 
-@shared_task(name="inventory.apply_stock_updates", bind=True, max_retries=BUSY_MAX_RETRIES)
+# A database blip (or a failover) retries the whole batch with backoff: every line is keyed, so
+# the lines applied before it are not applied twice.
+@shared_task(name="inventory.apply_stock_updates", bind=True, max_retries=BUSY_MAX_RETRIES,
+             autoretry_for=DATABASE_ERRORS, retry_backoff=True, retry_backoff_max=60, retry_jitter=True)  # fmt: skip
 def apply_stock_updates_task(self, *, source: str, updates: list[dict]) -> dict[str, int]:
     """Apply a seller feed batch: `updates` is [{"update_id", "product_id", "quantity"}, ...] (JSON only).
 

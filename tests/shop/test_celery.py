@@ -76,6 +76,27 @@ def test_every_task_that_touches_the_database_retries_a_database_blip(task_name)
     assert task.max_retries >= 8
 
 
+# Tasks that never touch the database (an e-mail from its arguments, the health ping).
+WITHOUT_DATABASE = {"accounts.send_account_email", "shop.ping"}
+
+
+def test_every_task_a_message_starts_retries_a_database_blip():
+    """A step started by a message (an order's, a feed's, a product change's) is never lost to a
+    database blip or a failover; beat tasks run again on their schedule instead."""
+    from django.conf import settings
+    from django.db import InterfaceError, OperationalError
+
+    app.loader.import_default_modules()
+    periodic = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    started_by_messages = sorted(name for name in app.tasks
+                                 if not name.startswith("celery.") and ".probe" not in name and "tests." not in name
+                                 and name not in periodic | WITHOUT_DATABASE)  # fmt: skip
+    assert {"inventory.apply_stock_updates", "catalog.index_products", "orders.allocate_order"} <= set(started_by_messages)
+    missing = [name for name in started_by_messages
+               if not {OperationalError, InterfaceError} <= set(getattr(app.tasks[name], "autoretry_for", ()))]  # fmt: skip
+    assert missing == []
+
+
 def test_a_task_outside_the_pipeline_is_not_requeued_on_a_lost_worker():
     app.loader.import_default_modules()
     assert app.tasks["shop.purge_idempotency_keys"].reject_on_worker_lost is not True
