@@ -179,6 +179,10 @@ def cpu_seconds_by_group() -> dict[int, tuple[str, float]]:
         else:
             group = next((name for name, marker in CPU_GROUPS if marker in command), "other")
         found[int(proc.name)] = (group, seconds)
+    # The whole machine's busy time (/proc/stat: every state but idle and iowait), pid 0: it also
+    # holds what no process above accounts for (interrupts, processes that came and went).
+    busy = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    found[0] = ("machine", (sum(busy) - busy[3] - busy[4]) / tick)
     return found
 
 
@@ -189,13 +193,15 @@ def print_cpu_split(*snapshots: dict[int, tuple[str, float]], per: int, unit: st
     for pid in set().union(*snapshots):
         group, seconds = next(snapshot[pid] for snapshot in reversed(snapshots) if pid in snapshot)
         used[group] = used.get(group, 0.0) + seconds - first.get(pid, (group, 0.0))[1]
+    machine = used.pop("machine")
     total = sum(max(0.0, v) for v in used.values())
+    used["not attributed"] = machine - total  # interrupts, processes that came and went
     cores = os.cpu_count() or 1
-    print(f"\nCPU over {wall:.1f} s ({cores} cores, {total / wall / cores:.0%} busy), per {unit}:")
+    print(f"\nCPU over {wall:.1f} s ({cores} cores, {machine / wall / cores:.0%} busy), per {unit}:")
     for name, seconds in sorted(used.items(), key=lambda item: -item[1]):
         if seconds > 0:
-            print(f"  {name:<30} {seconds * 1000 / max(per, 1):7.1f} ms  {seconds / total:5.0%}")
-    print(f"  {'all':<30} {total * 1000 / max(per, 1):7.1f} ms")
+            print(f"  {name:<30} {seconds * 1000 / max(per, 1):7.1f} ms  {seconds / machine:5.0%}")
+    print(f"  {'the machine':<30} {machine * 1000 / max(per, 1):7.1f} ms")
 
 
 def percentile(values: list[float], q: int) -> float:
