@@ -116,15 +116,25 @@ orders_strategy = st.lists(
 )  # fmt: skip
 
 
+def planned_then_applied(*, requests: list[AllocationRequest]):
+    """The path the orders' batches take: decide on levels read without a lock, then lock and write."""
+    plan = plan_allocation(requests=requests)
+    apply_allocation(plan=plan)
+    return plan
+
+
+# Both ways a batch is decided: all under the stock lock (allocate_batch), and planned first,
+# then applied under the lock (the orders' batches, orders.services._decide_orders).
+@pytest.mark.parametrize("decide", [allocate_batch, planned_then_applied], ids=["under the lock", "planned, then applied"])
 @hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(levels=st.lists(st.integers(min_value=0, max_value=12), min_size=4, max_size=4), baskets=orders_strategy)
-def test_a_batch_decides_exactly_like_the_one_by_one_oracle(db, levels, baskets):
+def test_a_batch_decides_exactly_like_the_one_by_one_oracle(db, decide, levels, baskets):
     with transaction.atomic():
         products = [StockItemFactory(available=level).product_id for level in levels]
         orders = [(1000 + i, {products[k]: q for k, q in basket.items()}) for i, basket in enumerate(baskets)]
         expected, expected_levels = oracle(dict(zip(products, levels, strict=True)), orders)
 
-        plan = allocate_batch(
+        plan = decide(
             requests=[AllocationRequest(order_id=order_id, lines=tuple(lines.items())) for order_id, lines in orders]
         )
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection
 
 from inventory import selectors as inventory_selectors
 from inventory import services as inventory_services
@@ -120,6 +120,37 @@ def test_one_bad_order_never_blocks_the_orders_behind_it(console, cable):
     letter = DeadLetter.objects.get()
     assert (letter.task_name, letter.kwargs) == ("orders.allocate_order", {"order_id": orders[2].pk})
     assert "InvalidStockChange" in letter.error
+
+
+def test_a_batch_that_fails_after_writing_is_never_half_applied(cable, monkeypatch):
+    # given: four orders, and a stock write that fails whenever the second one is in the batch
+    # (what a CHECK violation or a bug leaves: the orders' side of the batch is written by then)
+    orders = [placed_order({cable: 1}) for _ in range(4)]
+    bad = orders[1]
+    real_apply = inventory_services.apply_allocation
+    written_before_the_failure = []
+
+    def apply_failing_with_the_bad_order(*, plan):
+        if any(decision.order_id == bad.pk for decision in plan.decisions):
+            written_before_the_failure.append(OrderEvent.objects.filter(order=bad, to_state="allocated").exists())
+            raise IntegrityError('new row for relation "inventory_stockitem" violates check constraint "stock_not_negative"')
+        return real_apply(plan=plan)
+
+    monkeypatch.setattr(inventory_services, "apply_allocation", apply_failing_with_the_bad_order)
+    # when
+    allocate_waiting_orders()
+
+    # then: split until the bad order failed alone; the others allocated once; none of its writes stayed
+    assert written_before_the_failure and all(written_before_the_failure)
+    assert states(*orders) == ["allocated", "placed", "allocated", "allocated"]
+    assert inventory_selectors.get_level(product_id=cable.pk) == 97
+    assert OrderEvent.objects.filter(to_state="allocated").count() == 3
+    assert not OrderEvent.objects.filter(order=bad, to_state="allocated").exists()
+    assert not StockMovement.objects.filter(cause=f"order:{bad.pk}").exists()
+    assert sorted(OutboxMessage.objects.filter(topic="payment.authorize").values_list("payload__order_id", flat=True)) == sorted(
+        order.pk for order in orders if order is not bad
+    )
+    assert DeadLetter.objects.get().kwargs == {"order_id": bad.pk}
 
 
 def test_a_failed_order_is_left_to_staff_not_retried_by_every_run(console, cable, settings):

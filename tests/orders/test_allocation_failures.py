@@ -15,8 +15,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from celery.exceptions import Retry
 from django.core import mail
-from django.db import connection
+from django.db import OperationalError, connection
 from django.utils import timezone
 
 from inventory import selectors as inventory_selectors
@@ -104,6 +105,51 @@ def test_an_order_placed_while_the_broker_is_down_is_allocated_when_the_relay_ru
         f"your order {order.number} is confirmed",
     ]
     assert relay_outbox_task.apply().result == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_database_lost_in_the_middle_of_a_run_is_retried_and_nothing_is_lost(customer, shoe, monkeypatch):
+    # given: a placed order whose allocation message is handled by the task (no broker consumer)
+    with real_broker(DEAD_BROKER):
+        order = place(customer, {shoe: 3})
+    real_apply = inventory_services.apply_allocation
+    cut = []
+
+    def lose_the_connection_then_apply(*, plan):
+        if not cut:  # the server ends this session after the orders' side is written (a failover, a restart)
+            cut.append(True)
+            with psycopg.connect(_dsn(), autocommit=True) as other:
+                other.execute("SELECT pg_terminate_backend(%s)", [connection.connection.info.backend_pid])
+        return real_apply(plan=plan)
+
+    monkeypatch.setattr(inventory_services, "apply_allocation", lose_the_connection_then_apply)
+    message = {"order_id": order.pk, "order_number": order.number}
+    # when: the task runs and loses its connection: it asks Celery to run it again (with backoff)
+    with pytest.raises(Retry) as retry:
+        allocate_order_task.apply(kwargs=message)
+
+    # then: nothing of the run stayed (the orders' side was written before the cut, and rolled back)
+    assert cut == [True] and isinstance(retry.value.exc, OperationalError)
+    assert Order.objects.get(pk=order.pk).state == OrderState.PLACED
+    assert inventory_selectors.get_level(product_id=shoe.pk) == 10
+    assert (allocation_rows(order), OrderEvent.objects.filter(order=order, to_state=OrderState.ALLOCATED).count()) == (0, 0)
+
+    # when: the retry runs, on a new connection
+    result = allocate_order_task.apply(kwargs=message)
+
+    # then: the order is decided once
+    assert result.successful(), result.traceback
+    assert Order.objects.get(pk=order.pk).state in (OrderState.ALLOCATED, OrderState.AUTHORIZED)
+    assert inventory_selectors.get_level(product_id=shoe.pk) == 7
+    assert allocation_rows(order) == 1
+    assert OrderEvent.objects.filter(order=order, to_state=OrderState.ALLOCATED).count() == 1
+    assert OutboxMessage.objects.filter(topic="payment.authorize", payload__order_id=order.pk).count() == 1
+
+
+def _dsn() -> str:
+    settings = connection.settings_dict
+    return f"host={settings['HOST']} port={settings['PORT'] or 5432} user={settings['USER']} dbname={settings['NAME']}"
 
 
 @pytest.mark.django_db

@@ -60,6 +60,22 @@ def test_checkout_creates_the_order_and_a_replay_returns_it(api, customer, shoe,
 
 
 @pytest.mark.django_db
+def test_the_checkout_call_runs_a_fixed_number_of_statements(api, customer, shoe, django_assert_max_num_queries):
+    # The whole request as a mobile app sends it (JWT, Idempotency-Key, the order in the answer).
+    fill_cart(user=customer, lines={shoe: 2})
+    with django_assert_max_num_queries(CHECKOUT_CALL_STATEMENTS) as queries:
+        response = post_checkout(api)
+    assert response.status_code == 201, [q["sql"][:60] for q in queries.captured_queries]
+    assert Order.objects.get().lines.count() == 1
+
+
+# The user (JWT) and the place-order transaction: idempotency key, cart closed, its lines, products,
+# levels, the order (in a savepoint), lines, event, key completed, e-mail log, outbox; and this
+# test's savepoint around it. In production one more after the commit: the outbox rows marked sent.
+CHECKOUT_CALL_STATEMENTS = 16
+
+
+@pytest.mark.django_db
 def test_checkout_needs_an_idempotency_key(api, customer, shoe):
     fill_cart(user=customer, lines={shoe: 1})
     response = api.post("/api/v1/checkout", checkout_body(), format="json")
