@@ -7,9 +7,10 @@ ARCHITECTURE.md flows 4 and 5, STYLE.md sections 5 to 9:
   product), and allocation, later, is the authority. The order, its lines, its first event,
   the idempotency key, the cart's closing and the outbox rows (allocation, the "received"
   e-mail) commit together, so an accepted order is never lost and never placed twice.
-- `allocate_order` runs in the inventory-queue worker: it locks the order, asks
-  inventory.services.allocate for every line at once, and moves the order to allocated or
-  rejected. A second delivery finds the order no longer placed and changes nothing.
+- Allocation runs in the inventory-queue worker, in batches (`allocate_waiting_orders`: the
+  oldest placed orders claimed with SKIP LOCKED, decided first come first served, written
+  set-based in one transaction; docs/pipeline.md). `allocate_order` (staff, tests) is a batch of
+  one. A second delivery finds the order no longer placed and changes nothing.
 - Every state change goes through `_transition`, which checks orders/states.py and writes the
   order's history; nothing else assigns `Order.state`.
 - E-mails are claimed in an EmailLog row per order and kind before they are sent.
