@@ -129,10 +129,11 @@ ADDRESS = {"full_name": "Bench Buyer", "line1": "1 Load Street", "city": "Berlin
            "country": "DE"}  # fmt: skip
 
 
-def start_worker(env: dict, queues: str, concurrency: int, name: str) -> subprocess.Popen:
+def start_worker(env: dict, queues: str, concurrency: int, name: str, prefetch: int = 1) -> subprocess.Popen:
     return subprocess.Popen(
         [PYTHON, "-m", "celery", "-A", "shop", "worker", "--without-mingle", "--without-gossip", "-l", "warning",
-         "-Q", queues, "--concurrency", str(concurrency), "--prefetch-multiplier", "1", "-n", f"{name}-{os.getpid()}@%h"],
+         "-Q", queues, "--concurrency", str(concurrency), "--prefetch-multiplier", str(prefetch),
+         "-n", f"{name}-{os.getpid()}@%h"],
         cwd=ROOT, env=env,
     )  # fmt: skip
 
@@ -261,6 +262,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8, help="concurrent checkout connections")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--allocators", type=int, default=1, help="processes of the inventory-queue Celery worker")
+    parser.add_argument("--allocator-prefetch", type=int, default=1, help="the inventory worker's --prefetch-multiplier")
     parser.add_argument("--payments", type=int, default=2, help="processes of the payments, payment_results and default worker")
     parser.add_argument("--time-limit", type=float, default=600, help="seconds per phase at most")
     args = parser.parse_args()
@@ -295,14 +297,20 @@ def main() -> None:
                 print(f"{placed['placed']} orders placed in bulk with their messages queued in "
                       f"{time.perf_counter() - started:.1f} s; the inventory consumer is stopped")  # fmt: skip
                 backlog.start()
-                started = time.monotonic()
-                inventory = [start_worker(env, "inventory", args.allocators, "inventory")]
+                cpu_start, started = cpu_seconds_by_group(), time.monotonic()
+                inventory = [start_worker(env, "inventory", args.allocators, "inventory", args.allocator_prefetch)]
                 while states(conn, run).get("placed", 0) and time.monotonic() - started < args.time_limit:
                     time.sleep(0.2)
                 drain_seconds = time.monotonic() - started
+                print(f"\ndrain: {placed['placed']} orders decided {drain_seconds:.1f} s after the inventory consumer "
+                      f"started ({args.allocators} process, prefetch {args.allocator_prefetch}): "
+                      f"{placed['placed'] * 3 / drain_seconds:.0f} lines/s; settling the payments ...", end="")  # fmt: skip
+                print_cpu_split(cpu_start, cpu_seconds_by_group(), per=placed["placed"], unit="order decided",
+                                wall=drain_seconds)  # fmt: skip
+                sys.stdout.flush()
                 others = start_payments_and_email(env, args.payments)
             else:
-                inventory = [start_worker(env, "inventory", args.allocators, "inventory")]
+                inventory = [start_worker(env, "inventory", args.allocators, "inventory", args.allocator_prefetch)]
                 backlog.start()
                 with gunicorn(env, workers=args.workers) as port:
                     cpu_start, load_started = cpu_seconds_by_group(), time.monotonic()
