@@ -94,9 +94,14 @@ def index_products_task(*, product_ids: list[int], fresh_vector_ids: list[int] |
     search.index(product_ids=product_ids, fresh_vector_ids=fresh_vector_ids or ())
 
 
-@shared_task(name="catalog.import_products", acks_late=True, **retrying(max_retries=8))
+@shared_task(name="catalog.import_products", acks_late=True)
 def import_products_task(*, job_id: int) -> None:
-    """Run an admin CSV import job. Idempotent: a job already claimed by a worker is left alone."""
+    """Run an admin CSV import job. Idempotent: a job already claimed by a worker is left alone.
+
+    Not retried on a database error: the job is claimed (RUNNING) before its rows are read, so a
+    retry would find it claimed and do nothing. The error is a dead letter with its traceback, the
+    stale-job sweep marks the job failed, and staff import the file again (rows already imported
+    come back unchanged)."""
     from catalog.services.import_jobs import run_product_import  # breaks services <-> tasks
 
     run_product_import(job_id=job_id)

@@ -12,11 +12,13 @@ from shop.celery import DATABASE_ERRORS
 logger = logging.getLogger(__name__)
 
 BUSY_MAX_RETRIES = 5  # lines whose stock row stayed busy are retried this often (2, 4, 8 ... s apart)
+DATABASE_MAX_RETRIES = 10
 
 
-# A database blip (or a failover) retries the whole batch with backoff: every line is keyed, so
-# the lines applied before it are not applied twice.
-@shared_task(name="inventory.apply_stock_updates", bind=True, max_retries=BUSY_MAX_RETRIES,
+# A database blip (or a failover) retries the whole batch with backoff, up to 10 times like the
+# order pipeline (shop.celery.retrying): every line is keyed, so the lines applied before it are
+# not applied twice. Busy lines are retried at most BUSY_MAX_RETRIES times (one count for both).
+@shared_task(name="inventory.apply_stock_updates", bind=True, max_retries=DATABASE_MAX_RETRIES,
              autoretry_for=DATABASE_ERRORS, retry_backoff=True, retry_backoff_max=60, retry_jitter=True)  # fmt: skip
 def apply_stock_updates_task(self, *, source: str, updates: list[dict]) -> dict[str, int]:
     """Apply a seller feed batch: `updates` is [{"update_id", "product_id", "quantity"}, ...] (JSON only).
@@ -37,5 +39,6 @@ def apply_stock_updates_task(self, *, source: str, updates: list[dict]) -> dict[
     ]
     if busy:
         logger.info("retrying %d busy stock updates from %s", len(busy), source)
-        raise self.retry(kwargs={"source": source, "updates": busy}, countdown=2 ** (self.request.retries + 1))
+        raise self.retry(kwargs={"source": source, "updates": busy}, countdown=2 ** (self.request.retries + 1),
+                         max_retries=BUSY_MAX_RETRIES)  # fmt: skip
     return dict(Counter(result.status for result in results))

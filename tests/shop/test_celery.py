@@ -76,8 +76,10 @@ def test_every_task_that_touches_the_database_retries_a_database_blip(task_name)
     assert task.max_retries >= 8
 
 
-# Tasks that never touch the database (an e-mail from its arguments, the health ping).
-WITHOUT_DATABASE = {"accounts.send_account_email", "shop.ping"}
+# Tasks that never touch the database (an e-mail from its arguments, the health ping), and the
+# CSV import, which claims its job before reading rows: a retry would find it claimed and do
+# nothing, so a database error is a dead letter and staff import the file again.
+NOT_RETRIED_ON_DATABASE_ERRORS = {"accounts.send_account_email", "shop.ping", "catalog.import_products"}
 
 
 def test_every_task_a_message_starts_retries_a_database_blip():
@@ -90,10 +92,11 @@ def test_every_task_a_message_starts_retries_a_database_blip():
     periodic = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     started_by_messages = sorted(name for name in app.tasks
                                  if not name.startswith("celery.") and ".probe" not in name and "tests." not in name
-                                 and name not in periodic | WITHOUT_DATABASE)  # fmt: skip
+                                 and name not in periodic | NOT_RETRIED_ON_DATABASE_ERRORS)  # fmt: skip
     assert {"inventory.apply_stock_updates", "catalog.index_products", "orders.allocate_order"} <= set(started_by_messages)
     missing = [name for name in started_by_messages
-               if not {OperationalError, InterfaceError} <= set(getattr(app.tasks[name], "autoretry_for", ()))]  # fmt: skip
+               if not {OperationalError, InterfaceError} <= set(getattr(app.tasks[name], "autoretry_for", ()))
+               or app.tasks[name].max_retries < 5]  # fmt: skip
     assert missing == []
 
 
