@@ -71,8 +71,10 @@ def publish_all(messages: list[Message]) -> list[OutboxMessage]:
     )
     # robust: a failed hand-off (or, in eager mode, a failing consumer) never breaks the committed
     # request; the rows stay pending and the relay sends them again. The rows in hand are sent as
-    # they are, not read again: they were committed a moment ago and the relay leaves rows younger
-    # than RELAY_GRACE alone (one statement less per change; a rare double send is allowed anyway).
+    # they are, not read again (one statement less per change): the hook runs only if they
+    # committed (a rolled-back savepoint drops its hooks), and the relay leaves rows younger than
+    # RELAY_GRACE alone. A transaction open longer than that may see the relay send them too:
+    # at least once, as ever; consumers are idempotent.
     transaction.on_commit(lambda: _send_and_mark(list(rows)), robust=True)
     return rows
 

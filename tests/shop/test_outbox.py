@@ -62,6 +62,19 @@ def test_the_on_commit_send_uses_the_rows_in_hand_and_one_update(django_capture_
 
 
 @pytest.mark.django_db
+def test_a_rolled_back_savepoint_sends_none_of_its_messages(django_capture_on_commit_callbacks):
+    # given: a change that commits, with an inner step that failed and was rolled back
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        kept = outbox.publish(topic="test.happened", key="kept", payload={"n": 1})
+        with pytest.raises(RuntimeError), transaction.atomic():
+            outbox.publish(topic="test.happened", key="undone", payload={"n": 2})
+            raise RuntimeError("the inner step failed")
+    # then: only the committed message was sent, and it is the only row
+    assert [{"message_id": kept.pk, "n": 1}] == RECEIVED
+    assert [(m.key, m.dispatched_at is not None) for m in OutboxMessage.objects.all()] == [("kept", True)]
+
+
+@pytest.mark.django_db
 def test_a_rolled_back_change_publishes_nothing(django_capture_on_commit_callbacks):
     with pytest.raises(RuntimeError), django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         outbox.publish(topic="test.happened", key="SO1", payload={})
