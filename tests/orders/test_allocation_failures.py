@@ -149,7 +149,8 @@ def test_the_database_lost_in_the_middle_of_a_run_is_retried_and_nothing_is_lost
 
 def _dsn() -> str:
     settings = connection.settings_dict
-    return f"host={settings['HOST']} port={settings['PORT'] or 5432} user={settings['USER']} dbname={settings['NAME']}"
+    return psycopg.conninfo.make_conninfo(host=settings["HOST"], port=settings["PORT"] or 5432, user=settings["USER"],
+                                          password=settings["PASSWORD"] or None, dbname=settings["NAME"])  # fmt: skip
 
 
 @pytest.mark.django_db
