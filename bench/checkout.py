@@ -302,10 +302,11 @@ def main() -> None:
                 while states(conn, run).get("placed", 0) and time.monotonic() - started < args.time_limit:
                     time.sleep(0.2)
                 drain_seconds = time.monotonic() - started
-                print(f"\ndrain: {placed['placed']} orders decided {drain_seconds:.1f} s after the inventory consumer "
+                decided = placed["placed"] - states(conn, run).get("placed", 0)  # all of them unless timed out
+                print(f"\ndrain: {decided} orders decided {drain_seconds:.1f} s after the inventory consumer "
                       f"started ({args.allocators} process, prefetch {args.allocator_prefetch}): "
-                      f"{placed['placed'] * 3 / drain_seconds:.0f} lines/s; settling the payments ...", end="")  # fmt: skip
-                print_cpu_split(cpu_start, cpu_seconds_by_group(), per=placed["placed"], unit="order decided",
+                      f"{decided * 3 / drain_seconds:.0f} lines/s; settling the payments ...", end="")  # fmt: skip
+                print_cpu_split(cpu_start, cpu_seconds_by_group(), per=decided, unit="order decided",
                                 wall=drain_seconds)  # fmt: skip
                 sys.stdout.flush()
                 others = start_payments_and_email(env, args.payments)

@@ -179,10 +179,11 @@ def cpu_seconds_by_group() -> dict[int, tuple[str, float]]:
         else:
             group = next((name for name, marker in CPU_GROUPS if marker in command), "other")
         found[int(proc.name)] = (group, seconds)
-    # The whole machine's busy time (/proc/stat: every state but idle and iowait), pid 0: it also
-    # holds what no process above accounts for (interrupts, processes that came and went).
-    busy = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    found[0] = ("machine", (sum(busy) - busy[3] - busy[4]) / tick)
+    # The whole machine's busy time (/proc/stat: user, nice, system, irq, softirq; guest time is
+    # inside user already, steal is the hypervisor's), pid 0: it also holds what no process above
+    # accounts for (interrupts, processes that came and went).
+    user, nice, system, _idle, _iowait, irq, softirq = (int(v) for v in Path("/proc/stat").read_text().split()[1:8])
+    found[0] = ("machine", (user + nice + system + irq + softirq) / tick)
     return found
 
 
