@@ -286,7 +286,6 @@ def main() -> None:
     inventory: list[subprocess.Popen] = []
     backlog = Backlog(dsn, run)
     checkout = None
-    drain_seconds = None
     try:
         with psycopg.connect(dsn, autocommit=True) as conn:
             if args.mode == "drain":
@@ -337,9 +336,6 @@ def main() -> None:
         print("\nfrom the load's start until every order settled:", end="")
         print_cpu_split(cpu_start, cpu_load, cpu_settled, per=placed, unit="order placed",
                         wall=load_seconds + settle_seconds)  # fmt: skip
-    if drain_seconds is not None:
-        print(f"\ndrain: {figures['decided_orders']} orders decided {drain_seconds:.1f} s after the inventory consumer "
-              f"started ({args.allocators} process): {figures['allocated_lines'] / drain_seconds:.0f} lines/s allocated")  # fmt: skip
     print(f"\nallocation: {figures['allocated_lines']} lines allocated, first to last decision {figures['decision_seconds']:.1f} s: "
           f"{figures['lines_per_second']:.0f} lines/s (the hot product in every order)")  # fmt: skip
     p50, p95, p99 = figures["authorized_latency"]

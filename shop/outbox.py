@@ -75,7 +75,7 @@ def publish_all(messages: list[Message]) -> list[OutboxMessage]:
     # committed (a rolled-back savepoint drops its hooks), and the relay leaves rows younger than
     # RELAY_GRACE alone. A transaction open longer than that may see the relay send them too:
     # at least once, as ever; consumers are idempotent.
-    transaction.on_commit(lambda: _send_and_mark(list(rows)), robust=True)
+    transaction.on_commit(lambda: _send_and_mark(rows), robust=True)
     return rows
 
 

@@ -1,11 +1,12 @@
-"""Concurrency tests' one helper: N threads released together against the real PostgreSQL."""
+"""Helpers of the tests against the real PostgreSQL: N threads released together, and the
+primary's connection arguments for a second connection of a test's own."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
 
-from django.db import connection
+from django.db import connection, connections
 
 
 def run_concurrently(target: Callable[[int], object], count: int) -> list:
@@ -30,3 +31,11 @@ def run_concurrently(target: Callable[[int], object], count: int) -> list:
         thread.join(timeout=30)
     assert not any(thread.is_alive() for thread in threads), "a thread is still running"
     return results
+
+
+def primary_connection_args(*, dbname: str | None = None) -> dict:
+    """psycopg.connect() arguments for the primary of the `default` alias (its test database, or
+    `dbname`): a connection outside Django's, to end a session or read the server as it is."""
+    primary = connections["default"].settings_dict
+    return {"host": primary["HOST"], "port": primary["PORT"] or 5432, "user": primary["USER"],
+            "password": primary["PASSWORD"], "dbname": dbname or primary["NAME"]}  # fmt: skip

@@ -32,6 +32,7 @@ from shop.models import OutboxMessage
 from shop.tasks import relay_outbox_task
 from tests.accounts.factories import UserFactory
 from tests.celery_helpers import real_broker
+from tests.concurrency import primary_connection_args
 from tests.orders.conftest import checkout_input, fill_cart
 
 DEAD_BROKER = "amqp://guest:guest@127.0.0.1:1//"
@@ -119,7 +120,7 @@ def test_the_database_lost_in_the_middle_of_a_run_is_retried_and_nothing_is_lost
     def lose_the_connection_then_apply(*, plan):
         if not cut:  # the server ends this session after the orders' side is written (a failover, a restart)
             cut.append(True)
-            with psycopg.connect(_dsn(), autocommit=True) as other:
+            with psycopg.connect(**primary_connection_args(), autocommit=True) as other:
                 other.execute("SELECT pg_terminate_backend(%s)", [connection.connection.info.backend_pid])
         return real_apply(plan=plan)
 
@@ -145,12 +146,6 @@ def test_the_database_lost_in_the_middle_of_a_run_is_retried_and_nothing_is_lost
     assert allocation_rows(order) == 1
     assert OrderEvent.objects.filter(order=order, to_state=OrderState.ALLOCATED).count() == 1
     assert OutboxMessage.objects.filter(topic="payment.authorize", payload__order_id=order.pk).count() == 1
-
-
-def _dsn() -> str:
-    settings = connection.settings_dict
-    return psycopg.conninfo.make_conninfo(host=settings["HOST"], port=settings["PORT"] or 5432, user=settings["USER"],
-                                          password=settings["PASSWORD"] or None, dbname=settings["NAME"])  # fmt: skip
 
 
 @pytest.mark.django_db

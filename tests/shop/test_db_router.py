@@ -31,6 +31,7 @@ from shop import db_router
 from shop.conf import replica_databases
 from shop.db_router import choose_read_alias, measure_replica_lag, read_scope, replica_ok
 from tests.catalog.factories import CategoryFactory, ProductFactory
+from tests.concurrency import primary_connection_args
 from tests.shop.helpers import run_python
 
 DEAD_REPLICA_URL = "postgres://postgres@127.0.0.1:1/x"  # nothing listens on port 1
@@ -342,9 +343,7 @@ def test_configured_replica_urls_become_the_routers_replicas_and_a_dead_one_fall
 
 def primary_postgres_database() -> dict:
     """Connection arguments for the `postgres` database on the server of the primary."""
-    primary = connections["default"].settings_dict
-    return {"host": primary["HOST"], "port": primary["PORT"] or 5432, "user": primary["USER"],
-            "password": primary["PASSWORD"], "dbname": "postgres"}  # fmt: skip
+    return primary_connection_args(dbname="postgres")
 
 
 @pytest.mark.postgres
