@@ -15,7 +15,8 @@ and default (`--payments` processes, 2) and email (one process), as docs/pipelin
   checkout, or the order rejected), nothing oversold, nothing stuck.
 - drain: allocation speed on its own. `--orders` placed orders (3 lines, the hot product in each;
   written in bulk, with their "order.placed" messages published) wait with the inventory consumer
-  stopped; then it starts and the time until no order is left placed is measured.
+  stopped; then it starts and the time until no order is left placed is measured. `--drain-only`
+  stops there (no payments, nothing settled: for comparing two versions of the allocator quickly).
 
 Every mode then waits until no order is left in a state the pipeline moves by itself (placed,
 allocated: every order authorized, rejected, payment_failed or cancelled) and reports orders/s
@@ -265,6 +266,8 @@ def main() -> None:
     parser.add_argument("--allocator-prefetch", type=int, default=1, help="the inventory worker's --prefetch-multiplier")
     parser.add_argument("--payments", type=int, default=2, help="processes of the payments, payment_results and default worker")
     parser.add_argument("--time-limit", type=float, default=600, help="seconds per phase at most")
+    parser.add_argument("--drain-only", action="store_true",
+                        help="drain: stop once the backlog is decided (no payments, no settling; for quick comparisons)")
     args = parser.parse_args()
     orders = args.orders or (2000 if args.mode == "live" else 20_000)
     if not (os.environ.get("DATABASE_URL", "").startswith("postgres") and os.environ.get("REDIS_URL")
@@ -308,6 +311,9 @@ def main() -> None:
                 print_cpu_split(cpu_start, cpu_seconds_by_group(), per=decided, unit="order decided",
                                 wall=drain_seconds)  # fmt: skip
                 sys.stdout.flush()
+                if args.drain_only:
+                    print("\n--drain-only: the payments were not settled")
+                    return
                 others = start_payments_and_email(env, args.payments)
             else:
                 inventory = [start_worker(env, "inventory", args.allocators, "inventory", args.allocator_prefetch)]
