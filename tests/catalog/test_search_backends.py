@@ -513,3 +513,57 @@ def test_a_word_whose_products_all_fail_the_filter_is_answered_by_the_index_alon
     conditions = [scan["Index Cond"].replace("$0", "InitPlan") for scan in scans]
     assert conditions and all("to_tsvector('simple'" in cond and key in cond for cond in conditions), conditions
     assert sum(scan["Actual Rows"] for scan in scans) == 0
+
+
+# --- Search as you type: the last word completes to the catalog's words ---------------------------
+
+
+@pytest.fixture
+def rainwear(settings):
+    settings.SEARCH_BACKEND = "database"
+    outdoors = CategoryFactory(slug="outdoors")
+    products = {
+        "jacket": ProductFactory(title="Rain Jacket 2000", category=outdoors, description="Keeps you dry."),
+        "hat": ProductFactory(title="Rain Hat", category=outdoors, description="Jolly good in a drizzle."),
+        "boot": ProductFactory(title="Walking Boot", category=outdoors, description="Waterproof in the rain."),
+    }
+    search.get_backend().rebuild(batch_size=100)
+    return products
+
+
+def _searched_terms(query: str) -> tuple[list[int], list[str]]:
+    """The ids a search finds and the text-search terms its statements sent."""
+    statements = []
+    with connection.execute_wrapper(lambda run, sql, params, many, ctx: statements.append(params) or run(
+            sql, params, many, ctx)):  # fmt: skip
+        ids = search.search(query=query).ids
+    terms = [p for params in statements for p in (params or ()) if isinstance(p, str) and "'" in p]
+    return ids, terms
+
+
+@pytest.mark.postgres
+def test_the_last_word_completes_to_the_catalogs_words_not_to_any_word_of_a_description(rainwear):
+    """"rain j" is a customer typing "rain jacket": it finds the jacket, whose title has a word
+    starting with "j", and no longer the hat whose description happens to say "Jolly". The index is
+    asked for the whole words (the lexicon's completions), never for every word starting with j."""
+    for typed in ("rain j", "rain ja", "rain jacket"):
+        ids, terms = _searched_terms(typed)
+        assert ids == [rainwear["jacket"].pk], typed
+        assert terms and not any(":*" in term for term in terms), (typed, terms)
+
+
+@pytest.mark.postgres
+def test_a_last_word_with_more_completions_than_the_limit_or_with_digits_is_matched_as_a_prefix(
+    rainwear, monkeypatch
+):
+    from catalog.search import postgres
+
+    ProductFactory(title="Rain Jumper", category=rainwear["jacket"].category)
+    search.get_backend().rebuild(batch_size=100)
+    monkeypatch.setattr(postgres, "PREFIX_COMPLETIONS", 1)  # "jacket" and "jumper": too many
+    ids, terms = _searched_terms("rain j")
+    assert any("'j':*" in term for term in terms)
+    # every word starting with "j", the description's "Jolly" too: what a prefix always matched
+    assert rainwear["hat"].pk in ids and rainwear["jacket"].pk in ids and len(ids) == 3
+    ids, terms = _searched_terms("rain jacket 20")
+    assert ids == [rainwear["jacket"].pk] and any("'20':*" in term for term in terms)
