@@ -84,6 +84,13 @@ TITLE_VECTOR = RawSQL(  # noqa: S611 (constant SQL: no input reaches it)
 )
 
 
+class _RowMatches(Func):
+    """`vector @@ query` as a function call, which no index takes: checked on each row found."""
+
+    function = "ts_match_vq"
+    output_field = BooleanField()
+
+
 class _AttributeValuesVector(SearchVectorCombinable, Func):
     """The string values (not the keys) of the JSON attributes as a tsvector of weight D."""
 
@@ -126,13 +133,38 @@ def price_bands_between(low: Decimal | None, high: Decimal | None) -> list[int]:
     return list(range(first, last + 1))
 
 
-def searchable_products(filters: SearchFilters, *, alias: str) -> QuerySet[Product]:
+# A price range holding this share of the active catalog or more is checked on the rows the words
+# find, not asked of the index: its band words' posting lists are long, and intersecting them with
+# the words' costs more than reading the rows (at a million products, "lamp" from 100 to 500 (28 %
+# of the catalog): 38 ms in the index against 3 ms for "lamp" alone; the first 1,001 matches are
+# then a few thousand rows away). A narrow range is still answered by the index.
+WIDE_PRICE_SHARE = 0.1
+PRICE_SHARE_SQL = "EXPLAIN (FORMAT JSON) SELECT 1 FROM catalog_product WHERE is_active AND price >= %s AND price <= %s"
+
+
+def wide_price_range(filters: SearchFilters, *, alias: str) -> bool:
+    """Whether the planner expects WIDE_PRICE_SHARE of the active catalog or more in the filters'
+    price range (its statistics of the price column: no row is read); False without a range."""
+    low, high = filters.price_min, filters.price_max
+    if low is None and high is None:
+        return False
+    with connections[alias].cursor() as cursor:
+        cursor.execute(TABLE_SIZE_SQL, ["catalog_product", "catalog_product"])
+        table_rows = cursor.fetchone()[1]
+        cursor.execute(PRICE_SHARE_SQL, [low if low is not None else 0, high if high is not None else 10**12])
+        plan = cursor.fetchone()[0]
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    return table_rows > 0 and plan[0]["Plan"]["Plan Rows"] >= WIDE_PRICE_SHARE * table_rows
+
+
+def searchable_products(filters: SearchFilters, *, alias: str, price_in_index: bool = True) -> QuerySet[Product]:
     """`filtered_products` with the filters also in the form of the search index's second column
     (migration 0014): one index scan then intersects the words with the category, brand and
     price band, skipping through the longer posting lists, instead of reading every match from
     the table to check the filter there. The exact conditions still decide; the exact price is
     compared as an expression the price's btree cannot take, or the planner ANDs a bitmap of
-    every product in the range (a quarter of the catalog) with the index scan that has them."""
+    every product in the range (a quarter of the catalog) with the index scan that has them. A
+    wide price range (`price_in_index` False: see wide_price_range) is only checked on the rows."""
 
     def any_word(prefix: str, numbers) -> RawSQL:
         words = " | ".join(f"{prefix}{int(n)}" for n in numbers)
@@ -145,7 +177,7 @@ def searchable_products(filters: SearchFilters, *, alias: str) -> QuerySet[Produ
         products = products.filter(RawSQL(BRANDS_MATCH_SQL, [list(filters.brands)], output_field=BooleanField()))  # noqa: S611
     if filters.price_min is not None or filters.price_max is not None:
         bands = price_bands_between(filters.price_min, filters.price_max)
-        if len(bands) <= len(PRICE_BAND_EDGES):  # not every band (a minimum under the first edge, no maximum)
+        if price_in_index and len(bands) <= len(PRICE_BAND_EDGES):  # not every band (no minimum, no maximum)
             products = products.filter(any_word("p", bands))
         products = products.alias(exact_price=RawSQL(EXACT_PRICE_SQL, [], output_field=DecimalField()))  # noqa: S611
         if filters.price_min is not None:
@@ -229,21 +261,28 @@ RANKED_CANDIDATES = 200  # beyond SAMPLE_LIMIT matches, the most popular this ma
 # bitmaps: at 4 MB of work_mem a bitmap of a few hundred thousand matches (a common word, or a
 # filter ANDed in as a bitmap of its own: an attribute) turns lossy, and every row of a lossy
 # page is checked again (a price bitmap had 12,000 pages rechecked to find no match: 148 ms,
-# 40-60 ms exact). A bitmap of every page of a million-row table takes about 15 MB.
+# 40-60 ms exact). A bitmap of every page of a million-row table takes about 15 MB. No JIT
+# compilation for these reads either: the planner costs them for every match, not for the
+# SAMPLE_LIMIT + 1 they stop at, which crosses jit_above_cost at a million products, and
+# compiling took 14 ms of a 28 ms sample ("lamp" from 100 to 500).
 BITMAP_ONLY_SQL = (
     "SELECT current_setting('enable_seqscan'), current_setting('enable_indexscan'), current_setting('work_mem'),"
-    " set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true),"
-    " set_config('work_mem', '32MB', true)"
+    " current_setting('jit'), set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true),"
+    " set_config('work_mem', '32MB', true), set_config('jit', 'off', true)"
 )
 RESTORE_SCANS_SQL = (
     "SELECT set_config('enable_seqscan', %s, true), set_config('enable_indexscan', %s, true),"
-    " set_config('work_mem', %s, true)"
+    " set_config('work_mem', %s, true), set_config('jit', %s, true)"
 )
-INDEX_ONLY_SQL = (  # for the popularity-ordered read: an index walk, never a bitmap of every match
-    "SELECT current_setting('enable_seqscan'), current_setting('enable_bitmapscan'),"
-    " set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true)"
+INDEX_ONLY_SQL = (  # for the popularity-ordered read: an index walk, never a bitmap of every match; no JIT
+    "SELECT current_setting('enable_seqscan'), current_setting('enable_bitmapscan'), current_setting('jit'),"
+    " set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true),"
+    " set_config('jit', 'off', true)"
 )
-RESTORE_INDEX_SQL = "SELECT set_config('enable_seqscan', %s, true), set_config('enable_bitmapscan', %s, true)"
+RESTORE_INDEX_SQL = (
+    "SELECT set_config('enable_seqscan', %s, true), set_config('enable_bitmapscan', %s, true),"
+    " set_config('jit', %s, true)"
+)
 COMMON_SHARE = 0.3  # matches the planner expects in this share of the table or more: read them in popularity order
 POPULAR_SCAN_ROWS = 4000  # the most popular products that popularity-ordered read looks at, at most
 ESTIMATE_ROWS = 4000  # rows of the table read to estimate a total past SAMPLE_LIMIT
@@ -260,6 +299,7 @@ TEXT_STATE_SQL = (
     " EXISTS (SELECT 1 FROM catalog_product WHERE search_vector IS NULL AND is_active)"
 )
 PREFIX_COMPLETIONS = 64  # a last word with more completions than this is matched as a prefix
+INDEXED_COMPLETIONS = 4  # more completions than this (after finished words) are checked on the rows
 POPULARITY_AT_SQL = (  # the index product_search_popularity answers it (an index-only scan)
     "SELECT popularity FROM catalog_product WHERE is_active ORDER BY popularity DESC OFFSET %s LIMIT 1"
 )
@@ -383,18 +423,31 @@ class PostgresBackend:
         if words[-1] in corrections or len(completions) > PREFIX_COMPLETIONS:
             completions = []  # matched as a prefix
         matches = text_query(words, corrections, last_is_prefix=last_is_prefix, completions=completions)
+        # The index is asked for what narrows: every word, or, when the last word has many
+        # completions ("building s": 14 words, each a long posting list to step through beside
+        # "building"), the finished words alone, each row they find then checked for the rest.
+        indexed = matches
+        if len(words) > 1 and len(completions) > INDEXED_COMPLETIONS and not vectorless:
+            indexed = text_query(words[:-1], corrections, last_is_prefix=False)
         # A product whose vector is not written yet is found by its title meanwhile; that branch
         # (an OR the planner can only take as a BitmapOr, which keeps the filters and popularity
         # out of the text index's scan) is added only while such a product exists.
         text_match = (
-            Q(document=matches) | Q(document__isnull=True, title_vector=matches) if vectorless else Q(document=matches)
+            Q(document=matches) | Q(document__isnull=True, title_vector=matches) if vectorless else Q(document=indexed)
         )
+        if indexed is not matches:
+            text_match &= Q(_RowMatches(F("document"), matches))
+
+        wide_price = wide_price_range(filters, alias=alias)
 
         def matching(wanted: SearchFilters, *, index_words: bool = True) -> QuerySet[Product]:
             """The matches; `index_words` False: with the filters on their columns only, the form
             whose row estimates the planner gets right (it takes the index words for further
             conditions) and whose price condition an index walk in price order can start from."""
-            found = searchable_products(wanted, alias=alias) if index_words else filtered_products(wanted, alias=alias)
+            if not index_words:
+                found = filtered_products(wanted, alias=alias)
+            else:
+                found = searchable_products(wanted, alias=alias, price_in_index=not wide_price)
             return found.annotate(document=STORED_VECTOR, title_vector=TITLE_VECTOR).filter(text_match)
 
         def count(wanted: SearchFilters, facet: str) -> dict:

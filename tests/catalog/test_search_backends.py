@@ -463,14 +463,17 @@ def _index_scans(plan: dict) -> list[dict]:
     ],
     ids=["category", "brand", "price"],
 )
-def test_a_word_whose_products_all_fail_the_filter_is_answered_by_the_index_alone(settings, filters, key):
+def test_a_word_whose_products_all_fail_the_filter_is_answered_by_the_index_alone(settings, filters, key, monkeypatch):
     """The word matches 1,000 lamps; none is in the category, of the brand or in the price range
     asked for, each of which holds 5,000 other products. The index intersects the word with the
     filter itself, so its scan hands the table no row to read (before migration 0014 it handed
-    over the 1,000 lamps, each read to be thrown away)."""
+    over the 1,000 lamps, each read to be thrown away). A price range does so while it is narrow
+    (under WIDE_PRICE_SHARE of the catalog; this small catalog is five sixths in the range, so
+    the share is raised here): a wide one is checked on the rows (the next test)."""
     from catalog.search import postgres
 
     settings.SEARCH_BACKEND = "database"
+    monkeypatch.setattr(postgres, "WIDE_PRICE_SHARE", 0.9)
     lighting, books = CategoryFactory(slug="lighting"), CategoryFactory(slug="books")
     acme, penrose = BrandFactory(slug="acme"), BrandFactory(slug="penrose")
     Product.objects.bulk_create(
@@ -513,6 +516,33 @@ def test_a_word_whose_products_all_fail_the_filter_is_answered_by_the_index_alon
     conditions = [scan["Index Cond"].replace("$0", "InitPlan") for scan in scans]
     assert conditions and all("to_tsvector('simple'" in cond and key in cond for cond in conditions), conditions
     assert sum(scan["Actual Rows"] for scan in scans) == 0
+
+
+@pytest.mark.postgres
+def test_a_wide_price_range_is_checked_on_the_rows_the_words_find(settings):
+    """A range holding a large share of the catalog is not asked of the index (its band words'
+    long posting lists cost more to intersect than the rows cost to read): the index is asked
+    for the word alone, and the price still decides exactly, at its edges too."""
+    settings.SEARCH_BACKEND = "database"
+    lighting = CategoryFactory(slug="lighting")
+    Product.objects.bulk_create(
+        [Product(sku=f"L{n}", slug=f"lamp-{n}", title=f"Desk Lamp {n}", category=lighting,
+                 price=Decimal("10.00") + n) for n in range(300)]  # 10.00 ... 309.00
+    )  # fmt: skip
+    search.get_backend().rebuild(batch_size=500)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE catalog_product")
+    statements = []
+    with connection.execute_wrapper(lambda run, sql, params, many, ctx: statements.append((sql, params)) or run(
+            sql, params, many, ctx)):  # fmt: skip
+        result = search.search(query="lamp", filters=SearchFilters(price_min=Decimal("50"), price_max=Decimal("200")),
+                               page_size=200)  # fmt: skip
+    assert result.total == 151  # 50.00 to 200.00, both ends included
+    assert sorted(Product.objects.filter(pk__in=result.ids).values_list("price", flat=True)) == [
+        Decimal("50.00") + n for n in range(151)
+    ]
+    sample = [sql for sql, _ in statements if "LIMIT 1001" in sql and "ORDER BY" not in sql]
+    assert sample and all("width_bucket" not in sql for sql in sample)  # the band words are not asked for
 
 
 # --- Search as you type: the last word completes to the catalog's words ---------------------------
@@ -567,3 +597,21 @@ def test_a_last_word_with_more_completions_than_the_limit_or_with_digits_is_matc
     assert rainwear["hat"].pk in ids and rainwear["jacket"].pk in ids and len(ids) == 3
     ids, terms = _searched_terms("rain jacket 20")
     assert ids == [rainwear["jacket"].pk] and any("'20':*" in term for term in terms)
+
+
+@pytest.mark.postgres
+def test_many_completions_after_a_finished_word_are_checked_on_the_rows_the_word_finds(rainwear, monkeypatch):
+    """"building s" completes "s" to every lexicon word starting with s: stepping through all
+    their posting lists beside "building" costs more than checking the rows "building" finds.
+    Past INDEXED_COMPLETIONS the index is asked for the finished words, and each row they find
+    is checked for the rest: the same products are found."""
+    from catalog.search import postgres
+
+    monkeypatch.setattr(postgres, "INDEXED_COMPLETIONS", 0)
+    statements = []
+    with connection.execute_wrapper(lambda run, sql, params, many, ctx: statements.append(sql) or run(
+            sql, params, many, ctx)):  # fmt: skip
+        assert search.search(query="rain j").ids == [rainwear["jacket"].pk]
+        assert search.search(query="walking b").ids == [rainwear["boot"].pk]
+    samples = [sql for sql in statements if "LIMIT 1001" in sql]
+    assert len(samples) == 2 and all("ts_match_vq" in sql for sql in samples)
