@@ -9,9 +9,10 @@ Storage (migrations 0004 and 0014, PostgreSQL only, so SQLite still migrates):
   its title's words meanwhile (a partial index finds those rows).
 - one GIN index (0014) over that vector and the row's filter words (`filter_vector_sql`: its
   category, brand and price band), so words and filters are intersected in one index scan.
-- ``catalog_searchword``: every word (letters only, 3-30 long, lower case) of active products'
-  titles, brands and attribute values, with a trigram GIN index (pg_trgm): the "did you mean"
-  lexicon. A word that is not in it is replaced by its most similar word there.
+- ``catalog_searchword``: every word (letters and digits with at least one letter, 3-30 long,
+  lower case) of active products' titles, brands, category names and attribute values, with a
+  trigram GIN index (pg_trgm): the "did you mean" lexicon, and what a last word still being typed
+  completes to. A word that is not in it is replaced by its most similar word there.
 
 The vector is written by `index()`, which a Celery task runs after the change committed
 (`catalog.search.schedule_index`), never by a customer's request; a GENERATED column could not
@@ -69,7 +70,10 @@ POPULARITY_WEIGHT = 0.2  # score = text rank * (1 + 0.2 * ln(1 + popularity)) (+
 EXACT_TITLE_BONUS = 1.0
 INDEX_BATCH = 1000
 WORDS_TABLE = "catalog_searchword"
-WORD_PATTERN = "[[:alpha:]]{3,30}"  # the lexicon's words; query words outside it are never "corrected"
+# The lexicon's words: letters and digits, 3 to 30, at least one letter ("iphone15", "ps5": a
+# model number is completed as it is typed), from titles, brands, category names and attribute
+# values. Only letters-only query words are ever "corrected".
+WORD_PATTERN = "[[:alnum:]]{3,30}"
 
 # The stored column, read through an expression: Django's base-table alias is the table name.
 STORED_VECTOR = RawSQL('"catalog_product"."search_vector"', [], output_field=SearchVectorField())
@@ -133,38 +137,13 @@ def price_bands_between(low: Decimal | None, high: Decimal | None) -> list[int]:
     return list(range(first, last + 1))
 
 
-# A price range holding this share of the active catalog or more is checked on the rows the words
-# find, not asked of the index: its band words' posting lists are long, and intersecting them with
-# the words' costs more than reading the rows (at a million products, "lamp" from 100 to 500 (28 %
-# of the catalog): 38 ms in the index against 3 ms for "lamp" alone; the first 1,001 matches are
-# then a few thousand rows away). A narrow range is still answered by the index.
-WIDE_PRICE_SHARE = 0.1
-PRICE_SHARE_SQL = "EXPLAIN (FORMAT JSON) SELECT 1 FROM catalog_product WHERE is_active AND price >= %s AND price <= %s"
-
-
-def wide_price_range(filters: SearchFilters, *, alias: str) -> bool:
-    """Whether the planner expects WIDE_PRICE_SHARE of the active catalog or more in the filters'
-    price range (its statistics of the price column: no row is read); False without a range."""
-    low, high = filters.price_min, filters.price_max
-    if low is None and high is None:
-        return False
-    with connections[alias].cursor() as cursor:
-        cursor.execute(TABLE_SIZE_SQL, ["catalog_product", "catalog_product"])
-        table_rows = cursor.fetchone()[1]
-        cursor.execute(PRICE_SHARE_SQL, [low if low is not None else 0, high if high is not None else 10**12])
-        plan = cursor.fetchone()[0]
-    plan = json.loads(plan) if isinstance(plan, str) else plan
-    return table_rows > 0 and plan[0]["Plan"]["Plan Rows"] >= WIDE_PRICE_SHARE * table_rows
-
-
-def searchable_products(filters: SearchFilters, *, alias: str, price_in_index: bool = True) -> QuerySet[Product]:
+def searchable_products(filters: SearchFilters, *, alias: str) -> QuerySet[Product]:
     """`filtered_products` with the filters also in the form of the search index's second column
     (migration 0014): one index scan then intersects the words with the category, brand and
     price band, skipping through the longer posting lists, instead of reading every match from
     the table to check the filter there. The exact conditions still decide; the exact price is
     compared as an expression the price's btree cannot take, or the planner ANDs a bitmap of
-    every product in the range (a quarter of the catalog) with the index scan that has them. A
-    wide price range (`price_in_index` False: see wide_price_range) is only checked on the rows."""
+    every product in the range (a quarter of the catalog) with the index scan that has them."""
 
     def any_word(prefix: str, numbers) -> RawSQL:
         words = " | ".join(f"{prefix}{int(n)}" for n in numbers)
@@ -177,7 +156,7 @@ def searchable_products(filters: SearchFilters, *, alias: str, price_in_index: b
         products = products.filter(RawSQL(BRANDS_MATCH_SQL, [list(filters.brands)], output_field=BooleanField()))  # noqa: S611
     if filters.price_min is not None or filters.price_max is not None:
         bands = price_bands_between(filters.price_min, filters.price_max)
-        if price_in_index and len(bands) <= len(PRICE_BAND_EDGES):  # not every band (no minimum, no maximum)
+        if len(bands) <= len(PRICE_BAND_EDGES):  # not every band (a minimum under the first edge, no maximum)
             products = products.filter(any_word("p", bands))
         products = products.alias(exact_price=RawSQL(EXACT_PRICE_SQL, [], output_field=DecimalField()))  # noqa: S611
         if filters.price_min is not None:
@@ -240,15 +219,17 @@ def text_query(
     if not last_is_prefix:
         return SearchQuery(" & ".join(term(w) for w in words), search_type="raw", config=CONFIG)
     *rest, last = words
+
+    def stemmed_or_not(stemmed: str, unstemmed: str) -> SearchQuery:  # the title is in both forms
+        return SearchQuery(stemmed, search_type="raw", config=CONFIG) | SearchQuery(
+            unstemmed, search_type="raw", config="simple"
+        )
+
     if completions:
         either = " | ".join(_quote(word) for word in sorted({last, *completions}))
-        last_query = SearchQuery(either, search_type="raw", config=CONFIG) | SearchQuery(
-            either, search_type="raw", config="simple"
-        )
+        last_query = stemmed_or_not(either, either)
     else:
-        last_query = SearchQuery(term(last, prefix=True), search_type="raw", config=CONFIG) | SearchQuery(
-            f"{_quote(last)}:*", search_type="raw", config="simple"
-        )
+        last_query = stemmed_or_not(term(last, prefix=True), f"{_quote(last)}:*")
     if not rest:
         return last_query
     return SearchQuery(" & ".join(term(w) for w in rest), search_type="raw", config=CONFIG) & last_query
@@ -293,13 +274,18 @@ TABLE_SIZE_SQL = (
 )
 # The lexicon's words starting with the last word (its C-collated primary key answers a prefix
 # LIKE: an index range), one more than PREFIX_COMPLETIONS to tell a short list from a long one;
-# the partial index product_search_vector_missing answers the second.
+# words with digits (model numbers: a catalog has many) only from the third character typed on;
+# the partial index product_search_vector_missing answers the second; the third says whether the
+# words before the last one stem to anything (stop words stem to nothing).
 TEXT_STATE_SQL = (
-    "SELECT ARRAY(SELECT word FROM catalog_searchword WHERE %s AND word LIKE %s || '%%' ORDER BY word LIMIT %s),"
-    " EXISTS (SELECT 1 FROM catalog_product WHERE search_vector IS NULL AND is_active)"
+    "SELECT ARRAY(SELECT word FROM catalog_searchword WHERE %s AND word LIKE %s || '%%'"
+    " AND (length(%s) >= 3 OR word !~ '[[:digit:]]') ORDER BY word LIMIT %s),"
+    " EXISTS (SELECT 1 FROM catalog_product WHERE search_vector IS NULL AND is_active),"
+    " (SELECT coalesce(bool_or(cardinality(ts_lexize('english_stem', w)) > 0), false) FROM unnest(%s::text[]) w)"
 )
 PREFIX_COMPLETIONS = 64  # a last word with more completions than this is matched as a prefix
 INDEXED_COMPLETIONS = 4  # more completions than this (after finished words) are checked on the rows
+ROW_CHECKED_MATCHES = 50 * 1000  # ... of at most this many rows (the planner's estimate of the finished words)
 POPULARITY_AT_SQL = (  # the index product_search_popularity answers it (an index-only scan)
     "SELECT popularity FROM catalog_product WHERE is_active ORDER BY popularity DESC OFFSET %s LIMIT 1"
 )
@@ -418,7 +404,7 @@ class PostgresBackend:
            popularity index (a bitmap AND with the GIN index), never by ranking every match.
         """
         corrections = self.corrections(words, alias=alias)
-        completions, vectorless = self.text_state(words[-1], alias=alias)
+        completions, vectorless, finished_lexemes = self.text_state(words, alias=alias)
         last_is_prefix = words[-1] in corrections or completions != [words[-1]]  # else it is a finished word
         if words[-1] in corrections or len(completions) > PREFIX_COMPLETIONS:
             completions = []  # matched as a prefix
@@ -426,9 +412,18 @@ class PostgresBackend:
         # The index is asked for what narrows: every word, or, when the last word has many
         # completions ("building s": 14 words, each a long posting list to step through beside
         # "building"), the finished words alone, each row they find then checked for the rest.
+        # Only while the finished words find few enough rows for each to be checked
+        # (ROW_CHECKED_MATCHES: "black zi" would read every black product) and are words at all
+        # ("the no": stop words only, an empty query that would match nothing).
         indexed = matches
-        if len(words) > 1 and len(completions) > INDEXED_COMPLETIONS and not vectorless:
-            indexed = text_query(words[:-1], corrections, last_is_prefix=False)
+        if len(words) > 1 and len(completions) > INDEXED_COMPLETIONS and not vectorless and finished_lexemes:
+            finished = text_query(words[:-1], corrections, last_is_prefix=False)
+            planned, _ = self._planned_rows(
+                Product.objects.using(alias).annotate(document=STORED_VECTOR).filter(document=finished).values("id"),
+                alias=alias,
+            )
+            if planned <= ROW_CHECKED_MATCHES:
+                indexed = finished
         # A product whose vector is not written yet is found by its title meanwhile; that branch
         # (an OR the planner can only take as a BitmapOr, which keeps the filters and popularity
         # out of the text index's scan) is added only while such a product exists.
@@ -438,16 +433,11 @@ class PostgresBackend:
         if indexed is not matches:
             text_match &= Q(_RowMatches(F("document"), matches))
 
-        wide_price = wide_price_range(filters, alias=alias)
-
         def matching(wanted: SearchFilters, *, index_words: bool = True) -> QuerySet[Product]:
             """The matches; `index_words` False: with the filters on their columns only, the form
             whose row estimates the planner gets right (it takes the index words for further
             conditions) and whose price condition an index walk in price order can start from."""
-            if not index_words:
-                found = filtered_products(wanted, alias=alias)
-            else:
-                found = searchable_products(wanted, alias=alias, price_in_index=not wide_price)
+            found = searchable_products(wanted, alias=alias) if index_words else filtered_products(wanted, alias=alias)
             return found.annotate(document=STORED_VECTOR, title_vector=TITLE_VECTOR).filter(text_match)
 
         def count(wanted: SearchFilters, facet: str) -> dict:
@@ -514,9 +504,15 @@ class PostgresBackend:
                 return [{**row, "by_popularity": True} for row in found]
         return cls._run(rows[: SAMPLE_LIMIT + 1], alias=alias, settings=(BITMAP_ONLY_SQL, RESTORE_SCANS_SQL))
 
-    @staticmethod
-    def _looks_common(rows: QuerySet, *, alias: str) -> bool:
+    @classmethod
+    def _looks_common(cls, rows: QuerySet, *, alias: str) -> bool:
         """Whether the planner expects these rows to be COMMON_SHARE of the table or more."""
+        planned, table_rows = cls._planned_rows(rows, alias=alias)
+        return table_rows > 0 and planned >= COMMON_SHARE * table_rows
+
+    @staticmethod
+    def _planned_rows(rows: QuerySet, *, alias: str) -> tuple[float, int]:
+        """(the rows the planner expects this query to return, the rows in the table): no row is read."""
         sql, params = rows.query.sql_with_params()
         with connections[alias].cursor() as cursor:
             cursor.execute(TABLE_SIZE_SQL, ["catalog_product", "catalog_product"])
@@ -524,7 +520,7 @@ class PostgresBackend:
             cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
             plan = cursor.fetchone()[0]
         plan = json.loads(plan) if isinstance(plan, str) else plan
-        return table_rows > 0 and plan[0]["Plan"]["Plan Rows"] >= COMMON_SHARE * table_rows
+        return plan[0]["Plan"]["Plan Rows"], int(table_rows)
 
     @staticmethod
     def _run(rows: QuerySet, *, alias: str, settings: tuple[str, str]) -> list[dict]:
@@ -641,14 +637,16 @@ class PostgresBackend:
         return rank * popularity + exact
 
     @staticmethod
-    def text_state(word: str, *, alias: str) -> tuple[list[str], bool]:
-        """(the lexicon's words that start with this word, up to PREFIX_COMPLETIONS + 1: only
-        the word itself when the customer has finished typing it; whether any product has no
-        vector yet). One statement."""
+    def text_state(words: list[str], *, alias: str) -> tuple[list[str], bool, bool]:
+        """(the lexicon's words that start with the last word, up to PREFIX_COMPLETIONS + 1:
+        only the word itself when the customer has finished typing it; whether any product has
+        no vector yet; whether the words before the last are more than stop words). One
+        statement."""
+        word = words[-1]
         with connections[alias].cursor() as cursor:
-            cursor.execute(TEXT_STATE_SQL, [word.isalpha(), word, PREFIX_COMPLETIONS + 1])
-            completions, vectorless = cursor.fetchone()
-        return list(completions), bool(vectorless)
+            cursor.execute(TEXT_STATE_SQL, [word.isalnum(), word, word, PREFIX_COMPLETIONS + 1, words[:-1]])
+            completions, vectorless, finished_lexemes = cursor.fetchone()
+        return list(completions), bool(vectorless), bool(finished_lexemes)
 
     def corrections(self, words: list[str], *, alias: str) -> dict[str, str]:
         """{misspelled word: the most similar lexicon word} for words the lexicon does not know
@@ -737,11 +735,14 @@ class PostgresBackend:
             INSERT INTO {WORDS_TABLE} (word)
             SELECT DISTINCT lower(m[1]) FROM catalog_product
             LEFT JOIN catalog_brand b ON b.id = catalog_product.brand_id
+            LEFT JOIN catalog_category c ON c.id = catalog_product.category_id
+            LEFT JOIN catalog_category pc ON pc.id = c.parent_id
             CROSS JOIN LATERAL regexp_matches(
-                catalog_product.title || ' ' || coalesce(b.name, '') || ' '
+                catalog_product.title || ' ' || coalesce(b.name, '') || ' ' || coalesce(c.name, '') || ' '
+                || coalesce(pc.name, '') || ' '
                 || coalesce((SELECT string_agg(v.value, ' ') FROM jsonb_each_text(catalog_product.attributes) v), ''),
                 %s, 'g') AS m
-            WHERE {where}
+            WHERE ({where}) AND m[1] ~ '[[:alpha:]]'
             ORDER BY 1
             ON CONFLICT (word) DO NOTHING
             """,  # noqa: S608 (constant SQL; values are parameters)

@@ -453,6 +453,29 @@ def _index_scans(plan: dict) -> list[dict]:
     return found + [scan for child in plan.get("Plans", []) for scan in _index_scans(child)]
 
 
+def _text_index_scans(sql: str, params, *, analyze: bool = False) -> list[dict]:
+    """The scans of the search index in this statement's plan, planned as the search plans it.
+
+    At a million products the planner prefers this index for searches (bench/search.py); on a
+    few rows it may as well read another index, so those are set aside (inside a transaction,
+    rolled back) to see what the text index alone does."""
+    from catalog.search import postgres
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT string_agg(quote_ident(indexrelid::regclass::text), ', ') FROM pg_index WHERE indrelid ="
+            " 'catalog_product'::regclass AND NOT indisunique AND indexrelid::regclass::text NOT IN"
+            " ('product_search_filters_gin', 'product_search_vector_missing')"
+        )
+        cursor.execute(f"DROP INDEX {cursor.fetchone()[0]}")
+        cursor.execute(postgres.BITMAP_ONLY_SQL)
+        cursor.execute(f"EXPLAIN ({'ANALYZE, ' if analyze else ''}FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+        transaction.set_rollback(True)
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    return _index_scans(plan[0]["Plan"])
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize(
     "filters, key",
@@ -463,17 +486,14 @@ def _index_scans(plan: dict) -> list[dict]:
     ],
     ids=["category", "brand", "price"],
 )
-def test_a_word_whose_products_all_fail_the_filter_is_answered_by_the_index_alone(settings, filters, key, monkeypatch):
+def test_a_word_whose_products_all_fail_the_filter_is_answered_by_the_index_alone(settings, filters, key):
     """The word matches 1,000 lamps; none is in the category, of the brand or in the price range
     asked for, each of which holds 5,000 other products. The index intersects the word with the
     filter itself, so its scan hands the table no row to read (before migration 0014 it handed
-    over the 1,000 lamps, each read to be thrown away). A price range does so while it is narrow
-    (under WIDE_PRICE_SHARE of the catalog; this small catalog is five sixths in the range, so
-    the share is raised here): a wide one is checked on the rows (the next test)."""
+    over the 1,000 lamps, each read to be thrown away)."""
     from catalog.search import postgres
 
     settings.SEARCH_BACKEND = "database"
-    monkeypatch.setattr(postgres, "WIDE_PRICE_SHARE", 0.9)
     lighting, books = CategoryFactory(slug="lighting"), CategoryFactory(slug="books")
     acme, penrose = BrandFactory(slug="acme"), BrandFactory(slug="penrose")
     Product.objects.bulk_create(
@@ -496,53 +516,11 @@ def test_a_word_whose_products_all_fail_the_filter_is_answered_by_the_index_alon
     sample = [(sql, params) for sql, params in statements
               if f"LIMIT {postgres.SAMPLE_LIMIT + 1}" in sql and "ORDER BY" not in sql]  # fmt: skip
     assert sample
-    with transaction.atomic(), connection.cursor() as cursor:
-        # At a million products the planner prefers this index for these searches (bench/search.py);
-        # on a few thousand rows it may as well read the filter's own btree, so those are set
-        # aside (inside this transaction, rolled back) to see what the index alone does.
-        cursor.execute(
-            "SELECT string_agg(quote_ident(indexrelid::regclass::text), ', ') FROM pg_index WHERE indrelid ="
-            " 'catalog_product'::regclass AND NOT indisunique AND indexrelid::regclass::text NOT IN"
-            " ('product_search_filters_gin', 'product_search_vector_missing')"
-        )
-        cursor.execute(f"DROP INDEX {cursor.fetchone()[0]}")
-        cursor.execute(postgres.BITMAP_ONLY_SQL)  # as the search plans it
-        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sample[0][0]}", sample[0][1])
-        plan = cursor.fetchone()[0]
-        transaction.set_rollback(True)
-    plan = json.loads(plan) if isinstance(plan, str) else plan
-    scans = _index_scans(plan[0]["Plan"])
+    scans = _text_index_scans(*sample[0], analyze=True)
     # PostgreSQL 15 shows the init plan's result as "$0", 17 as "(InitPlan 1).col1"
     conditions = [scan["Index Cond"].replace("$0", "InitPlan") for scan in scans]
     assert conditions and all("to_tsvector('simple'" in cond and key in cond for cond in conditions), conditions
     assert sum(scan["Actual Rows"] for scan in scans) == 0
-
-
-@pytest.mark.postgres
-def test_a_wide_price_range_is_checked_on_the_rows_the_words_find(settings):
-    """A range holding a large share of the catalog is not asked of the index (its band words'
-    long posting lists cost more to intersect than the rows cost to read): the index is asked
-    for the word alone, and the price still decides exactly, at its edges too."""
-    settings.SEARCH_BACKEND = "database"
-    lighting = CategoryFactory(slug="lighting")
-    Product.objects.bulk_create(
-        [Product(sku=f"L{n}", slug=f"lamp-{n}", title=f"Desk Lamp {n}", category=lighting,
-                 price=Decimal("10.00") + n) for n in range(300)]  # 10.00 ... 309.00
-    )  # fmt: skip
-    search.get_backend().rebuild(batch_size=500)
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE catalog_product")
-    statements = []
-    with connection.execute_wrapper(lambda run, sql, params, many, ctx: statements.append((sql, params)) or run(
-            sql, params, many, ctx)):  # fmt: skip
-        result = search.search(query="lamp", filters=SearchFilters(price_min=Decimal("50"), price_max=Decimal("200")),
-                               page_size=200)  # fmt: skip
-    assert result.total == 151  # 50.00 to 200.00, both ends included
-    assert sorted(Product.objects.filter(pk__in=result.ids).values_list("price", flat=True)) == [
-        Decimal("50.00") + n for n in range(151)
-    ]
-    sample = [sql for sql, _ in statements if "LIMIT 1001" in sql and "ORDER BY" not in sql]
-    assert sample and all("width_bucket" not in sql for sql in sample)  # the band words are not asked for
 
 
 # --- Search as you type: the last word completes to the catalog's words ---------------------------
@@ -573,7 +551,7 @@ def _searched_terms(query: str) -> tuple[list[int], list[str]]:
 
 @pytest.mark.postgres
 def test_the_last_word_completes_to_the_catalogs_words_not_to_any_word_of_a_description(rainwear):
-    """"rain j" is a customer typing "rain jacket": it finds the jacket, whose title has a word
+    """ "rain j" is a customer typing "rain jacket": it finds the jacket, whose title has a word
     starting with "j", and no longer the hat whose description happens to say "Jolly". The index is
     asked for the whole words (the lexicon's completions), never for every word starting with j."""
     for typed in ("rain j", "rain ja", "rain jacket"):
@@ -583,9 +561,7 @@ def test_the_last_word_completes_to_the_catalogs_words_not_to_any_word_of_a_desc
 
 
 @pytest.mark.postgres
-def test_a_last_word_with_more_completions_than_the_limit_or_with_digits_is_matched_as_a_prefix(
-    rainwear, monkeypatch
-):
+def test_a_last_word_with_more_completions_than_the_limit_or_with_digits_is_matched_as_a_prefix(rainwear, monkeypatch):
     from catalog.search import postgres
 
     ProductFactory(title="Rain Jumper", category=rainwear["jacket"].category)
@@ -601,7 +577,7 @@ def test_a_last_word_with_more_completions_than_the_limit_or_with_digits_is_matc
 
 @pytest.mark.postgres
 def test_many_completions_after_a_finished_word_are_checked_on_the_rows_the_word_finds(rainwear, monkeypatch):
-    """"building s" completes "s" to every lexicon word starting with s: stepping through all
+    """ "building s" completes "s" to every lexicon word starting with s: stepping through all
     their posting lists beside "building" costs more than checking the rows "building" finds.
     Past INDEXED_COMPLETIONS the index is asked for the finished words, and each row they find
     is checked for the rest: the same products are found."""
@@ -609,9 +585,42 @@ def test_many_completions_after_a_finished_word_are_checked_on_the_rows_the_word
 
     monkeypatch.setattr(postgres, "INDEXED_COMPLETIONS", 0)
     statements = []
-    with connection.execute_wrapper(lambda run, sql, params, many, ctx: statements.append(sql) or run(
+    with connection.execute_wrapper(lambda run, sql, params, many, ctx: statements.append((sql, params)) or run(
             sql, params, many, ctx)):  # fmt: skip
         assert search.search(query="rain j").ids == [rainwear["jacket"].pk]
-        assert search.search(query="walking b").ids == [rainwear["boot"].pk]
-    samples = [sql for sql in statements if "LIMIT 1001" in sql]
-    assert len(samples) == 2 and all("ts_match_vq" in sql for sql in samples)
+    assert search.search(query="walking b").ids == [rainwear["boot"].pk]
+    sql, params = next((sql, params) for sql, params in statements if "LIMIT 1001" in sql)
+    conditions = [scan["Index Cond"] for scan in _text_index_scans(sql, params)]
+    assert conditions and all("'rain'" in cond and "jacket" not in cond for cond in conditions), conditions
+
+
+@pytest.mark.postgres
+def test_model_numbers_and_category_names_complete_as_they_are_typed(settings):
+    """The lexicon holds words with digits ("PS5") and the category names too, so a word being
+    typed still finds them when other catalog words start the same way ("Psalm", "Phonograph")."""
+    settings.SEARCH_BACKEND = "database"
+    phones = CategoryFactory(name="Phones", slug="phones")
+    other = CategoryFactory(name="Music", slug="music")
+    console = ProductFactory(title="Console PS5 Digital", category=other)
+    psalms = ProductFactory(title="Psalm Book", category=other)
+    handset = ProductFactory(title="Zenith X1", category=phones)
+    gramophone = ProductFactory(title="Phonograph Deluxe", category=other)
+    iphone = ProductFactory(title="Apple iPhone15 Pro", category=phones)
+    play = ProductFactory(title="Iphigenia in Aulis", category=other)
+    search.get_backend().rebuild(batch_size=100)
+    # From the third character a model number completes ("ps5"; a catalog holds thousands of
+    # them, so a word of one or two letters completes to words of letters only)
+    assert set(search.search(query="iph").ids) == {iphone.pk, play.pk}
+    assert set(search.search(query="console ps5").ids) == {console.pk}
+    assert set(search.search(query="psa").ids) == {psalms.pk}
+    assert set(search.search(query="phon").ids) == {handset.pk, gramophone.pk, iphone.pk}
+
+
+@pytest.mark.postgres
+def test_finished_words_that_are_only_stop_words_leave_the_last_word_to_decide(rainwear, monkeypatch):
+    """ "the j": "the" stems to nothing, so the finished words alone could never drive the index
+    (an empty query matches nothing); the last word's completions decide, as before."""
+    from catalog.search import postgres
+
+    monkeypatch.setattr(postgres, "INDEXED_COMPLETIONS", 0)
+    assert search.search(query="the j").ids == [rainwear["jacket"].pk]
