@@ -1,14 +1,29 @@
-"""Small template helpers of the storefront pages: page numbers and savings."""
+"""Small template helpers of the storefront pages: page numbers, savings and fixed URLs."""
 
 from __future__ import annotations
 
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+from functools import lru_cache
 
 from django import template
+from django.urls import get_script_prefix, get_urlconf, reverse
 
 register = template.Library()
 
 PAGES_AROUND = 2  # page numbers shown on each side of the current one
+
+
+@register.simple_tag
+def fixed_url(name: str) -> str:
+    """`{% url name %}` for a URL without arguments (the header's and footer's links), reversed
+    once per process, script prefix and URLconf instead of on every page: every storefront page
+    carries about ten of them, 20-30 microseconds each (bench/pages.py, docs/read-path.md)."""
+    return _reversed(name, get_script_prefix(), get_urlconf())
+
+
+@lru_cache(maxsize=256)
+def _reversed(name: str, prefix: str, urlconf: str | None) -> str:
+    return reverse(name, urlconf=urlconf)  # reverse() itself adds the current script prefix
 
 
 @register.filter
