@@ -207,7 +207,7 @@ def text_query(
     is a prefix (search as you type), also of the title's unstemmed words, unless it is a
     complete word (`last_is_prefix` False): a prefix scan of the GIN index costs about twice
     as much. `completions`: the catalog's words that start with the last word (the lexicon:
-    titles, brands, attribute values); the last word then matches any of them, or itself, as
+    titles, brands, category names, attribute values); the last word then matches any of them, or itself, as
     whole words instead of as a prefix. The index skips through a few exact words as it skips
     through the filter words, where a prefix first collects every row of every word starting
     with it (descriptions' words too): "rain j" at a million products read 34,000 rows for it."""
@@ -278,7 +278,7 @@ TABLE_SIZE_SQL = (
 # the partial index product_search_vector_missing answers the second; the third says whether the
 # words before the last one stem to anything (stop words stem to nothing).
 TEXT_STATE_SQL = (
-    "SELECT ARRAY(SELECT word FROM catalog_searchword WHERE %s AND word LIKE %s || '%%'"
+    "SELECT ARRAY(SELECT word FROM catalog_searchword WHERE word LIKE %s || '%%'"
     " AND (length(%s) >= 3 OR word !~ '[[:digit:]]') ORDER BY word LIMIT %s),"
     " EXISTS (SELECT 1 FROM catalog_product WHERE search_vector IS NULL AND is_active),"
     " (SELECT coalesce(bool_or(cardinality(ts_lexize('english_stem', w)) > 0), false) FROM unnest(%s::text[]) w)"
@@ -644,7 +644,7 @@ class PostgresBackend:
         statement."""
         word = words[-1]
         with connections[alias].cursor() as cursor:
-            cursor.execute(TEXT_STATE_SQL, [word.isalnum(), word, word, PREFIX_COMPLETIONS + 1, words[:-1]])
+            cursor.execute(TEXT_STATE_SQL, [word, word, PREFIX_COMPLETIONS + 1, words[:-1]])
             completions, vectorless, finished_lexemes = cursor.fetchone()
         return list(completions), bool(vectorless), bool(finished_lexemes)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
@@ -448,6 +449,15 @@ def test_every_price_in_a_searched_range_is_in_a_band_the_search_asks_the_index_
             assert asked[-1] == (band[high] if high is not None else len(PRICE_BAND_EDGES)), (low, high)
 
 
+@contextmanager
+def _recorded_statements():
+    """The (sql, params) of every statement the block runs, in order."""
+    statements: list[tuple[str, object]] = []
+    with connection.execute_wrapper(lambda run, sql, params, many, ctx: statements.append((sql, params)) or run(
+            sql, params, many, ctx)):  # fmt: skip
+        yield statements
+
+
 def _index_scans(plan: dict) -> list[dict]:
     found = [plan] if plan.get("Index Name") == "product_search_filters_gin" else []
     return found + [scan for child in plan.get("Plans", []) for scan in _index_scans(child)]
@@ -507,9 +517,7 @@ def test_a_word_whose_products_all_fail_the_filter_is_answered_by_the_index_alon
         cursor.execute("ANALYZE catalog_product")
     if "category" in filters:
         filters = {"category_ids": (books.pk,)}
-    statements = []
-    with connection.execute_wrapper(lambda run, sql, params, many, ctx: statements.append((sql, params)) or run(
-            sql, params, many, ctx)):  # fmt: skip
+    with _recorded_statements() as statements:
         result = search.search(query="lamp", filters=SearchFilters(**filters))
     assert (result.total, result.ids) == (0, [])
     # the storage-order sample (a second one counts the chosen brand or price facet without it)
@@ -541,11 +549,9 @@ def rainwear(settings):
 
 def _searched_terms(query: str) -> tuple[list[int], list[str]]:
     """The ids a search finds and the text-search terms its statements sent."""
-    statements = []
-    with connection.execute_wrapper(lambda run, sql, params, many, ctx: statements.append(params) or run(
-            sql, params, many, ctx)):  # fmt: skip
+    with _recorded_statements() as statements:
         ids = search.search(query=query).ids
-    terms = [p for params in statements for p in (params or ()) if isinstance(p, str) and "'" in p]
+    terms = [p for _sql, params in statements for p in (params or ()) if isinstance(p, str) and "'" in p]
     return ids, terms
 
 
@@ -584,9 +590,7 @@ def test_many_completions_after_a_finished_word_are_checked_on_the_rows_the_word
     from catalog.search import postgres
 
     monkeypatch.setattr(postgres, "INDEXED_COMPLETIONS", 0)
-    statements = []
-    with connection.execute_wrapper(lambda run, sql, params, many, ctx: statements.append((sql, params)) or run(
-            sql, params, many, ctx)):  # fmt: skip
+    with _recorded_statements() as statements:
         assert search.search(query="rain j").ids == [rainwear["jacket"].pk]
     assert search.search(query="walking b").ids == [rainwear["boot"].pk]
     sql, params = next((sql, params) for sql, params in statements if "LIMIT 1001" in sql)
