@@ -38,7 +38,10 @@ def apply_stock_updates_task(self, *, source: str, updates: list[dict]) -> dict[
         if result.status == ERROR and result.error_code == StockBusy.code
     ]
     if busy:
+        # Counted here, not with retry(max_retries=...): Celery keeps that limit on the task
+        # object, so one busy retry would cap every later database-error retry of this process.
+        if self.request.retries >= BUSY_MAX_RETRIES:
+            raise self.MaxRetriesExceededError(f"{len(busy)} stock updates from {source} stayed busy")
         logger.info("retrying %d busy stock updates from %s", len(busy), source)
-        raise self.retry(kwargs={"source": source, "updates": busy}, countdown=2 ** (self.request.retries + 1),
-                         max_retries=BUSY_MAX_RETRIES)  # fmt: skip
+        raise self.retry(kwargs={"source": source, "updates": busy}, countdown=2 ** (self.request.retries + 1))
     return dict(Counter(result.status for result in results))

@@ -42,9 +42,11 @@ class DeadLetteringTask(Task):
         letter = record(task_name=self.name, task_id=task_id, args=args, kwargs=kwargs, exc=exc, traceback=str(einfo))
         if letter is None and not self.request.is_eager:
             # The dead letter could not be written (the database is down too): never drop the
-            # step; send the task again for later, as a retry without a limit.
-            self.retry(args=args, kwargs=kwargs, exc=exc, countdown=DEAD_LETTER_UNRECORDED_RETRY, max_retries=None,
-                       throw=False)  # fmt: skip
+            # step; send the task again for later, whatever retries it used (its message is
+            # acknowledged as it fails). Not self.retry(): past the task's max_retries, where a long
+            # outage leads, that raises instead of sending (max_retries=None means the task's own).
+            self.signature_from_request(self.request, args, kwargs, countdown=DEAD_LETTER_UNRECORDED_RETRY,
+                                        retries=self.request.retries + 1).apply_async()  # fmt: skip
 
 
 app = Celery("shop", task_cls=DeadLetteringTask)

@@ -1,8 +1,10 @@
 """The feed task: a door onto apply_stock_updates, safe to run twice, retrying only busy lines."""
 
+import contextlib
 import json
 
 import pytest
+from celery.exceptions import Retry
 
 from inventory import services
 from inventory.exceptions import StockBusy
@@ -60,3 +62,39 @@ def test_busy_lines_are_retried_alone(monkeypatch):
     assert StockItem.objects.get(pk=item.pk).available == 3
     assert StockItem.objects.get(pk=other.pk).available == 4
     assert StockMovement.objects.count() == 2
+
+
+def test_a_busy_retry_leaves_the_database_error_budget_of_the_process_at_ten(monkeypatch):
+    """Celery keeps a retry(max_retries=...) on the task object: the busy lines' limit of 5 must
+    not become every later database-error retry's limit in the same worker process."""
+    from django.db import OperationalError
+
+    from inventory import tasks
+
+    test_busy_lines_are_retried_alone(monkeypatch)  # one busy retry in this process
+    attempts = []
+
+    def database_down(**kwargs):
+        attempts.append(1)
+        raise OperationalError("the server closed the connection")
+
+    monkeypatch.setattr(services, "apply_stock_updates", database_down)
+    updates = [{"update_id": "u9", "product_id": 1, "quantity": 1}]
+    # the 7th delivery: within a budget of 10 it is retried, a budget of 5 would fail it at once
+    # (eagerly the retry runs inside this attempt, and its failure comes out of it)
+    assert tasks.DATABASE_MAX_RETRIES == 10
+    with contextlib.suppress(OperationalError, Retry):
+        apply_stock_updates_task.apply(kwargs={"source": "apikey:abc", "updates": updates}, retries=6, throw=False)
+    assert len(attempts) > 1
+
+
+def test_lines_still_busy_after_five_retries_fail_the_task(monkeypatch):
+    def always_busy(**kwargs):
+        raise StockBusy()
+
+    monkeypatch.setattr(services, "set_level", always_busy)
+    item = StockItemFactory(available=10)
+    updates = [{"update_id": "u1", "product_id": item.product_id, "quantity": 3}]
+    result = apply_stock_updates_task.apply(kwargs={"source": "apikey:abc", "updates": updates}, retries=5, throw=False)
+    assert result.failed() and isinstance(result.result, apply_stock_updates_task.MaxRetriesExceededError)
+    assert StockItem.objects.get(pk=item.pk).available == 10

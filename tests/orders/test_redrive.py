@@ -174,13 +174,14 @@ def test_a_failure_that_cannot_be_recorded_as_a_dead_letter_is_retried_not_dropp
     sent = []
     task = app.tasks["orders.allocate_order"]
     monkeypatch.setattr("shop.deadletters.record", lambda **kwargs: None)  # the database is down too
-    monkeypatch.setattr(type(task), "retry", lambda self, **kwargs: sent.append(kwargs))
-    task.push_request(id="t-1", is_eager=False, retries=10)
+    monkeypatch.setattr(task, "apply_async", lambda *args, **options: sent.append((args, options)))
+    task.push_request(id="t-1", is_eager=False, retries=10)  # its 10 retries used up: a long outage
     try:
         task.on_failure(RuntimeError("database gone"), "t-1", (), {"order_id": 7}, None)
     finally:
         task.pop_request()
-    assert [(s["kwargs"], s["max_retries"]) for s in sent] == [({"order_id": 7}, None)]
+    # sent again for later, past its retries (Celery's retry() would have raised there instead)
+    assert [(args[1], options["countdown"]) for args, options in sent] == [({"order_id": 7}, 60)]
 
 
 def test_an_email_that_keeps_failing_is_redriven_a_bounded_number_of_times(lamp, settings):
