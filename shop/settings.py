@@ -42,6 +42,8 @@ SHOP_NAME = env.str("SHOP_NAME", default="Shop")
 # Where customers reach the storefront: links in e-mails (order pages) start with it.
 SHOP_BASE_URL = env.str("SHOP_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 SHOP_CURRENCY = env.str("SHOP_CURRENCY", default="EUR")
+# Render every kept page part again and fail if it differs (shop/fragments.py): on in the tests.
+FRAGMENT_CHECK = env.bool("FRAGMENT_CHECK", default=False)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

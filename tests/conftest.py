@@ -67,6 +67,13 @@ def _fast_password_hasher(settings) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fragment_check(settings) -> None:
+    # Every kept page part is rendered again on each hit and must match (shop/fragments.py): a
+    # value a part shows but its key does not name fails whichever test shows it.
+    settings.FRAGMENT_CHECK = True
+
+
+@pytest.fixture(autouse=True)
 def _fresh_redis_breakers():
     # The Redis circuit breakers are per process: a test that made one Redis address fail must
     # not leave the next test with that breaker open (or its outage already reported).

@@ -8,6 +8,8 @@ from functools import lru_cache
 from django import template
 from django.urls import get_script_prefix, get_urlconf, reverse
 
+from shop import fragments
+
 register = template.Library()
 
 PAGES_AROUND = 2  # page numbers shown on each side of the current one
@@ -55,3 +57,26 @@ def saving_percent(price, was_price) -> int | None:
     if was_price <= 0 or price >= was_price:
         return None
     return int(((was_price - price) * 100 / was_price).to_integral_value(rounding=ROUND_FLOOR)) or None
+
+
+class MemoNode(template.Node):
+    """`{% memo value... %}...{% endmemo %}`: the part rendered once per distinct values and kept
+    (shop/fragments.py). Name every value the part shows (none: the same on every page of the
+    process); the visitor's CSRF token is put in on every request, anything else personal stays
+    outside."""
+
+    def __init__(self, nodelist: template.NodeList, values: list[template.base.FilterExpression]) -> None:
+        self.nodelist, self.values = nodelist, values
+        self.place = fragments.new_place()
+
+    def render(self, context: template.Context) -> str:
+        key = (self.place, *(fragments.frozen(v.resolve(context, ignore_failures=True)) for v in self.values))
+        return fragments.rendered_once(key, context, lambda: self.nodelist.render(context))
+
+
+@register.tag("memo")
+def memo(parser: template.base.Parser, token: template.base.Token) -> MemoNode:
+    bits = token.split_contents()
+    nodelist = parser.parse(("endmemo",))
+    parser.delete_first_token()
+    return MemoNode(nodelist, [parser.compile_filter(bit) for bit in bits[1:]])

@@ -19,6 +19,7 @@ from catalog import cache as catalog_cache
 from catalog import services
 from catalog.models import Product
 from inventory import services as inventory_services
+from shop import fragments
 from tests.cache_helpers import count_cache_calls
 from tests.catalog.factories import BrandFactory, CategoryFactory, ProductFactory
 
@@ -265,6 +266,52 @@ def test_two_visitors_never_see_each_others_csrf_token_in_a_card(lamps):
         pages[name] = (set(tokens), secret)
     assert pages["ada"][1] != pages["bob"][1]
     assert not pages["ada"][0] & pages["bob"][0]
+
+
+@pytest.mark.parametrize("path", ["/", "/c/lamps/", "{product}", "/search/?q=lamp"])
+def test_a_warm_page_renders_none_of_its_cards_and_header_again(client, lamps, path, settings):
+    settings.FRAGMENT_CHECK = False  # the check renders every kept part again, on purpose
+    url = path.format(product=lamps[0].get_absolute_url())
+    client.get(url)  # "Recently viewed" is filled from now on
+    fragments.clear()
+    cold = client.get(url)
+    assert "catalog/_product_card.html" in [t.name for t in cold.templates]
+    warm = client.get(url)
+    assert warm.status_code == 200
+    assert warm.content == cold.content.replace(*_tokens_of(cold, warm))
+    rendered = [t.name for t in warm.templates]
+    assert "catalog/_product_card.html" not in rendered and "catalog/_add_to_cart.html" not in rendered
+
+
+def _tokens_of(*responses) -> list[bytes]:
+    return [re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', r.content).group(1) for r in responses]
+
+
+def test_a_form_of_a_kept_page_part_is_accepted_and_the_header_follows_the_cart(lamps):
+    Client().get("/c/lamps/")  # another visitor: the page's parts are kept
+    visitor = Client(enforce_csrf_checks=True)
+    html = visitor.get("/c/lamps/").content.decode()
+    assert '<span class="cart-count">0</span>' in html
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', _card_html(html, lamps[29])).group(1)
+    response = visitor.post("/cart/add/", {"product_id": lamps[29].pk, "quantity": 1, "next": "/c/lamps/",
+                                           "csrfmiddlewaretoken": token})  # fmt: skip
+    assert response.status_code == 302
+    assert '<span class="cart-count">1</span>' in visitor.get("/c/lamps/").content.decode()
+    assert '<span class="cart-count">0</span>' in Client().get("/c/lamps/").content.decode()
+
+
+def test_the_header_shows_each_visitor_their_own_account(lamps):
+    from tests.accounts.factories import UserFactory
+
+    ada = Client()
+    ada.force_login(UserFactory(full_name="Ada Lovelace", email="ada@example.com"))
+    assert "Log out" in ada.get("/c/lamps/").content.decode()
+    html = Client().get("/c/lamps/").content.decode()
+    assert "Log in" in html and "Log out" not in html and "Ada" not in html
+    bob = Client()
+    bob.force_login(UserFactory(full_name="Bob Babbage", email="bob@example.com"))
+    html = bob.get("/c/lamps/").content.decode()
+    assert "Bob" in html and "Ada" not in html
 
 
 @pytest.mark.parametrize("path", ["/", "/c/lamps/", "{product}", "/search/?q=lamp", "/cart/"])

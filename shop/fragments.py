@@ -1,0 +1,127 @@
+"""Parts of a storefront page rendered once and served again while what they show is unchanged.
+
+`{% memo value... %}...{% endmemo %}` (shop/templatetags/storefront.py) keys its part by the
+values it names (the data the part shows: a product's page data with its availability, a
+listing with its cards, the header's user and cart count) plus what every part depends on (the
+script prefix, URLconf, language, shop name and currency). The key is the data itself, frozen
+into a tuple, so a changed price, stock figure or cart count is a different key: nothing is
+invalidated, nothing can be served stale. Kept in the process (an LRU bounded in characters).
+
+CSRF tokens are the one personal value a shared part may carry (its forms): the part is
+rendered with a placeholder in place of the token and the visitor's own token is put in on every
+request, which also sets the CSRF cookie as rendering `{% csrf_token %}` does.
+
+`FRAGMENT_CHECK` (on in the tests) renders the part on every hit too and raises if it differs
+from the kept one: a value the part shows but its key does not name is found by the whole suite.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import itertools
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from decimal import Decimal
+
+from django.conf import settings
+from django.urls import get_script_prefix, get_urlconf
+from django.utils import translation
+from django.utils.functional import Promise
+from django.utils.safestring import SafeString
+
+MAX_CHARS = 24_000_000  # per process (about 50 MB); the least recently used parts go first
+CSRF_PLACEHOLDER = "csrf-token-placeholder-5b1e0c7a"  # what no token, text or URL of the shop contains
+
+_parts: OrderedDict[tuple, str] = OrderedDict()
+_size = 0
+_lock = threading.Lock()
+_places = itertools.count()  # one number per part compiled in this process, never reused
+
+_PLAIN = frozenset({str, int, float, Decimal, type(None), datetime.date, datetime.datetime})
+
+
+class FragmentCheckFailed(AssertionError):
+    """A kept part differs from a fresh rendering: its key misses a value it shows."""
+
+
+def frozen(value):
+    """`value` as a hashable key that differs whenever its rendering can: dicts, lists, tuples,
+    sets and dataclasses by their contents, True apart from 1, a safe string apart from a plain
+    one. Anything else (a form, a model instance) is refused: name the fields it shows instead."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is bool:
+        return (bool, value)
+    if kind is dict:
+        return (dict, *((k, frozen(v)) for k, v in value.items()))
+    if kind is list or kind is tuple:
+        return (kind, *map(frozen, value))
+    if kind is set or kind is frozenset:
+        return (frozenset, frozenset(map(frozen, value)))
+    if isinstance(value, SafeString):
+        return (SafeString, str(value))
+    if isinstance(value, Promise):  # a lazy translation
+        return str(value)
+    if isinstance(value, (str, int, float)):  # an enum's member (TextChoices) renders as its value
+        return (kind, value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return (kind, *(frozen(getattr(value, f.name)) for f in dataclasses.fields(value)))
+    raise TypeError(f"a page part cannot be keyed by a {kind.__name__}: name the values it shows")
+
+
+def new_place() -> int:
+    """A number for a part's template node: what tells two parts with the same values apart (the
+    token's position in its template is known only to the debug lexer, and a node's id() is
+    reused once a template is collected)."""
+    return next(_places)
+
+
+def rendered_once(key: tuple, context, render: Callable[[], str], *, check: bool = True) -> str:
+    """The part under `key` (its place and frozen values), rendered by `render()` the first time,
+    with the request's CSRF token put in. `check=False` for a part keyed by a version rather
+    than by its data (product cards), which FRAGMENT_CHECK cannot hold to its data."""
+    token = context.get("csrf_token")
+    has_token = token is not None and token != "NOTPROVIDED"  # noqa: S105 (Django's "no token" marker)
+    key = (*key, has_token, get_script_prefix(), get_urlconf(), translation.get_language(),
+           context.get("SHOP_NAME"), context.get("SHOP_CURRENCY"))  # fmt: skip
+    html = _parts.get(key)
+    if html is None or (check and settings.FRAGMENT_CHECK):
+        fresh = _render_with_placeholder(context, render) if has_token else render()
+        if html is not None and html != fresh:
+            raise FragmentCheckFailed(f"a kept page part differs from its fresh rendering; key {key!r}")
+        if html is None:
+            _keep(key, fresh)
+        html = fresh
+    else:
+        with _lock:
+            if key in _parts:
+                _parts.move_to_end(key)
+    if has_token and CSRF_PLACEHOLDER in html:
+        html = html.replace(CSRF_PLACEHOLDER, str(token))  # str() of the lazy token sets the cookie
+    return SafeString(html)
+
+
+def clear() -> None:
+    global _size
+    with _lock:
+        _parts.clear()
+        _size = 0
+
+
+def _render_with_placeholder(context, render: Callable[[], str]) -> str:
+    with context.push(csrf_token=CSRF_PLACEHOLDER):
+        return render()
+
+
+def _keep(key: tuple, html: str) -> None:
+    global _size
+    with _lock:
+        if key in _parts:
+            return
+        _parts[key] = html
+        _size += len(html)
+        while _size > MAX_CHARS and _parts:
+            _size -= len(_parts.popitem(last=False)[1])
