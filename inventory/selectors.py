@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import connections, models, router, transaction
 from django.db.models import F, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 
@@ -55,10 +55,28 @@ def get_availability(*, product_ids: list[int]) -> dict[int, Availability]:
 
 
 def get_levels(*, product_ids: list[int]) -> dict[int, int]:
-    """Units available of each product id, in one query (none for an empty list); 0 when never stocked."""
+    """Units available of each product id, in one query (none for an empty list); 0 when never stocked.
+
+    Every storefront page asks this, so it is one plain statement on the database the router
+    names (as the ORM would ask): building the ORM's query cost three times the query itself
+    (about 0.4 ms of a 3 ms product page, docs/read-path.md).
+    """
     if not product_ids:
         return {}
-    levels = dict(StockItem.objects.filter(product_id__in=set(product_ids)).values_list("product_id", "available"))
+    ids = sorted(set(product_ids))
+    connection = connections[router.db_for_read(StockItem)]
+    quote = connection.ops.quote_name
+    meta = StockItem._meta
+    table, product, available = (
+        quote(n) for n in (meta.db_table, meta.get_field("product").column, meta.get_field("available").column)
+    )
+    if connection.vendor == "postgresql":  # one statement whatever the number of ids (prepared once)
+        where, params = f"{product} = ANY(%s)", [ids]
+    else:
+        where, params = f"{product} IN ({', '.join(['%s'] * len(ids))})", ids
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {product}, {available} FROM {table} WHERE {where}", params)  # noqa: S608 (quoted names)
+        levels = dict(cursor.fetchall())
     return {product_id: levels.get(product_id, 0) for product_id in product_ids}
 
 

@@ -27,6 +27,8 @@ from psycopg import sql
 
 from catalog import selectors
 from catalog.models import Category, Product
+from inventory import selectors as inventory_selectors
+from inventory import services as inventory_services
 from shop import db_router
 from shop.conf import replica_databases
 from shop.db_router import choose_read_alias, measure_replica_lag, read_scope, replica_ok
@@ -120,6 +122,27 @@ def test_an_opted_in_selector_runs_its_query_on_the_replica(replicas):
     assert found == [product]
     assert len(product_queries(on_replica)) == 1
     assert product_queries(on_primary) == []
+
+
+def test_the_pages_availability_reads_the_replica_and_a_stock_decision_the_primary(replicas):
+    replicas("router_live")
+    product = ProductFactory(title="Trail Running Shoe")
+    inventory_services.set_level(product_id=product.pk, quantity=4, cause="test:router")
+
+    def stock_queries(captured) -> list[str]:
+        return [q["sql"] for q in captured if "inventory_stockitem" in q["sql"]]
+
+    with (
+        read_scope(),
+        CaptureQueriesContext(connections["router_live"]) as on_replica,
+        CaptureQueriesContext(connections["default"]) as on_primary,
+    ):
+        shown = selectors.get_availability(product_ids=[product.pk])  # a page's label: opted in
+        with transaction.atomic():
+            levels = inventory_selectors.get_levels(product_ids=[product.pk])  # inside a service: the primary
+    assert shown[product.pk].label == "Only 4 left" and levels == {product.pk: 4}
+    assert len(stock_queries(on_replica)) == 1
+    assert len(stock_queries(on_primary)) == 1
 
 
 def test_opting_in_without_replicas_reads_the_primary(replicas):
