@@ -11,6 +11,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -144,6 +145,30 @@ def hammer(port: int, path: str, total: int, concurrency: int, time_limit: float
     finally:
         for getter in getters:
             getter.conn.close()
+
+
+WRK_REPORT = """done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("WRK %d %d %d %.3f %.3f %.3f\\n", summary.requests, summary.duration,
+    e.connect + e.read + e.write + e.status + e.timeout,
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000))
+end
+"""
+
+
+def wrk_load(port: int, path: str, seconds: float, concurrency: int) -> dict:
+    """`seconds` of GETs of `path` from wrk (Debian's package; C, two threads) over `concurrency`
+    keep-alive connections, reported as `hammer` reports; a non-2xx answer counts as an error."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        script.write(WRK_REPORT)
+        script.flush()
+        out = subprocess.run(
+            ["wrk", "-t2", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "-s", script.name,
+             f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+    requests, micros, errors, p50, p95, p99 = out.split("WRK ", 1)[1].split()
+    return {"requests": int(requests), "rps": int(requests) / (int(micros) / 1e6), "errors": int(errors),
+            "p50": float(p50), "p95": float(p95), "p99": float(p99)}  # fmt: skip
 
 
 # Who used the cores during a load (Linux /proc): each process is put in the first group whose

@@ -3,12 +3,15 @@ products API next to /healthz, on one server in one run (issue 16).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/shop_bench_pages REDIS_URL=redis://127.0.0.1:6379/5 \\
         .venv/bin/python bench/pages.py [--products 10000] [--requests 4000] [--concurrency 16] [--workers 4]
+        [--wrk SECONDS]
 
 1. Creates the database if it is missing, migrates and loads the demo catalog without images
    (idempotent: a second run tops up nothing).
 2. Starts gunicorn (sync workers, as production runs them) on 127.0.0.1 and, for each page, warms
    the cache with one request, then sends `--requests` GETs over `--concurrency` keep-alive
-   connections: requests/s, p50/p95/p99 and the share of /healthz's requests/s.
+   connections: requests/s, p50/p95/p99 and the share of /healthz's requests/s. `--wrk SECONDS`:
+   wrk sends them instead (Debian's package, the issue's load generator; this many seconds per
+   page), a generator that takes less of the cores than this process's threads.
 3. In this process (Django's test client, no network): milliseconds per request of each page,
    SQL queries and cache (Redis) round trips per warm request.
 
@@ -34,6 +37,7 @@ from harness import (
     manage,
     page_load_arguments,
     print_table,
+    wrk_load,
 )
 
 SEARCH_WORDS = ["lamp", "backpack", "novel", "kite", "tent", "watch", "camera", "armchair", "helmet", "jacket"]
@@ -91,6 +95,7 @@ def main() -> None:
     parser = page_load_arguments(__doc__, products=10_000, requests=4000, concurrency=16, workers=4, time_limit=40)
     parser.add_argument("--in-process-rounds", type=int, default=300)
     parser.add_argument("--in-process-only", action="store_true", help="skip the HTTP load (no gunicorn)")
+    parser.add_argument("--wrk", type=float, metavar="SECONDS", help="load each page with wrk for this long")
     args = parser.parse_args()
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgres") or not os.environ.get("REDIS_URL"):
@@ -109,7 +114,10 @@ def main() -> None:
         rows = []
         for name, path in [] if args.in_process_only else pages:
             fetch(port, path)  # warm the cache
-            rows.append((name, hammer(port, path, args.requests, args.concurrency, args.time_limit)))
+            if args.wrk:
+                rows.append((name, wrk_load(port, path, args.wrk, args.concurrency)))
+            else:
+                rows.append((name, hammer(port, path, args.requests, args.concurrency, args.time_limit)))
         if rows:
             print_table(rows, ceiling=rows[0][1]["rps"])
     in_process(env, pages[1:], args.in_process_rounds)
