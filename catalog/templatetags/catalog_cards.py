@@ -18,6 +18,8 @@ register = template.Library()
 
 
 class CardFragmentNode(template.Node):
+    child_nodelists = ()  # no {% block %} inside: not searched for one on every page (see MemoNode)
+
     def __init__(self, nodelist: template.NodeList, card: template.base.FilterExpression) -> None:
         self.nodelist, self.card = nodelist, card
         self.place = fragments.new_place()

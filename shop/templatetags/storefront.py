@@ -63,7 +63,10 @@ class MemoNode(template.Node):
     """`{% memo value... %}...{% endmemo %}`: the part rendered once per distinct values and kept
     (shop/fragments.py). Name every value the part shows (none: the same on every page of the
     process); the visitor's CSRF token is put in on every request, anything else personal stays
-    outside."""
+    outside. A part holds no `{% block %}`: its nodes are hidden from the template's search for
+    blocks, which `{% extends %}` runs through the whole base template on every page."""
+
+    child_nodelists = ()
 
     def __init__(self, nodelist: template.NodeList, values: list[template.base.FilterExpression]) -> None:
         self.nodelist, self.values = nodelist, values
