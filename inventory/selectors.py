@@ -70,7 +70,7 @@ def get_levels(*, product_ids: list[int]) -> dict[int, int]:
     table, product, available = (
         quote(n) for n in (meta.db_table, meta.get_field("product").column, meta.get_field("available").column)
     )
-    if connection.vendor == "postgresql":  # one statement whatever the number of ids (prepared once)
+    if connection.vendor == "postgresql":  # one statement text whatever the number of ids
         where, params = f"{product} = ANY(%s)", [ids]
     else:
         where, params = f"{product} IN ({', '.join(['%s'] * len(ids))})", ids

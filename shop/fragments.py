@@ -5,7 +5,7 @@ values it names (the data the part shows: a product's page data with its availab
 listing with its cards, the header's user and cart count) plus what every part depends on (the
 script prefix, URLconf, language, shop name and currency). The key is the data itself, frozen
 into a tuple, so a changed price, stock figure or cart count is a different key: nothing is
-invalidated, nothing can be served stale. Kept in the process (an LRU bounded in characters).
+invalidated, nothing can be served stale. Kept in the process (an LRU bounded in bytes).
 
 CSRF tokens are the one personal value a shared part may carry (its forms): the part is
 rendered with a placeholder in place of the token and the visitor's own token is put in on every
@@ -17,13 +17,16 @@ from the kept one: a value the part shows but its key does not name is found by 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import itertools
+import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from decimal import Decimal
+from uuid import UUID
 
 from django.conf import settings
 from django.urls import get_script_prefix, get_urlconf
@@ -31,15 +34,32 @@ from django.utils import translation
 from django.utils.functional import Promise
 from django.utils.safestring import SafeString
 
-MAX_CHARS = 24_000_000  # per process (about 50 MB); the least recently used parts go first
-CSRF_PLACEHOLDER = "csrf-token-placeholder-5b1e0c7a"  # what no token, text or URL of the shop contains
 
-_parts: OrderedDict[tuple, str] = OrderedDict()
+class _Key(tuple):
+    """A part's key with its hash worked out once (a key holds the data the part shows: hashing
+    it again for each look-up would cost as much as freezing it)."""
+
+    def __hash__(self) -> int:
+        try:
+            return self._hash
+        except AttributeError:
+            self._hash = super().__hash__()
+            return self._hash
+
+
+MAX_BYTES = 48_000_000  # per process, keys included; the least recently used parts go first
+# Put where a part's CSRF token goes, and replaced per request: random per process, so no visitor
+# can type it (into a search, a link's query) to have their own token written there.
+CSRF_PLACEHOLDER = f"csrf-placeholder-{secrets.token_hex(16)}"
+
+_parts: OrderedDict[_Key, str] = OrderedDict()
 _size = 0
 _lock = threading.Lock()
 _places = itertools.count()  # one number per part compiled in this process, never reused
 
-_PLAIN = frozenset({str, int, float, Decimal, type(None), datetime.date, datetime.datetime})
+# Values that equal only values which render the same (1 == 1.0 == Decimal("1.00") == True do
+# not: numbers other than int are keyed with their type and text).
+_PLAIN = frozenset({str, int, type(None), datetime.date, datetime.datetime, datetime.time, datetime.timedelta, UUID})
 
 
 class FragmentCheckFailed(AssertionError):
@@ -48,15 +68,16 @@ class FragmentCheckFailed(AssertionError):
 
 def frozen(value):
     """`value` as a hashable key that differs whenever its rendering can: dicts, lists, tuples,
-    sets and dataclasses by their contents, True apart from 1, a safe string apart from a plain
-    one. Anything else (a form, a model instance) is refused: name the fields it shows instead."""
+    sets and dataclasses by their contents, True apart from 1, 1.0 or Decimal("1.00"), a safe
+    string apart from a plain one. Anything else (a form, a model instance) is refused: name the
+    fields it shows instead."""
     kind = type(value)
     if kind in _PLAIN:
         return value
-    if kind is bool:
-        return (bool, value)
+    if kind is bool or kind is float or kind is Decimal:
+        return (kind, str(value))
     if kind is dict:
-        return (dict, *((k, frozen(v)) for k, v in value.items()))
+        return (dict, *((k if type(k) is str else frozen(k), frozen(v)) for k, v in value.items()))
     if kind is list or kind is tuple:
         return (kind, *map(frozen, value))
     if kind is set or kind is frozenset:
@@ -65,8 +86,14 @@ def frozen(value):
         return (SafeString, str(value))
     if isinstance(value, Promise):  # a lazy translation
         return str(value)
-    if isinstance(value, (str, int, float)):  # an enum's member (TextChoices) renders as its value
+    if isinstance(value, (str, int)):  # an enum's member (TextChoices) renders as its value
         return (kind, value)
+    if isinstance(value, dict):  # OrderedDict, defaultdict
+        return (kind, *((frozen(k), frozen(v)) for k, v in value.items()))
+    if isinstance(value, tuple):  # a named tuple
+        return (kind, *map(frozen, value))
+    if kind is range:
+        return (range, value.start, value.stop, value.step)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return (kind, *(frozen(getattr(value, f.name)) for f in dataclasses.fields(value)))
     raise TypeError(f"a page part cannot be keyed by a {kind.__name__}: name the values it shows")
@@ -84,9 +111,10 @@ def rendered_once(key: tuple, context, render: Callable[[], str], *, check: bool
     with the request's CSRF token put in. `check=False` for a part keyed by a version rather
     than by its data (product cards), which FRAGMENT_CHECK cannot hold to its data."""
     token = context.get("csrf_token")
-    has_token = token is not None and token != "NOTPROVIDED"  # noqa: S105 (Django's "no token" marker)
-    key = (*key, has_token, get_script_prefix(), get_urlconf(), translation.get_language(),
-           context.get("SHOP_NAME"), context.get("SHOP_CURRENCY"))  # fmt: skip
+    # the request's token is lazy: looking at it would set the CSRF cookie on a page without a form
+    has_token = token is not None and not (type(token) is str and token == "NOTPROVIDED")  # noqa: S105
+    key = _Key((*key, has_token, get_script_prefix(), get_urlconf(), translation.get_language(),
+                context.get("SHOP_NAME"), context.get("SHOP_CURRENCY")))  # fmt: skip
     html = _parts.get(key)
     if html is None or (check and settings.FRAGMENT_CHECK):
         fresh = _render_with_placeholder(context, render) if has_token else render()
@@ -96,9 +124,8 @@ def rendered_once(key: tuple, context, render: Callable[[], str], *, check: bool
             _keep(key, fresh)
         html = fresh
     else:
-        with _lock:
-            if key in _parts:
-                _parts.move_to_end(key)
+        with _lock, contextlib.suppress(KeyError):  # gone meanwhile: nothing to move
+            _parts.move_to_end(key)
     if has_token and CSRF_PLACEHOLDER in html:
         html = html.replace(CSRF_PLACEHOLDER, str(token))  # str() of the lazy token sets the cookie
     return SafeString(html)
@@ -116,12 +143,18 @@ def _render_with_placeholder(context, render: Callable[[], str]) -> str:
         return render()
 
 
-def _keep(key: tuple, html: str) -> None:
+def _cost(html: str) -> int:
+    """Bytes a kept part takes, counted as twice its HTML's (one byte a character for ASCII, two
+    beyond, as Python keeps text): the key holds about the data the HTML shows."""
+    return 2 * (64 + len(html) * (1 if html.isascii() else 2))
+
+
+def _keep(key: _Key, html: str) -> None:
     global _size
     with _lock:
         if key in _parts:
             return
         _parts[key] = html
-        _size += len(html)
-        while _size > MAX_CHARS and _parts:
-            _size -= len(_parts.popitem(last=False)[1])
+        _size += _cost(html)
+        while _size > MAX_BYTES and _parts:
+            _size -= _cost(_parts.popitem(last=False)[1])

@@ -73,7 +73,8 @@ class MemoNode(template.Node):
         self.place = fragments.new_place()
 
     def render(self, context: template.Context) -> str:
-        key = (self.place, *(fragments.frozen(v.resolve(context, ignore_failures=True)) for v in self.values))
+        # a missing value resolves as the template shows it (""), apart from None ("None")
+        key = (self.place, *(fragments.frozen(v.resolve(context)) for v in self.values))
         return fragments.rendered_once(key, context, lambda: self.nodelist.render(context))
 
 

@@ -300,6 +300,14 @@ def test_a_form_of_a_kept_page_part_is_accepted_and_the_header_follows_the_cart(
     assert '<span class="cart-count">0</span>' in Client().get("/c/lamps/").content.decode()
 
 
+@pytest.mark.parametrize("path", ["/no-such-page/", "/c/lamps/?price_min=9000"])
+def test_a_page_without_a_form_sets_no_csrf_cookie(client, lamps, path):
+    for _ in range(2):  # the part rendered, then kept
+        response = client.get(path)
+        assert "csrftoken" not in response.cookies
+        assert 'name="csrfmiddlewaretoken"' not in response.content.decode()
+
+
 def test_the_header_shows_each_visitor_their_own_account(lamps):
     from tests.accounts.factories import UserFactory
 

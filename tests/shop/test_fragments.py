@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
+from decimal import Decimal
 
 import pytest
 from django.template import Context, Template
@@ -52,6 +55,9 @@ class Shown:
 
 def test_keys_tell_apart_what_renders_differently():
     assert fragments.frozen(True) != fragments.frozen(1)
+    assert fragments.frozen(1) != fragments.frozen(1.0) != fragments.frozen(Decimal("1"))
+    assert fragments.frozen(Decimal("10")) != fragments.frozen(Decimal("10.00"))  # "10" and "10.00"
+    assert fragments.frozen({1: "a"}) != fragments.frozen({True: "a"})
     assert fragments.frozen(mark_safe("<b>")) != fragments.frozen("<b>")
     assert fragments.frozen({"a": [1, 2]}) != fragments.frozen({"a": (1, 2)})
     assert fragments.frozen(Shown("low_stock", 3)) != fragments.frozen(Shown("low_stock", 2))
@@ -60,6 +66,18 @@ def test_keys_tell_apart_what_renders_differently():
     )
     with pytest.raises(TypeError, match="name the values it shows"):
         fragments.frozen(object())
+
+
+def test_a_missing_value_and_none_are_kept_apart():
+    part = Template("{% load storefront %}{% memo a %}[{{ a }}]{% endmemo %}")
+    assert part.render(Context({"a": None})) == "[None]"
+    assert part.render(Context({})) == "[]"
+
+
+def test_the_csrf_placeholder_is_new_in_every_process_so_no_visitor_can_type_it():
+    show = [sys.executable, "-c", "from shop import fragments; print(fragments.CSRF_PLACEHOLDER)"]
+    first, second = (subprocess.run(show, capture_output=True, text=True, check=True).stdout for _ in range(2))
+    assert first.startswith("csrf-placeholder-") and first != second
 
 
 def test_a_kept_part_carries_each_renderings_own_csrf_token():
@@ -75,11 +93,11 @@ def test_a_kept_part_carries_each_renderings_own_csrf_token():
 
 def test_the_least_recently_used_parts_go_when_the_budget_is_spent(monkeypatch, settings):
     settings.FRAGMENT_CHECK = False
-    monkeypatch.setattr(fragments, "MAX_CHARS", 10)
+    monkeypatch.setattr(fragments, "MAX_BYTES", 3 * fragments._cost("one") + 1)
     part = Template("{% load storefront %}{% memo a %}{{ a }}{{ b }}{% endmemo %}")
     for a in ("one", "two", "six"):
-        part.render(Context({"a": a, "b": ""}))  # 3 characters each: all three kept
+        part.render(Context({"a": a, "b": ""}))  # all three kept
     part.render(Context({"a": "one", "b": "!"}))  # "one" used again: now the newest
-    part.render(Context({"a": "ten", "b": ""}))  # 12 characters: the oldest ("two") goes
+    part.render(Context({"a": "ten", "b": ""}))  # past the budget: the oldest ("two") goes
     assert part.render(Context({"a": "one", "b": "?"})) == "one"  # still kept
     assert part.render(Context({"a": "two", "b": "?"})) == "two?"  # rendered again
