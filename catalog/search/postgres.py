@@ -246,14 +246,20 @@ RANKED_CANDIDATES = 200  # beyond SAMPLE_LIMIT matches, the most popular this ma
 # compilation for these reads either: the planner costs them for every match, not for the
 # SAMPLE_LIMIT + 1 they stop at, which crosses jit_above_cost at a million products, and
 # compiling took 14 ms of a 28 ms sample ("lamp" from 100 to 500).
+# The storage-order sample reads at most SAMPLE_LIMIT + 1 rows: no JIT (compiling took half of
+# a 28 ms read) and no parallel workers (starting two took 4-14 ms of a 30-44 ms price-range read
+# at a million products, and under load they take the cores other requests are waiting for).
 BITMAP_ONLY_SQL = (
     "SELECT current_setting('enable_seqscan'), current_setting('enable_indexscan'), current_setting('work_mem'),"
-    " current_setting('jit'), set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true),"
-    " set_config('work_mem', '32MB', true), set_config('jit', 'off', true)"
+    " current_setting('jit'), current_setting('max_parallel_workers_per_gather'),"
+    " set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true),"
+    " set_config('work_mem', '32MB', true), set_config('jit', 'off', true),"
+    " set_config('max_parallel_workers_per_gather', '0', true)"
 )
 RESTORE_SCANS_SQL = (
     "SELECT set_config('enable_seqscan', %s, true), set_config('enable_indexscan', %s, true),"
-    " set_config('work_mem', %s, true), set_config('jit', %s, true)"
+    " set_config('work_mem', %s, true), set_config('jit', %s, true),"
+    " set_config('max_parallel_workers_per_gather', %s, true)"
 )
 INDEX_ONLY_SQL = (  # for the popularity-ordered read: an index walk, never a bitmap of every match; no JIT
     "SELECT current_setting('enable_seqscan'), current_setting('enable_bitmapscan'), current_setting('jit'),"
