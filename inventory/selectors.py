@@ -17,6 +17,7 @@ from django.db.models.functions import Coalesce
 
 from inventory.models import StockItem, StockMovement
 from shop.db_router import replica_ok
+from shop.sql import quoted
 
 LOW_STOCK_THRESHOLD = 5  # at most this many units left: the storefront's "Only n left" (staff: list_low_stock)
 
@@ -64,12 +65,9 @@ def get_levels(*, product_ids: list[int]) -> dict[int, int]:
     if not product_ids:
         return {}
     ids = sorted(set(product_ids))
-    connection = connections[router.db_for_read(StockItem)]
-    quote = connection.ops.quote_name
-    meta = StockItem._meta
-    table, product, available = (
-        quote(n) for n in (meta.db_table, meta.get_field("product").column, meta.get_field("available").column)
-    )
+    alias = router.db_for_read(StockItem)
+    connection = connections[alias]
+    table, (product, available) = quoted(StockItem, "product", "available", using=alias)
     if connection.vendor == "postgresql":  # one statement text whatever the number of ids
         where, params = f"{product} = ANY(%s)", [ids]
     else:

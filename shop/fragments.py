@@ -36,15 +36,14 @@ from django.utils.safestring import SafeString
 
 
 class _Key(tuple):
-    """A part's key with its hash worked out once (a key holds the data the part shows: hashing
-    it again for each look-up would cost as much as freezing it)."""
+    """A part's key with its hash worked out once, when it is made (a key holds the data the part
+    shows: hashing it again for each look-up would cost as much as freezing it)."""
+
+    def __init__(self, _values) -> None:
+        self._hash = super().__hash__()
 
     def __hash__(self) -> int:
-        try:
-            return self._hash
-        except AttributeError:
-            self._hash = super().__hash__()
-            return self._hash
+        return self._hash
 
 
 MAX_BYTES = 48_000_000  # per process, keys included; the least recently used parts go first

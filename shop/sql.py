@@ -11,9 +11,9 @@ from django.db import models, transaction
 from django.utils import timezone
 
 
-def quoted(model: type[models.Model], *field_names: str) -> tuple[str, list[str]]:
-    """The model's table and these fields' columns, quoted for the current connection."""
-    quote = transaction.get_connection().ops.quote_name
+def quoted(model: type[models.Model], *field_names: str, using: str | None = None) -> tuple[str, list[str]]:
+    """The model's table and these fields' columns, quoted for the current connection (or `using`)."""
+    quote = transaction.get_connection(using).ops.quote_name
     return quote(model._meta.db_table), [quote(model._meta.get_field(name).column) for name in field_names]
 
 

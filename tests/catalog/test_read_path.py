@@ -25,6 +25,8 @@ from tests.catalog.factories import BrandFactory, CategoryFactory, ProductFactor
 
 pytestmark = pytest.mark.django_db
 
+CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')  # a form's token, in its group
+
 
 def stock(product: Product, quantity: int) -> None:
     inventory_services.set_level(product_id=product.pk, quantity=quantity, cause=f"test:{product.pk}:{quantity}")
@@ -259,7 +261,7 @@ def test_two_visitors_never_see_each_others_csrf_token_in_a_card(lamps):
     for name in ("ada", "bob"):
         visitor = Client()
         html = visitor.get("/c/lamps/").content.decode()
-        tokens = re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
+        tokens = CSRF_INPUT.findall(html)
         assert len(tokens) >= 24  # one form per card
         secret = visitor.cookies["csrftoken"].value
         assert {_unmask_cipher_token(t) for t in tokens} == {secret}  # every card carries this visitor's token
@@ -284,7 +286,7 @@ def test_a_warm_page_renders_none_of_its_cards_and_header_again(client, lamps, p
 
 
 def _tokens_of(*responses) -> list[bytes]:
-    return [re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', r.content).group(1) for r in responses]
+    return [CSRF_INPUT.search(r.content.decode()).group(1).encode() for r in responses]
 
 
 def test_a_form_of_a_kept_page_part_is_accepted_and_the_header_follows_the_cart(lamps):
@@ -292,7 +294,7 @@ def test_a_form_of_a_kept_page_part_is_accepted_and_the_header_follows_the_cart(
     visitor = Client(enforce_csrf_checks=True)
     html = visitor.get("/c/lamps/").content.decode()
     assert '<span class="cart-count">0</span>' in html
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', _card_html(html, lamps[29])).group(1)
+    token = CSRF_INPUT.search(_card_html(html, lamps[29])).group(1)
     response = visitor.post("/cart/add/", {"product_id": lamps[29].pk, "quantity": 1, "next": "/c/lamps/",
                                            "csrfmiddlewaretoken": token})  # fmt: skip
     assert response.status_code == 302
