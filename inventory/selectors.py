@@ -69,7 +69,8 @@ def get_levels(*, product_ids: list[int]) -> dict[int, int]:
     connection = connections[alias]
     table, (product, available) = quoted(StockItem, "product", "available", using=alias)
     if connection.vendor == "postgresql":  # one statement text whatever the number of ids
-        where, params = f"{product} = ANY(%s)", [ids]
+        # the ids as one array literal: psycopg adapting a list looks at each of its items
+        where, params = f"{product} = ANY(%s::bigint[])", ["{" + ",".join(map(str, ids)) + "}"]
     else:
         where, params = f"{product} IN ({', '.join(['%s'] * len(ids))})", ids
     with connection.cursor() as cursor:

@@ -22,3 +22,6 @@ class ShopConfig(AppConfig):
         autodiscover_modules("metrics")
         autodiscover_modules("dashboard")  # the blocks each app adds to the admin's index page
         tracing.configure()
+        from shop import csrf_tokens
+
+        csrf_tokens.install()  # a form's CSRF token from one read of the random source (shop/csrf_tokens.py)

@@ -101,3 +101,23 @@ def test_the_least_recently_used_parts_go_when_the_budget_is_spent(monkeypatch, 
     part.render(Context({"a": "ten", "b": ""}))  # past the budget: the oldest ("two") goes
     assert part.render(Context({"a": "one", "b": "?"})) == "one"  # still kept
     assert part.render(Context({"a": "two", "b": "?"})) == "two?"  # rendered again
+
+
+def test_the_environment_is_read_once_per_rendering_and_a_new_rendering_reads_it_again(monkeypatch):
+    languages = iter(["en-gb", "fr", "fr"])
+    monkeypatch.setattr(fragments.translation, "get_language", lambda: next(languages))
+    both = Template("{% load storefront %}{% memo %}one{% endmemo %}{% memo %}two{% endmemo %}")
+    assert both.render(Context({})) == "onetwo"  # one look-up for both parts
+    assert both.render(Context({})) == "onetwo"  # a new rendering: "fr", a new key for each part
+    assert len(fragments._parts) == 4
+
+
+@pytest.mark.django_db
+def test_the_footer_shows_the_year_in_the_shops_time_zone_and_follows_it(client, monkeypatch):
+    import datetime
+
+    from shop import context_processors
+
+    for year in (2031, 2032):
+        monkeypatch.setattr(context_processors.timezone, "localdate", lambda y=year: datetime.date(y, 1, 1))
+        assert f"&copy; {year} " in client.get("/accounts/login/").content.decode()
