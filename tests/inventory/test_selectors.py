@@ -31,6 +31,24 @@ def test_availability_labels_for_every_status_in_one_query(django_assert_num_que
     }
 
 
+@pytest.mark.postgres
+def test_on_postgresql_availability_is_planned_once_per_connection_not_per_page(django_assert_num_queries):
+    from django.db import connection
+
+    stocked = StockItemFactory(available=7)
+    for _ in range(3):
+        with django_assert_num_queries(1):
+            assert selectors.get_availability(product_ids=[stocked.product_id])[stocked.product_id].quantity == 7
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT statement FROM pg_prepared_statements WHERE statement LIKE %s", ["%inventory_stockitem%"]
+        )
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert len(prepared) == 1 and "ANY($1::bigint[])" in prepared[0]
+    StockItem.objects.filter(pk=stocked.pk).update(available=2)  # a prepared statement still reads the row as it is
+    assert selectors.get_availability(product_ids=[stocked.product_id])[stocked.product_id].label == "Only 2 left"
+
+
 @pytest.mark.parametrize(
     ("quantity", "status", "label"),
     [(1, "low_stock", "Only 1 left"), (5, "low_stock", "Only 5 left"), (6, "in_stock", "In stock")],
