@@ -168,6 +168,7 @@ class RecentlyViewed:
     def __init__(self, visitor: Visitor | None, *, new_token: str | None = None) -> None:
         self.visitor, self.new_token = visitor, new_token
         self._ids: list[int] | None = None
+        self._viewing: int | None = None  # the product whose page this is, once told (viewed)
         if visitor is not None and not visitor.new:
             catalog_cache.ride(_read_rider(visitor.key, self._read))
         else:
@@ -192,11 +193,18 @@ class RecentlyViewed:
 
     def _read(self, value) -> None:
         self._ids = [] if value is catalog_cache.FAILED else value
-        catalog_cache.want_cards(self._ids)
+        # the product being viewed (when known already) is not shown in its own page's row
+        catalog_cache.want_cards([i for i in self._ids if i != self._viewing])
 
-    def viewed(self, product_id: int) -> None:
-        if self.visitor is not None:
-            record_view(visitor=self.visitor, product_id=product_id)
+    def viewed(self, product_id: int, *, instead_of: int | None = None) -> None:
+        """Record the view of this product; `instead_of`: the id recorded for it earlier in this
+        request was wrong (a page's slug now names another product) and is taken out again."""
+        self._viewing = product_id
+        if self.visitor is None:
+            return
+        if instead_of is not None:
+            catalog_cache.ride(_forget_rider(self.visitor.key, {instead_of}))
+        record_view(visitor=self.visitor, product_id=product_id)
 
     def cards(self, *, exclude: int | None = None) -> list[dict]:
         """Cards of the active products of the list, newest first, without `exclude`. Products no

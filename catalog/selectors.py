@@ -359,26 +359,56 @@ class Recommendations:
     source: str | None
 
 
+# What this process last showed on each product page: {slug: (product id, ids of the cards
+# recommended beside it)}. A guess read ahead in the page's first round trip, never an answer:
+# the page's lists and availability still decide which cards show (a card not guessed is read
+# as before), and a slug that names another product now is put right in the same request.
+_shown: dict[str, tuple[int, tuple[int, ...]]] = {}
+SHOWN_MAX = 50_000  # slugs remembered per process (then forgotten all at once: a guess is only a guess)
+
+
+def forget_shown() -> None:
+    _shown.clear()
+
+
 def get_product_page_with_recommendations(
     *, slug: str, limit: int = RECOMMENDATIONS_SHOWN, also_available: Callable[[], list[int]] = list,
-    on_page: Callable[[dict], None] | None = None,
+    on_product: Callable[..., None] | None = None,
 ):  # fmt: skip
     """(page, availability, Recommendations) for the product page: the page blob, its version and
     its recommended ids in ONE cache round trip (with whatever rides it), availability of the
     product, of every candidate and of `also_available()` (ids the first round trip told another
     part of the page: "Recently viewed") in one query, the recommended cards in one more round
-    trip, whatever their number. `availability` is {product_id: Availability}. `on_page(page)` runs
-    once the page is read, before the cards are (what it asks to ride goes with them).
-    Raises ProductNotFound."""
+    trip, whatever their number. `availability` is {product_id: Availability}. Raises
+    ProductNotFound.
+
+    Once this process has shown the page, the cards it recommended then are read in the first
+    round trip too (with their versions), so a visitor without a "Recently viewed" row costs
+    that one round trip: the second is left only for cards the guess missed.
+
+    `on_product(product_id)` is told the product's id as soon as it is known: before the first
+    round trip when this process has shown the slug (what it asks to ride goes with it), else
+    once the page is read, before the cards are. Should the slug name another product now,
+    `on_product(product_id, instead_of=the id told before)` follows."""
     recs_key = catalog_cache.recommendations_key(slug)
-    found = catalog_cache.mget([*_page_keys(slug), recs_key])
+    guessed_id, guessed_cards = _shown.get(slug, (None, ()))
+    if guessed_id is not None and on_product is not None:
+        on_product(guessed_id)
+    card_keys = catalog_cache.card_keys(list(guessed_cards))
+    pointer_keys = {i: catalog_cache.version_key(i) for i in guessed_cards}
+    found = catalog_cache.mget([*_page_keys(slug), recs_key, *card_keys.values(), *pointer_keys.values()])
+    if guessed_cards:
+        catalog_cache.held_cards().update(catalog_cache.pick_versioned(found, card_keys, pointer_keys)[0])
     page = _product_page_from(found, slug)
-    if on_page is not None:
-        on_page(page)
+    if on_product is not None and guessed_id != page["id"]:
+        on_product(page["id"], **({} if guessed_id is None else {"instead_of": guessed_id}))
     recommendations, availability = _recommend(
         _recommendation_lists([slug], found=found, known={slug: (page["id"], page["category_id"])}),
         exclude={page["id"]}, limit=limit, availability_of=[page["id"], *also_available()],
     )  # fmt: skip
+    if len(_shown) >= SHOWN_MAX:
+        _shown.clear()
+    _shown[slug] = (page["id"], tuple(card["id"] for card in recommendations.cards))
     return page, availability, recommendations
 
 

@@ -80,7 +80,7 @@ def product_view(request: HttpRequest, slug: str) -> HttpResponse:
     recent = RecentlyViewed.for_request(request, give_guest_token=True)
     try:
         product, availability, recommended = selectors.get_product_page_with_recommendations(
-            slug=slug, also_available=recent.ids, on_page=lambda page: recent.viewed(page["id"])
+            slug=slug, also_available=recent.ids, on_product=recent.viewed
         )  # the view is written with the cards' round trip
     except NotFound as exc:
         raise Http404(exc.message) from exc

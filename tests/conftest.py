@@ -95,6 +95,9 @@ def _clean_cache(settings, worker_id):
     yield
     for cache in caches.all(initialized_only=True):
         clear_cache(cache)
+    from catalog import selectors
+
+    selectors.forget_shown()  # the product pages' guesses (ids a test's rollback made unknown)
 
 
 @pytest.fixture(autouse=True)

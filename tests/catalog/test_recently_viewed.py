@@ -83,6 +83,20 @@ def test_capped_at_the_setting_keeping_the_newest(client, products, settings):
     assert list_of(client) == [p.pk for p in reversed(products)][:20]
 
 
+def test_a_slug_that_now_names_another_product_records_that_product(client, products, django_capture_on_commit_callbacks):
+    first, second = products[0], products[1]
+    slug = first.slug
+    view(Client(), first)  # this process has shown the page under this slug: it guesses the product
+    with django_capture_on_commit_callbacks(execute=True):
+        services.update_product(product_id=first.pk, values={"slug": f"{slug}-old"}, expected_version=None)
+        services.update_product(product_id=second.pk, values={"slug": slug}, expected_version=None)
+    view(client, products[5])
+    html = client.get(f"/p/{slug}/").content.decode()
+    assert "<h1>Viewed Thing 01</h1>" in html
+    assert list_of(client) == [second.pk, products[5].pk]
+    assert titles_in_row(client.get(products[5].get_absolute_url()).content.decode()) == ["Viewed Thing 01"]
+
+
 def test_a_browser_without_a_token_gets_a_recently_viewed_cookie_not_a_cart_token(client, products):
     response = client.get(products[0].get_absolute_url())
     assert response.cookies[RECENT_COOKIE]["httponly"] and response.cookies[RECENT_COOKIE]["samesite"] == "Lax"
