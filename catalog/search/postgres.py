@@ -26,11 +26,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from decimal import Decimal
 
 from django.contrib.postgres.search import (
@@ -104,32 +103,20 @@ class _AttributeValuesVector(SearchVectorCombinable, Func):
     config = None
 
 
-# The search index's second column (migration 0015 holds the same SQL over the same edges;
+# The search index's second column (migration 0014 holds the same SQL over the same edges;
 # a test compares them): the row's category, brand and price band as the words "c<id>",
 # "b<id>" ("b" for none) and "p<band>", where the band is the number of PRICE_BAND_EDGES at or
-# below the price; its popularity tier "t<tier>" (a quarter of a doubling wide: tier
-# floor(4 log2(1 + popularity))) and its slice "s<id mod SLICES>". An expression of the row
-# itself, so it is never behind the row.
-#
-# The tiers let the index find the most popular matches of a word without reading all of them:
-# "lamp" & (t60 | t61 | ...) steps through the few popular rows and skips through the word's
-# long posting list, where a bitmap of the word ANDed with the popularity index's built a
-# bitmap of every lamp first. The slices do the same for a fair sample: the matches among
-# slices s0..sk-1 are k/SLICES of them, each counted SLICES/k times, where a sample read the
-# first matches in storage order after the index had collected every match.
+# below the price. An expression of the row itself, so it is never behind the row.
 PRICE_BAND_EDGES = (5, 10, 15, 20, 25, 30, 40, 50, 60, 75, 100, 125, 150, 200, 250, 300, 400, 500, 600, 750, 1000,
                     1250, 1500, 2000, 2500, 3000, 4000, 5000, 10000)  # fmt: skip
 EDGES_LITERAL = "{" + ",".join(map(str, PRICE_BAND_EDGES)) + "}"
-SLICES = 64
-TIER_SQL = "floor(5.770780163555854 * ln(1 + greatest({table}popularity, 0)))::int"  # 4 / ln 2: 4 tiers a doubling
 
 
 def filter_vector_sql(table: str = "") -> str:
     """The index's second column as SQL; `table` qualifies the columns ('"catalog_product".')."""
     return (
         f"to_tsvector('simple'::regconfig, 'c' || {table}category_id::text || ' b' || coalesce({table}brand_id::text, '')"
-        f" || ' p' || width_bucket({table}price, '{EDGES_LITERAL}'::numeric[])::text"
-        f" || ' t' || {TIER_SQL.format(table=table)}::text || ' s' || mod({table}id, {SLICES})::text)"
+        f" || ' p' || width_bucket({table}price, '{EDGES_LITERAL}'::numeric[])::text)"
     )
 
 
@@ -284,9 +271,6 @@ RESTORE_INDEX_SQL = (
     " set_config('jit', %s, true)"
 )
 COMMON_SHARE = 0.3  # matches the planner expects in this share of the table or more: read them in popularity order
-SLICED_ABOVE = 4 * 1000  # matches the planner expects above this: read a fair share (some slices) of them
-SLICE_ROWS = 1500  # matches a sliced read aims at (the slices taken: enough for this many, at least one)
-SLICE_CAP = 8 * SLICE_ROWS  # ... and reads at most (the planner's estimate was far too low: read as before)
 POPULAR_SCAN_ROWS = 4000  # the most popular products that popularity-ordered read looks at, at most
 ESTIMATE_ROWS = 4000  # rows of the table read to estimate a total past SAMPLE_LIMIT
 TABLESAMPLE = "TABLESAMPLE SYSTEM (%s) REPEATABLE (7)"  # a percentage of the blocks, the same ones each time
@@ -311,13 +295,6 @@ ROW_CHECKED_MATCHES = 50 * 1000  # ... of at most this many rows (the planner's 
 POPULARITY_AT_SQL = (  # the index product_search_popularity answers it (an index-only scan)
     "SELECT popularity FROM catalog_product WHERE is_active ORDER BY popularity DESC OFFSET %s LIMIT 1"
 )
-# The popularity tiers from the active product at a rank to the most popular one (two index-only
-# reads of product_search_popularity; the tiers as the index computes them, so none is missed).
-TIERS_FROM_SQL = (
-    f"SELECT {TIER_SQL.format(table='p.')}, {TIER_SQL.format(table='top.')} FROM"  # noqa: S608 (constant SQL)
-    f" ({POPULARITY_AT_SQL}) p, (SELECT popularity FROM catalog_product WHERE is_active"
-    " ORDER BY popularity DESC LIMIT 1) top"
-)
 
 
 def _popularity_at(rank: int, *, alias: str) -> float | None:
@@ -326,33 +303,6 @@ def _popularity_at(rank: int, *, alias: str) -> float | None:
         cursor.execute(POPULARITY_AT_SQL, [rank])
         row = cursor.fetchone()
     return row[0] if row else None
-
-
-def _tiers_from(rank: int, *, alias: str) -> range | None:
-    """The popularity tiers of the active products at this rank (0 = the most popular) and above:
-    the index words "t<tier>" that hold them (and a few less popular ones of the same tier)."""
-    with connections[alias].cursor() as cursor:
-        cursor.execute(TIERS_FROM_SQL, [rank])
-        row = cursor.fetchone()
-    return range(row[0], row[1] + 1) if row else None
-
-
-@dataclass(frozen=True)
-class _Sample:
-    """Matches read with what facets, sorts and ranking need.
-
-    `rows`: all the matches when `complete`; else either a fair share of them (`scale` set: the
-    matches in some of the index's slices, each row standing for `scale` matches), or the first
-    SAMPLE_LIMIT + 1 in storage order, or the most popular ones (`by_popularity`)."""
-
-    rows: list[dict]
-    scale: float | None = None
-    by_popularity: bool = False
-    table_rows: int = 0  # a sliced sample's: the planner's count of the table's rows
-
-    @property
-    def complete(self) -> bool:
-        return self.scale is None and len(self.rows) <= SAMPLE_LIMIT
 
 
 def _round_estimate(value: float) -> int:
@@ -507,86 +457,64 @@ class PostgresBackend:
         start = (page - 1) * page_size
         sample = self._sample(products, plain=matching(filters, index_words=False), alias=alias, relevance=relevance,
                               newest=sort == "newest")  # fmt: skip
-        if sample.complete:  # every match: exact
+        popular = len(sample) > SAMPLE_LIMIT and sample[0].get("by_popularity", False)
+        if len(sample) <= SAMPLE_LIMIT:  # every match: exact
             key = _SORT_KEYS["relevance" if relevance else sort]
-            ids = [row["id"] for row in sorted(sample.rows, key=key)[start : start + page_size]]
-            facets = (selection_facets(_facets_of(sample.rows, scale=1.0), filters, count) if with_facets
-                      else empty_facets())  # fmt: skip
-            return SearchResult(ids=ids, total=len(sample.rows), facets=facets, suggestion=suggestion, page=page,
+            ids = [row["id"] for row in sorted(sample, key=key)[start : start + page_size]]
+            facets = selection_facets(_facets_of(sample, scale=1.0), filters, count) if with_facets else empty_facets()
+            return SearchResult(ids=ids, total=len(sample), facets=facets, suggestion=suggestion, page=page,
                                 page_size=page_size)  # fmt: skip
-        rows, total, scale, table_rows = self._scaled(sample, products, alias=alias)
-        if sample.by_popularity and (relevance or sort == "popularity") and start + page_size <= SAMPLE_LIMIT:
+        sample = sample[:SAMPLE_LIMIT]
+        total, table_rows = self._estimate_total(products, alias=alias)
+        if popular and (relevance or sort == "popularity") and start + page_size <= SAMPLE_LIMIT:
             # the sample is the SAMPLE_LIMIT most popular matches already: the page is among them
-            ranked = sorted(rows, key=_SORT_KEYS["popularity"])
+            rows = sorted(sample, key=_SORT_KEYS["popularity"])
             if relevance:
-                ranked = sorted(ranked[:RANKED_CANDIDATES], key=_SORT_KEYS["relevance"]) + ranked[RANKED_CANDIDATES:]
-            ids = [row["id"] for row in ranked[start : start + page_size]]
+                rows = sorted(rows[:RANKED_CANDIDATES], key=_SORT_KEYS["relevance"]) + rows[RANKED_CANDIDATES:]
+            ids = [row["id"] for row in rows[start : start + page_size]]
         elif relevance or sort == "popularity":
             ids = self._popular_page(products, alias=alias, total=total, table_rows=table_rows, start=start,
                                      page_size=page_size, relevance=relevance)  # fmt: skip
         else:  # price or newest: an ordered LIMIT (an index walk or a top-N sort of the matches)
             ordered = matching(filters, index_words=False).order_by(*ORDERINGS[sort])
             ids = list(ordered.values_list("pk", flat=True)[start : start + page_size])
-        facets = (selection_facets(_facets_of(rows, scale=scale), filters, count) if with_facets
+        facets = (selection_facets(_facets_of(sample, scale=total / len(sample)), filters, count) if with_facets
                   else empty_facets())  # fmt: skip
         return SearchResult(ids=ids, total=total, facets=facets, suggestion=suggestion, page=page,
                             page_size=page_size, total_is_estimate=True, facets_sampled=with_facets)  # fmt: skip
 
-    def _scaled(self, sample: _Sample, products: QuerySet[Product], *, alias: str) -> tuple[list[dict], int, float, int]:
-        """(rows, estimated total, the matches each row stands for, rows in the table) of a sample
-        that is not every match: a sliced one carries its own scale; the first SAMPLE_LIMIT of
-        any other are scaled to a count in a sample of the table (`_estimate_total`)."""
-        if sample.scale is not None:
-            table_rows = sample.table_rows
-            total = _round_estimate(min(max(len(sample.rows) * sample.scale, SAMPLE_LIMIT + 1), max(table_rows, 1)))
-            return sample.rows, total, total / len(sample.rows), table_rows
-        rows = sample.rows[:SAMPLE_LIMIT]
-        total, table_rows = self._estimate_total(products, alias=alias)
-        return rows, total, total / len(rows), table_rows
-
     @classmethod
     def _sample(
         cls, products: QuerySet[Product], *, alias: str, relevance: bool, newest: bool = False,
-        plain: QuerySet[Product] | None = None, sliced: bool = True,
-    ) -> _Sample:  # fmt: skip
-        """The matches with what facets, sorts and ranking read: all of them when they are at most
-        SAMPLE_LIMIT, else a sample of them.
+        plain: QuerySet[Product] | None = None,
+    ) -> list[dict]:  # fmt: skip
+        """Up to SAMPLE_LIMIT + 1 matches with what facets, sorts and ranking read.
 
-        - Matches the planner expects in COMMON_SHARE of the table or more (a word of nearly
-          every product) are read in popularity order, an index walk that stops at
-          SAMPLE_LIMIT + 1 (a few thousand rows where a bitmap of the text index would hold a
-          million); a walk that does not find them among the POPULAR_SCAN_ROWS most popular
-          products goes on below.
-        - More than SLICED_ABOVE matches expected (and `sliced`: `products` are asked of the
-          search index): the matches in the first k of the index's SLICES slices, k chosen for
-          about SLICE_ROWS of them, every one read; each stands for SLICES / k matches. The index
-          steps through the slices' words and skips through the long posting lists (no bitmap of
-          every match). Fewer than 2 * SAMPLE_LIMIT matches that way (the estimate was too high),
-          or more than SLICE_CAP (far too low): read as below.
-        - Otherwise the first SAMPLE_LIMIT + 1 in storage order (a bitmap scan that stops there).
-        Only bitmap scans for the reads that are not walks, so none walks a whole table (a
-        sequential scan misled by a poor estimate)."""
+        Matches the planner expects in COMMON_SHARE of the table or more (a word of nearly every
+        product) are read in popularity order, an index walk that stops at SAMPLE_LIMIT + 1 (a few
+        thousand rows where a bitmap of the text index would hold a million); those rows carry
+        `by_popularity`. Otherwise, or when that walk does not find them among the
+        POPULAR_SCAN_ROWS most popular products, in storage order: only bitmap scans are allowed
+        for this one query, so it never walks a whole table (a sequential scan misled by a poor
+        estimate)."""
         columns = ["id", "category_id", "price", "attributes", "popularity", "brand__slug", "brand__name"]
         if newest:  # decoding a timestamp per row costs more than the rest of the row: only for this sort
             columns.append("created_at")
         rows = products.order_by().values(*columns, *(["score"] if relevance else []))
-        planned, table_rows = cls._planned_rows((products if plain is None else plain).order_by().values("id"),
-                                                alias=alias)  # fmt: skip
-        if table_rows > 0 and planned >= COMMON_SHARE * table_rows:
+        if cls._looks_common((products if plain is None else plain).order_by().values("id"), alias=alias):
             threshold = _popularity_at(POPULAR_SCAN_ROWS, alias=alias)
             walk = rows if threshold is None else rows.filter(popularity__gte=threshold)
             found = cls._run(walk.order_by("-popularity", "-id")[: SAMPLE_LIMIT + 1], alias=alias,
                              settings=(INDEX_ONLY_SQL, RESTORE_INDEX_SQL))  # fmt: skip
             if len(found) > SAMPLE_LIMIT:
-                return _Sample(found, by_popularity=True)
-        if sliced and planned > SLICED_ABOVE:
-            taken = max(1, min(SLICES, math.ceil(SLICES * SLICE_ROWS / planned)))
-            slices = " | ".join(f"s{n}" for n in range(taken))
-            in_slices = rows.filter(RawSQL(ANY_WORD_SQL, [slices], output_field=BooleanField()))  # noqa: S611 (integers only)
-            found = cls._run(in_slices[: SLICE_CAP + 1], alias=alias, settings=(BITMAP_ONLY_SQL, RESTORE_SCANS_SQL))
-            if len(found) * SLICES / taken >= 2 * SAMPLE_LIMIT and len(found) <= SLICE_CAP:
-                return _Sample(found, scale=SLICES / taken, table_rows=table_rows)
-        return _Sample(cls._run(rows[: SAMPLE_LIMIT + 1], alias=alias, settings=(BITMAP_ONLY_SQL, RESTORE_SCANS_SQL)))
+                return [{**row, "by_popularity": True} for row in found]
+        return cls._run(rows[: SAMPLE_LIMIT + 1], alias=alias, settings=(BITMAP_ONLY_SQL, RESTORE_SCANS_SQL))
+
+    @classmethod
+    def _looks_common(cls, rows: QuerySet, *, alias: str) -> bool:
+        """Whether the planner expects these rows to be COMMON_SHARE of the table or more."""
+        planned, table_rows = cls._planned_rows(rows, alias=alias)
+        return table_rows > 0 and planned >= COMMON_SHARE * table_rows
 
     @staticmethod
     def _planned_rows(rows: QuerySet, *, alias: str) -> tuple[float, int]:
@@ -616,14 +544,14 @@ class PostgresBackend:
         return found
 
     def _sampled_facets(
-        self, products: QuerySet[Product], *, alias: str, plain: QuerySet[Product] | None = None, sliced: bool = True
+        self, products: QuerySet[Product], *, alias: str, plain: QuerySet[Product] | None = None
     ) -> dict:
         """Facets of these products: exact up to SAMPLE_LIMIT, else a sample's scaled to the estimate."""
-        sample = self._sample(products, alias=alias, relevance=False, plain=plain, sliced=sliced)
-        if sample.complete:
-            return _facets_of(sample.rows, scale=1.0)
-        rows, _total, scale, _table_rows = self._scaled(sample, products, alias=alias)
-        return _facets_of(rows, scale=scale)
+        sample = self._sample(products, alias=alias, relevance=False, plain=plain)
+        if len(sample) <= SAMPLE_LIMIT:
+            return _facets_of(sample, scale=1.0)
+        sample = sample[:SAMPLE_LIMIT]
+        return _facets_of(sample, scale=self._estimate_total(products, alias=alias)[0] / len(sample))
 
     @staticmethod
     def _estimate_total(products: QuerySet[Product], *, alias: str) -> tuple[int, int]:
@@ -646,31 +574,25 @@ class PostgresBackend:
         estimate = matched * rows / seen if seen else 0
         return _round_estimate(min(max(estimate, SAMPLE_LIMIT + 1), max(rows, SAMPLE_LIMIT + 1))), int(rows)
 
-    @classmethod
+    @staticmethod
     def _popular_page(
-        cls, products: QuerySet[Product], *, alias: str, total: int, table_rows: int, start: int, page_size: int,
+        products: QuerySet[Product], *, alias: str, total: int, table_rows: int, start: int, page_size: int,
         relevance: bool,
     ) -> list[int]:  # fmt: skip
         """The page of the matches in this order: the RANKED_CANDIDATES most popular ones by
         score (relevance) or popularity, then the others by popularity. Reads only the matches
-        in the popularity tiers of the products above a rank chosen to hold about twice the rows
-        needed: the search index intersects the words with those tiers' words, skipping through
-        the words' posting lists. Tiers that held too few (popularity and words correlate) are
-        widened, at most three times, then dropped."""
+        among the products above a popularity threshold chosen to hold about twice the rows
+        needed (a bitmap AND of the popularity and GIN indexes); a threshold that held too few
+        (popularity and words correlate) is lowered, at most three times, then dropped."""
         window = max(RANKED_CANDIDATES if relevance else 0, start + page_size)
         top = window * 2 * table_rows / max(total, 1)
-        columns = ["id", "popularity", *(["score"] if relevance else [])]
+        columns = ("id", "popularity", "score") if relevance else ("id", "popularity")
         rows: list = []
         for attempt in range(4):
-            tiers = None if top >= table_rows or attempt == 3 else _tiers_from(int(top), alias=alias)
-            candidates = products
-            if tiers is not None:
-                words = " | ".join(f"t{tier}" for tier in tiers)
-                candidates = products.filter(RawSQL(ANY_WORD_SQL, [words], output_field=BooleanField()))  # noqa: S611 (integers only)
-            found = cls._run(candidates.order_by("-popularity", "-id").values(*columns)[:window], alias=alias,
-                             settings=(BITMAP_ONLY_SQL, RESTORE_SCANS_SQL))  # fmt: skip
-            rows = [tuple(row[c] for c in columns) for row in found]
-            if len(rows) >= window or tiers is None:
+            threshold = None if top >= table_rows or attempt == 3 else _popularity_at(int(top), alias=alias)
+            candidates = products if threshold is None else products.filter(popularity__gte=threshold)
+            rows = list(candidates.order_by("-popularity", "-id").values_list(*columns)[:window])
+            if len(rows) >= window or threshold is None:
                 break
             top *= 8
         if relevance:
@@ -690,18 +612,17 @@ class PostgresBackend:
             products = filtered_products(filters, alias=PRIMARY)
             start = (page - 1) * page_size
             ids = list(products.order_by(*ordering).values_list("pk", flat=True)[start : start + page_size])
-            sample = self._sample(products, alias=PRIMARY, relevance=False, sliced=False)  # no words: not in the index
-            if sample.complete:
-                sample, total, estimated = sample.rows, len(sample.rows), False
+            sample = self._sample(products, alias=PRIMARY, relevance=False)
+            if len(sample) <= SAMPLE_LIMIT:
+                total, estimated = len(sample), False
             else:
-                sample, estimated = sample.rows[:SAMPLE_LIMIT], True
+                sample, estimated = sample[:SAMPLE_LIMIT], True
                 total = self._estimate_total(products, alias=PRIMARY)[0]
             facets = empty_facets()
             if with_facets:
                 facets = selection_facets(
                     _facets_of(sample, scale=total / max(1, len(sample))), filters,
-                    lambda wanted, facet: self._sampled_facets(filtered_products(wanted, alias=PRIMARY), alias=PRIMARY,
-                                                               sliced=False),
+                    lambda wanted, facet: self._sampled_facets(filtered_products(wanted, alias=PRIMARY), alias=PRIMARY),
                 )  # fmt: skip
             return {"ids": ids, "total": total, "facets": facets, "total_is_estimate": estimated,
                     "facets_sampled": estimated and with_facets}  # fmt: skip

@@ -399,7 +399,7 @@ def test_up_to_the_sample_limit_the_total_and_facets_are_exact(shoes, settings):
 
 @pytest.mark.postgres
 def test_the_search_index_is_built_on_the_filter_words_the_search_asks_for():
-    """Migration 0015 holds its own copy of the filter words' SQL: it must be the search's, or
+    """Migration 0014 holds its own copy of the filter words' SQL: it must be the search's, or
     the planner would not match the search's conditions to the index (and read the table)."""
     from catalog.search import postgres
 
@@ -410,15 +410,15 @@ def test_the_search_index_is_built_on_the_filter_words_the_search_asks_for():
         )
         cursor.execute(
             "SELECT replace(pg_get_indexdef(%s::regclass), %s, ''), replace(pg_get_indexdef(%s::regclass), %s, '')",
-            ["product_search_terms_gin", "product_search_terms_gin",
+            ["product_search_filters_gin", "product_search_filters_gin",
              "search_filters_as_the_code_has_it", "search_filters_as_the_code_has_it"],
         )  # fmt: skip
         migrated, code = cursor.fetchone()
-        cursor.execute("SELECT to_regclass('product_search_vector_gin'), to_regclass('product_search_filters_gin')")
-        replaced = cursor.fetchone()
+        cursor.execute("SELECT to_regclass('product_search_vector_gin')")
+        replaced = cursor.fetchone()[0]
         transaction.set_rollback(True)
     assert migrated == code and "to_tsvector('simple'::regconfig" in migrated
-    assert replaced == (None, None)  # the vector's own index and 0014's are gone: this one answers text alone too
+    assert replaced is None  # the vector's own index is gone: this one answers text alone too
 
 
 @pytest.mark.postgres
@@ -431,8 +431,8 @@ def test_every_price_in_a_searched_range_is_in_a_band_the_search_asks_the_index_
     words = filter_vector_sql("v.")
     with connection.cursor() as cursor:  # the band words as PostgreSQL computes them for the index
         cursor.execute(
-            f"SELECT v.price, {words}::text FROM (SELECT 7::bigint AS category_id, NULL::bigint AS brand_id, p AS price,"  # noqa: S608
-            " 0::float8 AS popularity, 1::bigint AS id FROM unnest(%s::numeric[]) p) v",
+            f"SELECT v.price, {words}::text FROM (SELECT 7::bigint AS category_id, NULL::bigint AS brand_id, p AS price"  # noqa: S608
+            " FROM unnest(%s::numeric[]) p) v",
             [prices],
         )
         band = {price: int(re.search(r"'p(\d+)'", vector).group(1)) for price, vector in cursor.fetchall()}
@@ -459,7 +459,7 @@ def _recorded_statements():
 
 
 def _index_scans(plan: dict) -> list[dict]:
-    found = [plan] if plan.get("Index Name") == "product_search_terms_gin" else []
+    found = [plan] if plan.get("Index Name") == "product_search_filters_gin" else []
     return found + [scan for child in plan.get("Plans", []) for scan in _index_scans(child)]
 
 
@@ -475,7 +475,7 @@ def _text_index_scans(sql: str, params, *, analyze: bool = False) -> list[dict]:
         cursor.execute(
             "SELECT string_agg(quote_ident(indexrelid::regclass::text), ', ') FROM pg_index WHERE indrelid ="
             " 'catalog_product'::regclass AND NOT indisunique AND indexrelid::regclass::text NOT IN"
-            " ('product_search_terms_gin', 'product_search_vector_missing')"
+            " ('product_search_filters_gin', 'product_search_vector_missing')"
         )
         cursor.execute(f"DROP INDEX {cursor.fetchone()[0]}")
         cursor.execute(postgres.BITMAP_ONLY_SQL)
@@ -529,96 +529,6 @@ def test_a_word_whose_products_all_fail_the_filter_is_answered_by_the_index_alon
     conditions = [scan["Index Cond"].replace("$0", "InitPlan") for scan in scans]
     assert conditions and all("to_tsvector('simple'" in cond and key in cond for cond in conditions), conditions
     assert sum(scan["Actual Rows"] for scan in scans) == 0
-
-
-# --- PostgreSQL: slices and popularity tiers in the search index (migration 0015) ---------------
-
-
-@pytest.fixture
-def many_lamps(settings):
-    """640 lamps with consecutive ids (each of the 64 slices holds 10), alternating brands, the
-    popularity of each its position squared; and 200 novels."""
-    settings.SEARCH_BACKEND = "database"
-    lighting, books = CategoryFactory(slug="lighting"), CategoryFactory(slug="books")
-    acme, penrose = BrandFactory(slug="acme"), BrandFactory(slug="penrose")
-    Product.objects.bulk_create(
-        [Product(sku=f"L{n}", slug=f"lamp-{n}", title=f"Desk Lamp {n}", category=lighting,
-                 brand=acme if n % 2 else penrose, price=Decimal("20.00") + n % 50, popularity=float(n * n))
-         for n in range(640)]
-        + [Product(sku=f"N{n}", slug=f"novel-{n}", title=f"A Novel {n}", category=books, brand=penrose,
-                   price=Decimal("600.00")) for n in range(200)]
-    )  # fmt: skip
-    search.get_backend().rebuild(batch_size=5000)
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE catalog_product")
-    return list(Product.objects.filter(sku__startswith="L").order_by("pk"))
-
-
-@pytest.mark.postgres
-def test_a_sliced_sample_counts_some_slices_and_scales_them_to_the_total_and_facets(many_lamps, monkeypatch):
-    from catalog.search import postgres
-
-    monkeypatch.setattr(postgres, "SAMPLE_LIMIT", 100)
-    monkeypatch.setattr(postgres, "COMMON_SHARE", 2.0)  # never read in popularity order here
-    monkeypatch.setattr(postgres, "SLICED_ABOVE", 0)
-    monkeypatch.setattr(postgres, "SLICE_ROWS", 100)
-    with _recorded_statements() as statements:
-        result = search.search(query="lamp")
-    sliced = [(sql, params) for sql, params in statements if any(str(p).startswith("s0 | s1") for p in params or ())]
-    assert sliced, [sql[:80] for sql, _ in statements]
-    (words,) = [p for p in sliced[0][1] if str(p).startswith("s0")]
-    taken = len(words.split(" | "))
-    assert result.total_is_estimate and result.facets_sampled
-    assert result.total == 640  # each slice holds 10 of the 640: 10 * taken rows, each for 64 / taken
-    brands = {b["slug"]: b["count"] for b in result.facets["brands"]}
-    assert brands == {"acme": 320, "penrose": 320}
-    scans = _text_index_scans(*sliced[0])
-    assert scans and any(f"s{taken - 1}" in scan["Index Cond"] for scan in scans)  # the index is asked for the slices
-
-
-@pytest.mark.postgres
-def test_a_sliced_sample_that_finds_few_matches_reads_them_all_instead(many_lamps, monkeypatch):
-    from catalog.search import postgres
-
-    monkeypatch.setattr(postgres, "COMMON_SHARE", 2.0)
-    monkeypatch.setattr(postgres, "SLICED_ABOVE", 0)
-    monkeypatch.setattr(postgres, "SLICE_ROWS", 100)
-    result = search.search(query="lamp")  # 640 matches: under SAMPLE_LIMIT, so exact
-    assert (result.total, result.total_is_estimate, result.facets_sampled) == (640, False, False)
-
-
-@pytest.mark.postgres
-def test_the_most_popular_matches_are_found_through_the_popularity_tiers_in_the_index(many_lamps, monkeypatch):
-    from catalog.search import postgres
-
-    monkeypatch.setattr(postgres, "SAMPLE_LIMIT", 100)
-    monkeypatch.setattr(postgres, "COMMON_SHARE", 2.0)
-    monkeypatch.setattr(postgres, "RANKED_CANDIDATES", 20)
-    with _recorded_statements() as statements:
-        result = search.search(query="lamp", sort="popularity", page_size=20)
-    assert result.ids == [p.pk for p in many_lamps[::-1][:20]]  # popularity n * n: the last lamps first
-    tiered = [(sql, params) for sql, params in statements if any(str(p).startswith("t") and " | t" in str(p)
-                                                                  for p in params or ())]  # fmt: skip
-    assert tiered
-    (words,) = [p for p in tiered[0][1] if str(p).startswith("t")]
-    scans = _text_index_scans(*tiered[0], analyze=True)
-    assert scans and any(words.split(" | ")[0] in scan["Index Cond"] for scan in scans)
-    assert sum(scan["Actual Rows"] for scan in scans) < 320  # the popular tiers' lamps, not all 640
-
-
-@pytest.mark.postgres
-def test_the_tiers_asked_for_hold_every_product_from_the_rank_up(many_lamps):
-    from catalog.search import postgres
-
-    for rank in (0, 1, 17, 100, 639):
-        tiers = postgres._tiers_from(rank, alias="default")
-        expected = sorted(p.popularity for p in many_lamps)[::-1][: rank + 1]
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT {postgres.TIER_SQL.format(table='')} FROM unnest(%s::float8[]) AS popularity", [expected]  # noqa: S608 (constant SQL)
-            )
-            held = {row[0] for row in cursor.fetchall()}
-        assert held <= set(tiers), (rank, held, tiers)
 
 
 # --- Search as you type: the last word completes to the catalog's words ---------------------------
