@@ -399,7 +399,11 @@ def get_product_page_with_recommendations(
     found = catalog_cache.mget([*_page_keys(slug), recs_key, *card_keys.values(), *pointer_keys.values()])
     if guessed_cards:
         catalog_cache.held_cards().update(catalog_cache.pick_versioned(found, card_keys, pointer_keys)[0])
-    page = _product_page_from(found, slug)
+    try:
+        page = _product_page_from(found, slug)
+    except ProductNotFound:
+        _shown.pop(slug, None)  # a view told ahead stays in the visitor's list until it is shown (and dropped)
+        raise
     if on_product is not None and guessed_id != page["id"]:
         on_product(page["id"], **({} if guessed_id is None else {"instead_of": guessed_id}))
     recommendations, availability = _recommend(

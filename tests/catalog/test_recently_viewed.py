@@ -97,6 +97,17 @@ def test_a_slug_that_now_names_another_product_records_that_product(client, prod
     assert titles_in_row(client.get(products[5].get_absolute_url()).content.decode()) == ["Viewed Thing 01"]
 
 
+def test_a_product_no_longer_sold_is_a_404_and_never_shows_in_the_row(client, products, django_capture_on_commit_callbacks):
+    gone = products[0]
+    view(Client(), gone)  # this process has shown its page: the next view is told ahead
+    with django_capture_on_commit_callbacks(execute=True):
+        services.set_products_active(product_ids=[gone.pk], active=False)
+    view(client, products[4])
+    assert client.get(gone.get_absolute_url()).status_code == 404
+    assert titles_in_row(client.get(products[5].get_absolute_url()).content.decode()) == ["Viewed Thing 04"]
+    assert gone.pk not in list_of(client)
+
+
 def test_a_browser_without_a_token_gets_a_recently_viewed_cookie_not_a_cart_token(client, products):
     response = client.get(products[0].get_absolute_url())
     assert response.cookies[RECENT_COOKIE]["httponly"] and response.cookies[RECENT_COOKIE]["samesite"] == "Lax"
