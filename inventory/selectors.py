@@ -73,7 +73,7 @@ def get_levels(*, product_ids: list[int]) -> dict[int, int]:
         where, params = f"{product} = ANY(%s::bigint[])", ["{" + ",".join(map(str, ids)) + "}"]
     else:
         where, params = f"{product} IN ({', '.join(['%s'] * len(ids))})", ids
-    # prepared on PostgreSQL once a connection has run it a few times (shop/postgresql/base.py)
+    # a prepared statement on PostgreSQL: planned once per connection (shop/postgresql/base.py)
     with getattr(connection, "prepared_cursor", connection.cursor)() as cursor:
         cursor.execute(f"SELECT {product}, {available} FROM {table} WHERE {where}", params)  # noqa: S608 (quoted names)
         levels = dict(cursor.fetchall())
