@@ -29,7 +29,7 @@ import json
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from decimal import Decimal
 
 from django.contrib.postgres.search import (
@@ -271,12 +271,6 @@ RESTORE_INDEX_SQL = (
     " set_config('jit', %s, true)"
 )
 COMMON_SHARE = 0.3  # matches the planner expects in this share of the table or more: read them in popularity order
-# Matches the planner expects to be this many or more: the total is estimated first and, past
-# BIG_ESTIMATE, the sample is read in popularity order through the popularity index (the page is
-# then among its rows), not in storage order followed by a second read of the index for the page.
-BIG_PLANNED_ROWS = 5 * 1000
-BIG_ESTIMATE = 4 * 1000
-POPULAR_SAMPLE_MARGIN = 3  # the popularity threshold is set to hold about this many samples' worth of matches
 POPULAR_SCAN_ROWS = 4000  # the most popular products that popularity-ordered read looks at, at most
 ESTIMATE_ROWS = 4000  # rows of the table read to estimate a total past SAMPLE_LIMIT
 TABLESAMPLE = "TABLESAMPLE SYSTEM (%s) REPEATABLE (7)"  # a percentage of the blocks, the same ones each time
@@ -301,16 +295,6 @@ ROW_CHECKED_MATCHES = 50 * 1000  # ... of at most this many rows (the planner's 
 POPULARITY_AT_SQL = (  # the index product_search_popularity answers it (an index-only scan)
     "SELECT popularity FROM catalog_product WHERE is_active ORDER BY popularity DESC OFFSET %s LIMIT 1"
 )
-
-
-@dataclass(frozen=True)
-class _Sample:
-    """What `PostgresBackend._sample` read: the rows, whether in popularity order, and the total's
-    estimate (matches, rows in the table) when it was made on the way."""
-
-    rows: list[dict]
-    by_popularity: bool = False
-    estimate: tuple[int, int] | None = None
 
 
 def _popularity_at(rank: int, *, alias: str) -> float | None:
@@ -471,9 +455,9 @@ class PostgresBackend:
             products = products.annotate(score=self._score(matches, cleaned))
         suggestion = " ".join(corrections.get(w, w) for w in words) if corrections else None
         start = (page - 1) * page_size
-        read = self._sample(products, plain=matching(filters, index_words=False), alias=alias, relevance=relevance,
-                            newest=sort == "newest")  # fmt: skip
-        sample = read.rows
+        sample = self._sample(products, plain=matching(filters, index_words=False), alias=alias, relevance=relevance,
+                              newest=sort == "newest")  # fmt: skip
+        popular = len(sample) > SAMPLE_LIMIT and sample[0].get("by_popularity", False)
         if len(sample) <= SAMPLE_LIMIT:  # every match: exact
             key = _SORT_KEYS["relevance" if relevance else sort]
             ids = [row["id"] for row in sorted(sample, key=key)[start : start + page_size]]
@@ -481,8 +465,8 @@ class PostgresBackend:
             return SearchResult(ids=ids, total=len(sample), facets=facets, suggestion=suggestion, page=page,
                                 page_size=page_size)  # fmt: skip
         sample = sample[:SAMPLE_LIMIT]
-        total, table_rows = read.estimate or self._estimate_total(products, alias=alias)
-        if read.by_popularity and (relevance or sort == "popularity") and start + page_size <= SAMPLE_LIMIT:
+        total, table_rows = self._estimate_total(products, alias=alias)
+        if popular and (relevance or sort == "popularity") and start + page_size <= SAMPLE_LIMIT:
             # the sample is the SAMPLE_LIMIT most popular matches already: the page is among them
             rows = sorted(sample, key=_SORT_KEYS["popularity"])
             if relevance:
@@ -503,65 +487,34 @@ class PostgresBackend:
     def _sample(
         cls, products: QuerySet[Product], *, alias: str, relevance: bool, newest: bool = False,
         plain: QuerySet[Product] | None = None,
-    ) -> _Sample:  # fmt: skip
-        """Up to SAMPLE_LIMIT + 1 matches with what facets, sorts and ranking read: every match
-        when there are no more than SAMPLE_LIMIT, else a sample, in one read of the text index.
+    ) -> list[dict]:  # fmt: skip
+        """Up to SAMPLE_LIMIT + 1 matches with what facets, sorts and ranking read.
 
-        - Matches the planner expects in COMMON_SHARE of the table or more (a word of nearly every
-          product): an index walk in popularity order that stops at SAMPLE_LIMIT + 1 (a few
-          thousand rows where a bitmap of the text index would hold a million).
-        - Matches it expects to be BIG_PLANNED_ROWS or more: the total is estimated (a fixed
-          sample of the table) and, past BIG_ESTIMATE, the SAMPLE_LIMIT + 1 most popular matches
-          are read: the text index ANDed with the popularity index above a threshold set to hold
-          about POPULAR_SAMPLE_MARGIN times that many. The page of a relevance or popularity sort
-          is then among them, so the index is not read a second time for it.
-        - Otherwise (or when neither finds SAMPLE_LIMIT + 1 rows: words and popularity correlate):
-          the first matches in storage order.
-
-        Popularity-ordered samples carry `by_popularity`: their facet counts describe the most
-        popular matches (as Elasticsearch's sampler aggregation counts the best-scoring documents).
-        Only bitmap scans are allowed for the storage-order and popular reads, so they never walk a
-        whole table (a sequential scan misled by a poor estimate)."""
+        Matches the planner expects in COMMON_SHARE of the table or more (a word of nearly every
+        product) are read in popularity order, an index walk that stops at SAMPLE_LIMIT + 1 (a few
+        thousand rows where a bitmap of the text index would hold a million); those rows carry
+        `by_popularity`. Otherwise, or when that walk does not find them among the
+        POPULAR_SCAN_ROWS most popular products, in storage order: only bitmap scans are allowed
+        for this one query, so it never walks a whole table (a sequential scan misled by a poor
+        estimate)."""
         columns = ["id", "category_id", "price", "attributes", "popularity", "brand__slug", "brand__name"]
         if newest:  # decoding a timestamp per row costs more than the rest of the row: only for this sort
             columns.append("created_at")
         rows = products.order_by().values(*columns, *(["score"] if relevance else []))
-        planned, table_rows = cls._planned_rows((products if plain is None else plain).order_by().values("id"),
-                                                alias=alias)  # fmt: skip
-        if table_rows > 0 and planned >= COMMON_SHARE * table_rows:
+        if cls._looks_common((products if plain is None else plain).order_by().values("id"), alias=alias):
             threshold = _popularity_at(POPULAR_SCAN_ROWS, alias=alias)
             walk = rows if threshold is None else rows.filter(popularity__gte=threshold)
             found = cls._run(walk.order_by("-popularity", "-id")[: SAMPLE_LIMIT + 1], alias=alias,
                              settings=(INDEX_ONLY_SQL, RESTORE_INDEX_SQL))  # fmt: skip
             if len(found) > SAMPLE_LIMIT:
-                return _Sample(found, by_popularity=True)
-        estimate = None
-        if planned >= BIG_PLANNED_ROWS:
-            estimate = cls._estimate_total(products, alias=alias)
-            if estimate[0] > BIG_ESTIMATE:
-                found = cls._most_popular(rows, total=estimate[0], table_rows=estimate[1], alias=alias)
-                if found is not None:
-                    return _Sample(found, by_popularity=True, estimate=estimate)
-        found = cls._run(rows[: SAMPLE_LIMIT + 1], alias=alias, settings=(BITMAP_ONLY_SQL, RESTORE_SCANS_SQL))
-        return _Sample(found, estimate=estimate)
+                return [{**row, "by_popularity": True} for row in found]
+        return cls._run(rows[: SAMPLE_LIMIT + 1], alias=alias, settings=(BITMAP_ONLY_SQL, RESTORE_SCANS_SQL))
 
     @classmethod
-    def _most_popular(cls, rows: QuerySet, *, total: int, table_rows: int, alias: str) -> list[dict] | None:
-        """The SAMPLE_LIMIT + 1 most popular of these rows (about `total` of `table_rows`), from
-        those above a popularity threshold expected to hold POPULAR_SAMPLE_MARGIN times as many;
-        a threshold that holds too few is lowered (twice); None when that fails or the threshold
-        would hold every product (a zero popularity: no ranking has run)."""
-        top = POPULAR_SAMPLE_MARGIN * (SAMPLE_LIMIT + 1) * table_rows / max(total, 1)
-        for _attempt in range(3):
-            threshold = _popularity_at(int(top), alias=alias) if top < table_rows else None
-            if not threshold:
-                return None
-            found = cls._run(rows.filter(popularity__gte=threshold).order_by("-popularity", "-id")[: SAMPLE_LIMIT + 1],
-                             alias=alias, settings=(BITMAP_ONLY_SQL, RESTORE_SCANS_SQL))  # fmt: skip
-            if len(found) > SAMPLE_LIMIT:
-                return found
-            top *= 8
-        return None
+    def _looks_common(cls, rows: QuerySet, *, alias: str) -> bool:
+        """Whether the planner expects these rows to be COMMON_SHARE of the table or more."""
+        planned, table_rows = cls._planned_rows(rows, alias=alias)
+        return table_rows > 0 and planned >= COMMON_SHARE * table_rows
 
     @staticmethod
     def _planned_rows(rows: QuerySet, *, alias: str) -> tuple[float, int]:
@@ -594,11 +547,11 @@ class PostgresBackend:
         self, products: QuerySet[Product], *, alias: str, plain: QuerySet[Product] | None = None
     ) -> dict:
         """Facets of these products: exact up to SAMPLE_LIMIT, else a sample's scaled to the estimate."""
-        read = self._sample(products, alias=alias, relevance=False, plain=plain)
-        if len(read.rows) <= SAMPLE_LIMIT:
-            return _facets_of(read.rows, scale=1.0)
-        total = (read.estimate or self._estimate_total(products, alias=alias))[0]
-        return _facets_of(read.rows[:SAMPLE_LIMIT], scale=total / SAMPLE_LIMIT)
+        sample = self._sample(products, alias=alias, relevance=False, plain=plain)
+        if len(sample) <= SAMPLE_LIMIT:
+            return _facets_of(sample, scale=1.0)
+        sample = sample[:SAMPLE_LIMIT]
+        return _facets_of(sample, scale=self._estimate_total(products, alias=alias)[0] / len(sample))
 
     @staticmethod
     def _estimate_total(products: QuerySet[Product], *, alias: str) -> tuple[int, int]:
@@ -659,13 +612,12 @@ class PostgresBackend:
             products = filtered_products(filters, alias=PRIMARY)
             start = (page - 1) * page_size
             ids = list(products.order_by(*ordering).values_list("pk", flat=True)[start : start + page_size])
-            read = self._sample(products, alias=PRIMARY, relevance=False)
-            sample = read.rows
+            sample = self._sample(products, alias=PRIMARY, relevance=False)
             if len(sample) <= SAMPLE_LIMIT:
                 total, estimated = len(sample), False
             else:
                 sample, estimated = sample[:SAMPLE_LIMIT], True
-                total = (read.estimate or self._estimate_total(products, alias=PRIMARY))[0]
+                total = self._estimate_total(products, alias=PRIMARY)[0]
             facets = empty_facets()
             if with_facets:
                 facets = selection_facets(

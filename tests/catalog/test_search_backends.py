@@ -394,42 +394,6 @@ def test_up_to_the_sample_limit_the_total_and_facets_are_exact(shoes, settings):
     assert body["count"] == 2 and body["count_is_estimate"] is False and body["facets_sampled"] is False
 
 
-@pytest.mark.postgres
-@pytest.mark.parametrize("sort", ["relevance", "popularity"])
-def test_a_large_result_is_sampled_among_its_most_popular_matches_and_the_page_needs_no_second_read(settings, monkeypatch,
-                                                                                                    sort):
-    """Past BIG_ESTIMATE matches the sample is the most popular matches (the text index ANDed with
-    the popularity index above a threshold), and the first page comes from it: the index is read
-    once for the page, the total and the facets, where a storage-order sample needed a second
-    read for the page."""
-    from catalog.search import postgres
-
-    settings.SEARCH_BACKEND = "database"
-    lighting, kitchen = CategoryFactory(slug="lighting"), CategoryFactory(slug="kitchen")
-    acme, lux = BrandFactory(slug="acme", name="Acme"), BrandFactory(slug="lux", name="Lux")
-    Product.objects.bulk_create(
-        [Product(sku=f"L{n}", slug=f"lamp-{n}", title="Desk Lamp", category=lighting, brand=acme if n % 2 else lux,
-                 price=Decimal("20.00"), popularity=n) for n in range(1, 31)]  # the later, the more popular
-        + [Product(sku=f"P{n}", slug=f"pan-{n}", title="Frying Pan", category=kitchen, brand=acme,
-                   price=Decimal("30.00"), popularity=0) for n in range(120)]  # lamps: 20 %, not a common word
-    )  # fmt: skip
-    search.get_backend().rebuild(batch_size=100)
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE catalog_product")
-    most_popular = list(Product.objects.filter(title="Desk Lamp").order_by("-popularity").values_list("pk", flat=True))
-    for name, value in {"SAMPLE_LIMIT": 5, "RANKED_CANDIDATES": 5, "BIG_PLANNED_ROWS": 1, "BIG_ESTIMATE": 10,
-                        "POPULAR_SAMPLE_MARGIN": 0.5}.items():  # fmt: skip
-        monkeypatch.setattr(postgres, name, value)
-    with _recorded_statements() as statements:
-        result = search.search(query="lamp", sort=sort, page_size=3)
-    assert result.ids == most_popular[:3]
-    assert (result.total, result.total_is_estimate, result.facets_sampled) == (30, True, True)
-    # the 5 most popular lamps, 3 of Lux and 2 of Acme, scaled to the 30 found
-    assert [(b["slug"], b["count"]) for b in result.facets["brands"]] == [("lux", 18), ("acme", 12)]
-    reads = [sql for sql, _ in statements if "@@" in sql and "EXPLAIN" not in sql and "TABLESAMPLE" not in sql]
-    assert len(reads) == 1 and "ORDER BY" in reads[0], reads
-
-
 # --- PostgreSQL: the filters inside the text index (migration 0014) -----------------------------
 
 
