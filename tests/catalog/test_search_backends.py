@@ -656,3 +656,40 @@ def test_the_sample_reads_without_parallel_workers_or_jit_and_the_callers_settin
     assert set(found.ids) == {rainwear["jacket"].pk, rainwear["hat"].pk, rainwear["boot"].pk}
     assert seen == [("0", "off")]
     assert after == "3"
+
+
+@pytest.mark.postgres
+def test_an_estimate_counts_the_rows_of_the_sampled_blocks_once_until_the_table_changes(shoes, settings, monkeypatch):
+    """Past the sample limit the total is the share of matches among the rows of a fixed sample of
+    the table's blocks. How many rows those blocks hold changes only with the table: it is counted
+    by the first estimate and again once the table has other blocks or another row count, and an
+    estimate from the remembered count is the estimate counted afresh."""
+    from catalog.search import postgres
+
+    settings.SEARCH_BACKEND = "database"
+    search.get_backend().rebuild(batch_size=100)
+    monkeypatch.setattr(postgres, "SAMPLE_LIMIT", 1)
+    monkeypatch.setattr(postgres, "ESTIMATE_ROWS", 1)  # a third of a three-row table: a sample, not the table
+    monkeypatch.setattr(postgres, "_sampled_rows", {})
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE catalog_product")
+
+    def estimate(query: str) -> tuple[int, int]:
+        """(the total, how many statements counted the sampled blocks' rows)."""
+        with _recorded_statements() as statements:
+            total = search.search(query=query, page_size=1).total
+        return total, sum("(SELECT count(*) FROM catalog_product TABLESAMPLE" in sql for sql, _ in statements)
+
+    first = estimate("running shoe")
+    assert first[1] == 1
+    assert estimate("running") == (first[0], 0)  # counted from the remembered rows, none counted again
+    postgres._sampled_rows.clear()
+    assert estimate("shoe") == first  # counted afresh: the same estimate
+    Product.objects.bulk_create(
+        [Product(sku=f"R{n}", slug=f"road-shoe-{n}", title=f"Road Shoe {n}", category=shoes["category"],
+                 price=Decimal("20.00"))
+         for n in range(300)]
+    )  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE catalog_product")
+    assert estimate("road shoe")[1] == 1  # more blocks and rows: counted again
