@@ -423,7 +423,7 @@ def test_the_search_index_is_built_on_the_filter_words_the_search_asks_for():
 
 @pytest.mark.postgres
 def test_every_price_in_a_searched_range_is_in_a_band_the_search_asks_the_index_for():
-    from catalog.search.postgres import PRICE_BAND_EDGES, filter_vector_sql, price_bands_between
+    from catalog.search.postgres import PRICE_BAND_EDGES, filter_vector_sql, price_bands_between, price_words
 
     cent = Decimal("0.01")
     prices = sorted({Decimal(e) + d for e in (0, *PRICE_BAND_EDGES) for d in (-cent, 0, cent) if Decimal(e) + d >= 0}
@@ -435,7 +435,10 @@ def test_every_price_in_a_searched_range_is_in_a_band_the_search_asks_the_index_
             " FROM unnest(%s::numeric[]) p) v",
             [prices],
         )
-        band = {price: int(re.search(r"'p(\d+)'", vector).group(1)) for price, vector in cursor.fetchall()}
+        vectors = dict(cursor.fetchall())
+    band = {price: int(re.search(r"'p(\d+)'", vector).group(1)) for price, vector in vectors.items()}
+    # the words a row's price gives it: its band and its band's group
+    own_words = {price: set(re.findall(r"'([pq]\d+)'", vector)) for price, vector in vectors.items()}
     bounds = [None, *prices[::3], Decimal("25"), Decimal("200"), Decimal("1100")]
     for low in bounds:
         for high in bounds:
@@ -447,6 +450,14 @@ def test_every_price_in_a_searched_range_is_in_a_band_the_search_asks_the_index_
             # and no more than the bands of the range's own ends: the index skips the rest
             assert asked[0] == (band[low] if low is not None else 0), (low, high)
             assert asked[-1] == (band[high] if high is not None else len(PRICE_BAND_EDGES)), (low, high)
+            # the index is asked for words every price in the range has one of: a group of four
+            # bands the range reaches, or a band of the range
+            index_words = price_words(asked)
+            assert all(own_words[p] & set(index_words) for p in inside), (low, high, index_words)
+            groups = {b // 4 for b in asked}
+            assert all(int(w[1:]) in (groups if w[0] == "q" else asked) for w in index_words), (low, high, index_words)
+    assert price_words(price_bands_between(Decimal("25"), Decimal("200"))) == ["q1", "q2", "q3"]  # ten bands
+    assert price_words(price_bands_between(Decimal("20"), Decimal("24.99"))) == ["p4"]  # one band: its own word
 
 
 @contextmanager
