@@ -41,7 +41,20 @@ from django.contrib.postgres.search import (
     SearchVectorField,
 )
 from django.db import connections, transaction
-from django.db.models import BooleanField, Case, DecimalField, F, Func, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    Func,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, Concat, Greatest, Ln
 
@@ -61,9 +74,10 @@ from catalog.search.base import (
     price_band_index,
     price_bands,
     query_words,
+    relaxed_filters,
     selection_facets,
 )
-from catalog.search.queryset import ORDERINGS, filtered_products
+from catalog.search.queryset import ORDERINGS, facet_condition, filtered_products
 from shop.db_router import PRIMARY, choose_read_alias, replica_ok
 
 CONFIG = "english"
@@ -290,6 +304,7 @@ RESTORE_INDEX_SQL = (
 COMMON_SHARE = 0.3  # matches the planner expects in this share of the table or more: read them in popularity order
 POPULAR_SCAN_ROWS = 4000  # the most popular products that popularity-ordered read looks at, at most
 ESTIMATE_ROWS = 4000  # rows of the table read to estimate a total past SAMPLE_LIMIT
+DERIVED_SAMPLE_MIN = 250  # passing rows among the wider sample's that stand for a chosen facet's matches
 TABLESAMPLE = "TABLESAMPLE SYSTEM (%s) REPEATABLE (7)"  # a percentage of the blocks, the same ones each time
 # The rows in the sampled blocks, per process: counted once per (database, blocks, rows) and
 # SAMPLED_ROWS_TTL, not on every estimate (a third of an estimate's time at a million products:
@@ -474,27 +489,43 @@ class PostgresBackend:
             found = searchable_products(wanted, alias=alias) if index_words else filtered_products(wanted, alias=alias)
             return found.annotate(document=STORED_VECTOR, title_vector=TITLE_VECTOR).filter(text_match)
 
-        def count(wanted: SearchFilters, facet: str) -> dict:
-            return self._sampled_facets(matching(wanted), plain=matching(wanted, index_words=False), alias=alias)
-
-        products = matching(filters)
         relevance = sort == "relevance" or sort not in ORDERINGS
-        if relevance:
-            products = products.annotate(score=self._score(matches, cleaned))
+        score = self._score(matches, cleaned)
+        products = matching(filters).annotate(score=score) if relevance else matching(filters)
         suggestion = " ".join(corrections.get(w, w) for w in words) if corrections else None
         start = (page - 1) * page_size
-        sample = self._sample(products, plain=matching(filters, index_words=False), alias=alias, relevance=relevance,
-                              newest=sort == "newest")  # fmt: skip
-        popular = len(sample) > SAMPLE_LIMIT and sample[0].get("by_popularity", False)
-        if len(sample) <= SAMPLE_LIMIT:  # every match: exact
+        # A chosen facet is counted without its own choice: those wider matches are read first,
+        # each row saying whether it passes the choice too, and the rows that do are the sample
+        # of the matches themselves whenever they can be (`_through_wider`): one read of the index.
+        sample, total, table_rows, counted = None, None, 0, {}
+        relaxed = relaxed_filters(filters) if with_facets else []
+        if relaxed:
+            facet, wider = relaxed[0]
+            wide = matching(wider).annotate(score=score) if relevance else matching(wider)
+            sample, total, table_rows, counted[facet] = self._through_wider(
+                wide.annotate(passes=ExpressionWrapper(facet_condition(filters, facet, alias=alias), BooleanField())),
+                plain=matching(wider, index_words=False), alias=alias, relevance=relevance, newest=sort == "newest",
+            )  # fmt: skip
+
+        def count(wanted: SearchFilters, facet: str) -> dict:
+            if facet in counted:
+                return counted[facet]
+            return self._sampled_facets(matching(wanted), plain=matching(wanted, index_words=False), alias=alias)
+
+        if sample is None:
+            sample = self._sample(products, plain=matching(filters, index_words=False), alias=alias,
+                                  relevance=relevance, newest=sort == "newest")  # fmt: skip
+        popular = total is None and len(sample) > SAMPLE_LIMIT and sample[0].get("by_popularity", False)
+        if total is None and len(sample) <= SAMPLE_LIMIT:  # every match: exact
             key = _SORT_KEYS["relevance" if relevance else sort]
             ids = [row["id"] for row in sorted(sample, key=key)[start : start + page_size]]
             facets = (selection_facets(_facets_of(sample, scale=1.0, alias=alias), filters, count) if with_facets
                       else empty_facets())  # fmt: skip
             return SearchResult(ids=ids, total=len(sample), facets=facets, suggestion=suggestion, page=page,
                                 page_size=page_size)  # fmt: skip
-        sample = sample[:SAMPLE_LIMIT]
-        total, table_rows = self._estimate_total(products, alias=alias)
+        if total is None:
+            sample = sample[:SAMPLE_LIMIT]
+            total, table_rows = self._estimate_total(products, alias=alias)
         if popular and (relevance or sort == "popularity") and start + page_size <= SAMPLE_LIMIT:
             # the sample is the SAMPLE_LIMIT most popular matches already: the page is among them
             rows = sorted(sample, key=_SORT_KEYS["popularity"])
@@ -515,7 +546,7 @@ class PostgresBackend:
     @classmethod
     def _sample(
         cls, products: QuerySet[Product], *, alias: str, relevance: bool, newest: bool = False,
-        plain: QuerySet[Product] | None = None,
+        plain: QuerySet[Product] | None = None, extra: tuple[str, ...] = (),
     ) -> list[dict]:  # fmt: skip
         """Up to SAMPLE_LIMIT + 1 matches with what facets, sorts and ranking read.
 
@@ -529,7 +560,7 @@ class PostgresBackend:
         columns = ["id", "category_id", "price", "attributes", "popularity", "brand_id"]
         if newest:  # decoding a timestamp per row costs more than the rest of the row: only for this sort
             columns.append("created_at")
-        rows = products.order_by().values(*columns, *(["score"] if relevance else []))
+        rows = products.order_by().values(*columns, *(["score"] if relevance else []), *extra)
         if cls._looks_common((products if plain is None else plain).order_by().values("id"), alias=alias):
             threshold = _popularity_at(POPULAR_SCAN_ROWS, alias=alias)
             walk = rows if threshold is None else rows.filter(popularity__gte=threshold)
@@ -577,10 +608,43 @@ class PostgresBackend:
     ) -> dict:
         """Facets of these products: exact up to SAMPLE_LIMIT, else a sample's scaled to the estimate."""
         sample = self._sample(products, alias=alias, relevance=False, plain=plain)
+        return self._facets_of_sample(sample, products, alias=alias)[0]
+
+    def _facets_of_sample(
+        self, sample: list[dict], products: QuerySet[Product], *, alias: str
+    ) -> tuple[dict, int, int]:
+        """(the facets of `_sample`'s rows of these products: exact up to SAMPLE_LIMIT, else the
+        sample's scaled to the estimated total; that total (or the count); the table's rows, or 0
+        when not looked up)."""
         if len(sample) <= SAMPLE_LIMIT:
-            return _facets_of(sample, scale=1.0, alias=alias)
+            return _facets_of(sample, scale=1.0, alias=alias), len(sample), 0
         sample = sample[:SAMPLE_LIMIT]
-        return _facets_of(sample, scale=self._estimate_total(products, alias=alias)[0] / len(sample), alias=alias)
+        total, table_rows = self._estimate_total(products, alias=alias)
+        return _facets_of(sample, scale=total / len(sample), alias=alias), total, table_rows
+
+    def _through_wider(
+        self, wide: QuerySet[Product], *, plain: QuerySet[Product], alias: str, relevance: bool, newest: bool
+    ) -> tuple[list[dict] | None, int | None, int, dict]:
+        """One read of the wider matches (a chosen facet without its choice; each row's `passes`
+        says whether it makes the choice) for that facet's counts and, whenever they can be, the
+        sample of the matches themselves: (the sample or None, its estimated total or None when
+        the sample is every match, the table's rows, the facet's counts).
+
+        Every wider match read (SAMPLE_LIMIT or fewer): the rows that pass are every match, so
+        the search is exact. More, in storage order: the passing rows are the first matches in
+        storage order, a sample of them, whenever there are DERIVED_SAMPLE_MIN of them and they
+        promise 3 * SAMPLE_LIMIT matches or more (the total is the wider estimate times their
+        share; fewer could be every match, which is then read and counted). Otherwise (also for
+        wider matches read in popularity order) the matches are read as before: None."""
+        rows = self._sample(wide, plain=plain, alias=alias, relevance=relevance, newest=newest, extra=("passes",))
+        counted, wide_total, table_rows = self._facets_of_sample(rows, wide, alias=alias)
+        passing = [row for row in rows[:SAMPLE_LIMIT] if row["passes"]]
+        if len(rows) <= SAMPLE_LIMIT:
+            return passing, None, 0, counted
+        total = wide_total * len(passing) / SAMPLE_LIMIT
+        if rows[0].get("by_popularity") or len(passing) < DERIVED_SAMPLE_MIN or total < 3 * SAMPLE_LIMIT:
+            return None, None, 0, counted
+        return passing, _round_estimate(total), table_rows, counted
 
     @staticmethod
     def _estimate_total(products: QuerySet[Product], *, alias: str) -> tuple[int, int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import connections
 from django.db.models import Q, QuerySet
 
-from catalog.models import Product
+from catalog.models import Brand, Product
 from catalog.search.base import SearchFilters
 from inventory import selectors as inventory_selectors
 
@@ -30,11 +30,30 @@ def filtered_products(filters: SearchFilters, *, alias: str) -> QuerySet[Product
         products = products.filter(price__lte=filters.price_max)
     if filters.in_stock:
         products = products.filter(pk__in=inventory_selectors.in_stock_product_ids())
-    on_postgresql = connections[alias].vendor == "postgresql"
     for name, chosen in filters.attributes:
-        # PostgreSQL: containment (@>) uses the attributes' GIN index; SQLite: a JSON key lookup.
-        match = Q()
-        for value in chosen:
-            match |= Q(attributes__contains={name: value}) if on_postgresql else Q(**{f"attributes__{name}": value})
-        products = products.filter(match)
+        products = products.filter(attribute_condition(name, chosen, alias=alias))
     return products
+
+
+def attribute_condition(name: str, chosen: tuple[str, ...], *, alias: str) -> Q:
+    """Any of these values of one attribute. PostgreSQL: containment (@>), which the attributes'
+    GIN index takes; SQLite: a JSON key lookup."""
+    on_postgresql = connections[alias].vendor == "postgresql"
+    match = Q()
+    for value in chosen:
+        match |= Q(attributes__contains={name: value}) if on_postgresql else Q(**{f"attributes__{name}": value})
+    return match
+
+
+def facet_condition(filters: SearchFilters, facet: str, *, alias: str) -> Q:
+    """The condition the customer's choice in one facet ("brands", "price_bands" or
+    "attributes:<name>", as `relaxed_filters` names them) puts on a product: `filters` is
+    `filters` without that choice and this condition. The brands by a subquery of their ids, so
+    a row is checked without a join."""
+    if facet == "brands":
+        return Q(brand_id__in=Brand.objects.using(alias).filter(slug__in=filters.brands).values("pk"))
+    if facet == "price_bands":
+        low, high = filters.price_min, filters.price_max
+        return (Q(price__gte=low) if low is not None else Q()) & (Q(price__lte=high) if high is not None else Q())
+    name = facet.split(":", 1)[1]
+    return attribute_condition(name, dict(filters.attributes)[name], alias=alias)

@@ -529,9 +529,10 @@ def test_a_word_whose_products_all_fail_the_filter_is_answered_by_the_index_alon
     if "category" in filters:
         filters = {"category_ids": (books.pk,)}
     with _recorded_statements() as statements:
-        result = search.search(query="lamp", filters=SearchFilters(**filters))
+        result = search.search(query="lamp", filters=SearchFilters(**filters), with_facets=False)
     assert (result.total, result.ids) == (0, [])
-    # the storage-order sample (a second one counts the chosen brand or price facet without it)
+    # the storage-order sample (with facets, a chosen brand or price is read without its choice
+    # first, and the rows that pass it are the matches: the 1,000 lamps, none passing)
     sample = [(sql, params) for sql, params in statements
               if f"LIMIT {postgres.SAMPLE_LIMIT + 1}" in sql and "ORDER BY" not in sql]  # fmt: skip
     assert sample
@@ -704,3 +705,70 @@ def test_an_estimate_counts_the_rows_of_the_sampled_blocks_once_until_the_table_
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE catalog_product")
     assert estimate("road shoe")[1] == 1  # more blocks and rows: counted again
+
+
+def _samples(statements) -> int:
+    from catalog.search import postgres
+
+    return sum(f"LIMIT {postgres.SAMPLE_LIMIT + 1}" in sql and "ORDER BY" not in sql for sql, _ in statements)
+
+
+@pytest.mark.postgres
+def test_a_chosen_facet_and_the_matches_are_read_once_when_every_wider_match_is_read(shoes, settings):
+    """The price facet is counted without the price chosen; those wider matches (two shoes) are
+    every match, so the one read of them gives the facet's counts and the matches under 50 alike:
+    exact, as before, and the text index read once."""
+    settings.SEARCH_BACKEND = "database"
+    search.get_backend().rebuild(batch_size=100)
+    with _recorded_statements() as statements:
+        result = search.search(query="running shoe", filters=SearchFilters(price_max=Decimal("50")))
+    assert (result.ids, result.total, result.total_is_estimate) == ([shoes["road"].pk], 1, False)
+    assert [(band["key"], band["count"]) for band in result.facets["price_bands"]] == [("25-50", 1), ("50-100", 1)]
+    assert [brand["slug"] for brand in result.facets["brands"]] == []  # the road shoe has no brand
+    assert _samples(statements) == 1
+    with _recorded_statements() as statements:
+        branded = search.search(query="running shoe", filters=SearchFilters(brands=("acme",)))
+    assert (branded.ids, [(b["slug"], b["count"]) for b in branded.facets["brands"]]) == (
+        [shoes["trail"].pk],
+        [("acme", 1)],
+    )
+    assert _samples(statements) == 1
+
+
+@pytest.mark.postgres
+def test_past_the_sample_limit_the_wider_reads_passing_rows_are_the_matches_sample_when_there_are_enough(
+    shoes, settings, monkeypatch
+):
+    """Twelve hiking boots among 75 products, every other one under 50 in storage order. Past the sample limit (2
+    here) the wider read's first rows hold one shoe under 50 of two: the matches are estimated at
+    half the wider estimate and sampled from those rows, one read of the index. With fewer
+    passing rows than DERIVED_SAMPLE_MIN the matches are read on their own, as before."""
+    from catalog.search import postgres
+
+    settings.SEARCH_BACKEND = "database"
+    Product.objects.bulk_create(
+        [Product(sku=f"H{n}", slug=f"hiking-boot-{n}", title=f"Hiking Boot {n}", category=shoes["category"],
+                 price=Decimal("20.00") if n % 2 == 0 else Decimal("80.00"), popularity=n) for n in range(12)]
+        # and other products: the boots are not so large a share that they are read by popularity
+        + [Product(sku=f"K{n}", slug=f"kettle-{n}", title=f"Kettle {n}", category=shoes["category"],
+                   price=Decimal("20.00")) for n in range(60)]
+    )  # fmt: skip
+    search.get_backend().rebuild(batch_size=100)
+    with connection.cursor() as cursor:  # the table's row count, which estimates scale to
+        cursor.execute("ANALYZE catalog_product")
+    cheap = list(
+        Product.objects.filter(sku__startswith="H", price__lt=50).order_by("-popularity").values_list("pk", flat=True)
+    )
+    monkeypatch.setattr(postgres, "SAMPLE_LIMIT", 2)
+    monkeypatch.setattr(postgres, "DERIVED_SAMPLE_MIN", 1)
+    wanted = SearchFilters(price_max=Decimal("50"))
+    with _recorded_statements() as statements:
+        result = search.search(query="hiking boot", filters=wanted, sort="popularity", page_size=10)
+    assert (result.total, result.total_is_estimate, result.facets_sampled) == (6, True, True)
+    assert result.ids == cheap
+    assert _samples(statements) == 1
+    monkeypatch.setattr(postgres, "DERIVED_SAMPLE_MIN", 2)
+    with _recorded_statements() as statements:
+        result = search.search(query="hiking boot", filters=wanted, sort="popularity", page_size=9)
+    assert result.ids == cheap and result.total_is_estimate
+    assert _samples(statements) == 2
