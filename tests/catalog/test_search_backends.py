@@ -772,3 +772,28 @@ def test_past_the_sample_limit_the_wider_reads_passing_rows_are_the_matches_samp
         result = search.search(query="hiking boot", filters=wanted, sort="popularity", page_size=9)
     assert result.ids == cheap and result.total_is_estimate
     assert _samples(statements) == 2
+
+
+@pytest.mark.postgres
+def test_a_popularity_threshold_is_looked_up_once_and_gives_the_same_page(shoes, settings, monkeypatch):
+    """Past the sample limit the page is read among the products above a popularity threshold;
+    a process remembers the threshold a minute, so the next search does not walk the index again,
+    and a page read with a remembered threshold is the page read with a fresh one."""
+    from catalog.search import postgres
+
+    settings.SEARCH_BACKEND = "database"
+    search.get_backend().rebuild(batch_size=100)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE catalog_product")
+    monkeypatch.setattr(postgres, "SAMPLE_LIMIT", 1)
+    monkeypatch.setattr(postgres, "_popularity_ranks", {})
+
+    def page(query: str) -> tuple[list[int], int]:
+        with _recorded_statements() as statements:
+            ids = search.search(query=query, sort="popularity").ids
+        return ids, sum(sql == postgres.POPULARITY_AT_SQL for sql, _ in statements)
+
+    assert page("running shoe") == ([shoes["road"].pk, shoes["trail"].pk], 1)
+    assert page("running shoes") == ([shoes["road"].pk, shoes["trail"].pk], 0)
+    postgres._popularity_ranks.clear()
+    assert page("shoe running") == ([shoes["road"].pk, shoes["trail"].pk], 1)
