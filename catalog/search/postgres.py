@@ -304,7 +304,7 @@ RESTORE_INDEX_SQL = (
 COMMON_SHARE = 0.3  # matches the planner expects in this share of the table or more: read them in popularity order
 POPULAR_SCAN_ROWS = 4000  # the most popular products that popularity-ordered read looks at, at most
 ESTIMATE_ROWS = 4000  # rows of the table read to estimate a total past SAMPLE_LIMIT
-DERIVED_SAMPLE_MIN = 250  # passing rows among the wider sample's that stand for a chosen facet's matches
+DERIVED_SAMPLE_MIN = 100  # passing rows among the wider sample's that stand for a chosen facet's matches
 TABLESAMPLE = "TABLESAMPLE SYSTEM (%s) REPEATABLE (7)"  # a percentage of the blocks, the same ones each time
 # The rows in the sampled blocks, per process: counted once per (database, blocks, rows) and
 # SAMPLED_ROWS_TTL, not on every estimate (a third of an estimate's time at a million products:
