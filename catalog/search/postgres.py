@@ -30,8 +30,10 @@ import time
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Collection
+from contextvars import ContextVar
 from dataclasses import replace
 from decimal import Decimal
+from functools import wraps
 
 from django.contrib.postgres.search import (
     SearchQuery,
@@ -315,6 +317,39 @@ TABLE_SIZE_SQL = (
     "SELECT pg_relation_size(%s::regclass) / current_setting('block_size')::int,"
     " greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = %s::regclass"
 )
+# The table's (blocks, rows), read once per search: its statements plan and estimate against
+# one table state, and a filtered search asked for it four times (a round trip each).
+_table_sizes: ContextVar[dict[str, tuple[int, int]] | None] = ContextVar("search_table_sizes", default=None)
+
+
+def _one_table_state(method):
+    """Run a search method with the table's size read at most once per database alias."""
+
+    @wraps(method)
+    def run(*args, **kwargs):
+        if _table_sizes.get() is not None:
+            return method(*args, **kwargs)
+        token = _table_sizes.set({})
+        try:
+            return method(*args, **kwargs)
+        finally:
+            _table_sizes.reset(token)
+
+    return run
+
+
+def _table_size(cursor, alias: str) -> tuple[int, int]:
+    """(blocks, rows) of catalog_product, from the search's first read of them when there was one."""
+    known = _table_sizes.get()
+    if known is not None and alias in known:
+        return known[alias]
+    cursor.execute(TABLE_SIZE_SQL, ["catalog_product", "catalog_product"])
+    blocks, rows = cursor.fetchone()
+    if known is not None:
+        known[alias] = (int(blocks), int(rows))
+    return int(blocks), int(rows)
+
+
 # The lexicon's words starting with the last word (its C-collated primary key answers a prefix
 # LIKE: an index range), one more than PREFIX_COMPLETIONS to tell a short list from a long one;
 # words with digits (model numbers: a catalog has many) only from the third character typed on;
@@ -453,6 +488,7 @@ class PostgresBackend:
         found = catalog_cache.get_or_fill(catalog_cache.search_key(digest), fill, catalog_cache.LISTING_TTL)
         return SearchResult(page=page, page_size=page_size, **found)
 
+    @_one_table_state
     def _search(
         self, words: list[str], cleaned: str, filters: SearchFilters, sort: str, page: int, page_size: int,
         with_facets: bool, *, alias: str,
@@ -597,8 +633,7 @@ class PostgresBackend:
         """(the rows the planner expects this query to return, the rows in the table): no row is read."""
         sql, params = rows.query.sql_with_params()
         with connections[alias].cursor() as cursor:
-            cursor.execute(TABLE_SIZE_SQL, ["catalog_product", "catalog_product"])
-            table_rows = cursor.fetchone()[1]
+            table_rows = _table_size(cursor, alias)[1]
             cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
             plan = cursor.fetchone()[0]
         plan = json.loads(plan) if isinstance(plan, str) else plan
@@ -606,17 +641,20 @@ class PostgresBackend:
 
     @staticmethod
     def _run(rows: QuerySet, *, alias: str, settings: tuple[str, str]) -> list[dict]:
-        """The rows of this query as dicts, planned with the scan settings `settings` sets (and
-        restores right after, so the caller's transaction plans as before)."""
+        """The rows of this query as dicts, planned with the scan settings `settings` sets for
+        this transaction: a transaction of their own, which ends them, or the caller's, in which
+        they are restored right after, so it plans as before."""
         sql, params = rows.query.sql_with_params()
         set_sql, restore_sql = settings
+        inside_callers = connections[alias].in_atomic_block
         with transaction.atomic(using=alias, savepoint=False), connections[alias].cursor() as cursor:
             cursor.execute(set_sql)
             before = cursor.fetchone()
             cursor.execute(sql, params)
             names = [c.name for c in cursor.description]
             found = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-            cursor.execute(restore_sql, list(before[: restore_sql.count("%s")]))
+            if inside_callers:
+                cursor.execute(restore_sql, list(before[: restore_sql.count("%s")]))
         return found
 
     def _sampled_facets(
@@ -670,8 +708,7 @@ class PostgresBackend:
         rows are not spread evenly over its blocks (half of it empty after a mass update, as the
         popularity ranking's rewrite of every row leaves it) is estimated as well as a packed one."""
         with connections[alias].cursor() as cursor:
-            cursor.execute(TABLE_SIZE_SQL, ["catalog_product", "catalog_product"])
-            blocks, rows = cursor.fetchone()
+            blocks, rows = _table_size(cursor, alias)
             percent = min(100.0, 100.0 * ESTIMATE_ROWS / max(rows, 1))
             sql, params = products.order_by().values("id").query.sql_with_params()
             sampled = sql.replace(' FROM "catalog_product"', ' FROM "catalog_product" ' + TABLESAMPLE, 1)
@@ -719,6 +756,7 @@ class PostgresBackend:
             rows = head + rows[RANKED_CANDIDATES:]
         return [row[0] for row in rows[start : start + page_size]]
 
+    @_one_table_state
     def _browse(
         self, *, filters: SearchFilters, sort: str, page: int, page_size: int, with_facets: bool
     ) -> SearchResult:

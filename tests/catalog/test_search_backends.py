@@ -797,3 +797,29 @@ def test_a_popularity_threshold_is_looked_up_once_and_gives_the_same_page(shoes,
     assert page("running shoes") == ([shoes["road"].pk, shoes["trail"].pk], 0)
     postgres._popularity_ranks.clear()
     assert page("shoe running") == ([shoes["road"].pk, shoes["trail"].pk], 1)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_samples_settings_end_with_their_own_and_the_table_is_sized_once(
+    rainwear, monkeypatch
+):
+    """With no transaction of the caller's (autocommit, as requests run), the sample's settings
+    live in a transaction of their own and end with it: nothing is restored, and the next
+    statement plans with the server's settings. The table's size is read once per search (past
+    the sample limit, both the planner's estimate and the total's read it)."""
+    from catalog.search import postgres
+
+    monkeypatch.setattr(postgres, "SAMPLE_LIMIT", 1)
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('jit'), current_setting('max_parallel_workers_per_gather')")
+        server = cursor.fetchone()
+    with _recorded_statements() as statements:
+        found = search.search(query="rain", filters=search.SearchFilters(price_max=Decimal("100000")), page_size=10)
+    assert set(found.ids) == {rainwear["jacket"].pk, rainwear["hat"].pk, rainwear["boot"].pk}
+    assert not any(sql.startswith("SELECT set_config") for sql, _ in statements)  # no restore
+    assert sum(sql == postgres.TABLE_SIZE_SQL for sql, _ in statements) == 1
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('jit'), current_setting('max_parallel_workers_per_gather')")
+        assert cursor.fetchone() == server
