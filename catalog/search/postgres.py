@@ -313,6 +313,25 @@ TABLESAMPLE = "TABLESAMPLE SYSTEM (%s) REPEATABLE (7)"  # a percentage of the bl
 # about a thousand blocks read for a count that only changes with the table).
 SAMPLED_ROWS_TTL = 60.0  # seconds
 _sampled_rows: dict[tuple[str, int, int], tuple[float, int]] = {}
+_FORGOTTEN = object()
+REMEMBERED_MAX = 256  # values a process keeps per memo, at most (then it starts afresh)
+
+
+def _recall(memo: dict, key):
+    """What `_remember` put in `memo` under `key`, until its time is up; else _FORGOTTEN."""
+    held = memo.get(key)
+    return held[1] if held is not None and held[0] > time.monotonic() else _FORGOTTEN
+
+
+def _remember(memo: dict, key, value, ttl: float):
+    """Keep `value` in this process's `memo` (a module's dict: threads share it, each step atomic)
+    for `ttl` seconds."""
+    if len(memo) >= REMEMBERED_MAX:
+        memo.clear()
+    memo[key] = (time.monotonic() + ttl, value)
+    return value
+
+
 TABLE_SIZE_SQL = (
     "SELECT pg_relation_size(%s::regclass) / current_setting('block_size')::int,"
     " greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = %s::regclass"
@@ -381,16 +400,13 @@ def _popularity_at(rank: int, *, alias: str) -> float | None:
     is lowered, one that lets in more costs a little more), so a minute-old one answers as well."""
     rank = 1 << max(0, rank - 1).bit_length()
     key = (connections[alias].settings_dict["NAME"], rank)
-    known = _popularity_ranks.get(key)
-    if known is not None and known[0] > time.monotonic():
-        return known[1]
+    known = _recall(_popularity_ranks, key)
+    if known is not _FORGOTTEN:
+        return known
     with connections[alias].cursor() as cursor:
         cursor.execute(POPULARITY_AT_SQL, [rank])
         row = cursor.fetchone()
-    if len(_popularity_ranks) > 256:
-        _popularity_ranks.clear()
-    _popularity_ranks[key] = (time.monotonic() + POPULARITY_AT_TTL, row[0] if row else None)
-    return row[0] if row else None
+    return _remember(_popularity_ranks, key, row[0] if row else None, POPULARITY_AT_TTL)
 
 
 def _round_estimate(value: float) -> int:
@@ -646,8 +662,10 @@ class PostgresBackend:
         they are restored right after, so it plans as before."""
         sql, params = rows.query.sql_with_params()
         set_sql, restore_sql = settings
-        inside_callers = connections[alias].in_atomic_block
-        with transaction.atomic(using=alias, savepoint=False), connections[alias].cursor() as cursor:
+        connection = connections[alias]
+        # a caller's transaction: an atomic block, or autocommit turned off (no atomic then commits)
+        inside_callers = connection.in_atomic_block or not connection.get_autocommit()
+        with transaction.atomic(using=alias, savepoint=False), connection.cursor() as cursor:
             cursor.execute(set_sql)
             before = cursor.fetchone()
             cursor.execute(sql, params)
@@ -713,10 +731,10 @@ class PostgresBackend:
             sql, params = products.order_by().values("id").query.sql_with_params()
             sampled = sql.replace(' FROM "catalog_product"', ' FROM "catalog_product" ' + TABLESAMPLE, 1)
             key = (connections[alias].settings_dict["NAME"], blocks, rows)
-            seen = _sampled_rows.get(key) if percent < 100 else None
-            if seen is not None and seen[0] > time.monotonic():
-                cursor.execute(f"SELECT 0, (SELECT count(*) FROM ({sampled}) s)", [percent, *params])  # noqa: S608
-                seen, matched = seen[1], cursor.fetchone()[1]
+            seen = _recall(_sampled_rows, key) if percent < 100 else _FORGOTTEN
+            if seen is not _FORGOTTEN:
+                cursor.execute(f"SELECT (SELECT count(*) FROM ({sampled}) s)", [percent, *params])  # noqa: S608
+                matched = cursor.fetchone()[0]
             else:
                 cursor.execute(
                     f"SELECT (SELECT count(*) FROM catalog_product {TABLESAMPLE}), (SELECT count(*) FROM ({sampled}) s)",  # noqa: S608
@@ -724,9 +742,7 @@ class PostgresBackend:
                 )
                 seen, matched = cursor.fetchone()
                 if percent < 100:  # a sample of the table, not all of it: the same blocks until the table changes
-                    if len(_sampled_rows) > 64:
-                        _sampled_rows.clear()
-                    _sampled_rows[key] = (time.monotonic() + SAMPLED_ROWS_TTL, seen)
+                    _remember(_sampled_rows, key, seen, SAMPLED_ROWS_TTL)
         estimate = matched * rows / seen if seen else 0
         return _round_estimate(min(max(estimate, SAMPLE_LIMIT + 1), max(rows, SAMPLE_LIMIT + 1))), int(rows)
 
