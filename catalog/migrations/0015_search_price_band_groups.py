@@ -43,9 +43,13 @@ def swap(groups: bool) -> list[str]:
         "DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass('product_search_filters_gin_next')"
         " AND NOT indisvalid) THEN DROP INDEX product_search_filters_gin_next; END IF; END $$",
         index_sql("product_search_filters_gin_next", groups=groups),
+        "ANALYZE catalog_product",  # the new expression's statistics, while reads still go on
+        # the swap takes an exclusive lock until the migration commits, right after: it waits for
+        # running reads at most this long (then fails, and is run again) rather than queue every
+        # read behind it
+        "SET LOCAL lock_timeout = '10s'",
         "DROP INDEX IF EXISTS product_search_filters_gin",
         "ALTER INDEX product_search_filters_gin_next RENAME TO product_search_filters_gin",
-        "ANALYZE catalog_product",
     ]
 
 

@@ -307,7 +307,9 @@ COMMON_SHARE = 0.3  # matches the planner expects in this share of the table or 
 POPULAR_SCAN_ROWS = 4000  # the most popular products that popularity-ordered read looks at, at most
 ESTIMATE_ROWS = 4000  # rows of the table read to estimate a total past SAMPLE_LIMIT
 DERIVED_SAMPLE_MIN = 100  # passing rows among the wider sample's that stand for a chosen facet's matches
-TABLESAMPLE = "TABLESAMPLE SYSTEM (%s) REPEATABLE (7)"  # a percentage of the blocks, the same ones each time
+# a percentage of the blocks, the same ones each time; written into the statement (a number the
+# code computes), as a parameter would have to sit among the query's own, wherever they fall
+TABLESAMPLE = "TABLESAMPLE SYSTEM ({percent:.6f}) REPEATABLE (7)"
 # The rows in the sampled blocks, per process: counted once per (database, blocks, rows) and
 # SAMPLED_ROWS_TTL, not on every estimate (a third of an estimate's time at a million products:
 # about a thousand blocks read for a count that only changes with the table).
@@ -393,18 +395,20 @@ _popularity_ranks: dict[tuple[str, int], tuple[float, float | None]] = {}
 
 
 def _popularity_at(rank: int, *, alias: str) -> float | None:
-    """The popularity of the active product at this rank or the next power of two above it (0 =
-    the most popular; None past the end), a threshold that lets in up to twice the products asked
-    for. Remembered per process for POPULARITY_AT_TTL: its index walk took 12-17 ms at rank
-    400,000 of a million, and a threshold only bounds a read (one that lets in too few products
-    is lowered, one that lets in more costs a little more), so a minute-old one answers as well."""
-    rank = 1 << max(0, rank - 1).bit_length()
-    key = (connections[alias].settings_dict["NAME"], rank)
-    known = _recall(_popularity_ranks, key)
-    if known is not _FORGOTTEN:
-        return known
+    """The popularity of the active product at the next power of two above this rank, or at the
+    rank itself when that is past the table's rows (0 = the most popular; None past the end;
+    the table's size as the search read it): a threshold that lets in up to twice the products
+    asked for. Remembered per process for POPULARITY_AT_TTL: its index walk took 12-17 ms at rank 400,000 of a million, and a threshold
+    only bounds a read (one that lets in too few products is lowered, one that lets in more costs
+    a little more), so a minute-old one answers as well."""
     with connections[alias].cursor() as cursor:
-        cursor.execute(POPULARITY_AT_SQL, [rank])
+        rounded = 1 << max(0, rank - 1).bit_length()
+        asked = rounded if rounded < _table_size(cursor, alias)[1] else rank  # never past the end for rounding
+        key = (alias, connections[alias].settings_dict["NAME"], asked)
+        known = _recall(_popularity_ranks, key)
+        if known is not _FORGOTTEN:
+            return known
+        cursor.execute(POPULARITY_AT_SQL, [asked])
         row = cursor.fetchone()
     return _remember(_popularity_ranks, key, row[0] if row else None, POPULARITY_AT_TTL)
 
@@ -680,19 +684,10 @@ class PostgresBackend:
     ) -> dict:
         """Facets of these products: exact up to SAMPLE_LIMIT, else a sample's scaled to the estimate."""
         sample = self._sample(products, alias=alias, relevance=False, plain=plain)
-        return self._facets_of_sample(sample, products, alias=alias)[0]
-
-    def _facets_of_sample(
-        self, sample: list[dict], products: QuerySet[Product], *, alias: str
-    ) -> tuple[dict, int, int]:
-        """(the facets of `_sample`'s rows of these products: exact up to SAMPLE_LIMIT, else the
-        sample's scaled to the estimated total; that total (or the count); the table's rows, or 0
-        when not looked up)."""
         if len(sample) <= SAMPLE_LIMIT:
-            return _facets_of(sample, scale=1.0, alias=alias), len(sample), 0
+            return _facets_of(sample, scale=1.0, alias=alias)
         sample = sample[:SAMPLE_LIMIT]
-        total, table_rows = self._estimate_total(products, alias=alias)
-        return _facets_of(sample, scale=total / len(sample), alias=alias), total, table_rows
+        return _facets_of(sample, scale=self._estimate_total(products, alias=alias)[0] / len(sample), alias=alias)
 
     def _through_wider(
         self, wide: QuerySet[Product], *, plain: QuerySet[Product], alias: str, relevance: bool, newest: bool
@@ -704,47 +699,57 @@ class PostgresBackend:
 
         Every wider match read (SAMPLE_LIMIT or fewer): the rows that pass are every match, so
         the search is exact. More, in storage order: the passing rows are the first matches in
-        storage order, a sample of them, whenever there are DERIVED_SAMPLE_MIN of them and they
-        promise 3 * SAMPLE_LIMIT matches or more (the total is the wider estimate times their
-        share; fewer could be every match, which is then read and counted). Otherwise (also for
-        wider matches read in popularity order) the matches are read as before: None."""
+        storage order, a sample of them, whenever there are DERIVED_SAMPLE_MIN of them and the
+        matches are estimated at 3 * SAMPLE_LIMIT or more (fewer could be every match, which is
+        then read and counted). Their estimate is counted on the same fixed sample of the
+        table's blocks as the wider one, in the same statement, not from the passing rows'
+        share of the first wider matches: rows lie in storage order as they were written, a
+        brand's products together, so that share says little about the whole table. Otherwise
+        (also for wider matches read in popularity order) the matches are read as before: None."""
         rows = self._sample(wide, plain=plain, alias=alias, relevance=relevance, newest=newest, extra=("passes",))
-        counted, wide_total, table_rows = self._facets_of_sample(rows, wide, alias=alias)
         passing = [row for row in rows[:SAMPLE_LIMIT] if row["passes"]]
         if len(rows) <= SAMPLE_LIMIT:
-            return passing, None, 0, counted
-        total = wide_total * len(passing) / SAMPLE_LIMIT
-        if rows[0].get("by_popularity") or len(passing) < DERIVED_SAMPLE_MIN or total < 3 * SAMPLE_LIMIT:
+            return passing, None, 0, _facets_of(rows, scale=1.0, alias=alias)
+        (wide_total, table_rows), passing_total = self._estimate_total(wide, alias=alias, flag="passes")
+        counted = _facets_of(rows[:SAMPLE_LIMIT], scale=wide_total / SAMPLE_LIMIT, alias=alias)
+        if rows[0].get("by_popularity") or len(passing) < DERIVED_SAMPLE_MIN or passing_total < 3 * SAMPLE_LIMIT:
             return None, None, 0, counted
-        return passing, _round_estimate(total), table_rows, counted
+        return passing, _round_estimate(passing_total), table_rows, counted
 
-    @staticmethod
-    def _estimate_total(products: QuerySet[Product], *, alias: str) -> tuple[int, int]:
+    @classmethod
+    def _estimate_total(cls, products: QuerySet[Product], *, alias: str, flag: str | None = None):
         """(estimated matches, rows in the table): the share of matching rows among the rows of a
         fixed sample of the table's blocks (TABLESAMPLE SYSTEM, about ESTIMATE_ROWS rows, the same
         blocks every time), times the table's rows. It counts rows, not blocks, so a table whose
         rows are not spread evenly over its blocks (half of it empty after a mass update, as the
-        popularity ranking's rewrite of every row leaves it) is estimated as well as a packed one."""
+        popularity ranking's rewrite of every row leaves it) is estimated as well as a packed one.
+
+        With `flag` (a boolean column of these products): ((estimate, rows), the unrounded
+        estimate of the rows whose flag is true), counted in the same statement."""
         with connections[alias].cursor() as cursor:
             blocks, rows = _table_size(cursor, alias)
             percent = min(100.0, 100.0 * ESTIMATE_ROWS / max(rows, 1))
-            sql, params = products.order_by().values("id").query.sql_with_params()
-            sampled = sql.replace(' FROM "catalog_product"', ' FROM "catalog_product" ' + TABLESAMPLE, 1)
-            key = (connections[alias].settings_dict["NAME"], blocks, rows)
+            sql, params = products.order_by().values("id", *([flag] if flag else [])).query.sql_with_params()
+            tablesample = TABLESAMPLE.format(percent=percent)
+            sampled = sql.replace(' FROM "catalog_product"', ' FROM "catalog_product" ' + tablesample, 1)
+            flagged_sql = f'count(*) FILTER (WHERE s."{flag}")' if flag else "0"
+            counts = f"SELECT count(*) AS n, {flagged_sql} AS f FROM ({sampled}) s"  # noqa: S608
+            key = (alias, connections[alias].settings_dict["NAME"], blocks, rows)
             seen = _recall(_sampled_rows, key) if percent < 100 else _FORGOTTEN
             if seen is not _FORGOTTEN:
-                cursor.execute(f"SELECT (SELECT count(*) FROM ({sampled}) s)", [percent, *params])  # noqa: S608
-                matched = cursor.fetchone()[0]
+                cursor.execute(f"SELECT m.n, m.f FROM ({counts}) m", params)  # noqa: S608
+                matched, flagged = cursor.fetchone()
             else:
                 cursor.execute(
-                    f"SELECT (SELECT count(*) FROM catalog_product {TABLESAMPLE}), (SELECT count(*) FROM ({sampled}) s)",  # noqa: S608
-                    [percent, percent, *params],
+                    f"SELECT (SELECT count(*) FROM catalog_product {tablesample}), m.n, m.f FROM ({counts}) m",  # noqa: S608
+                    params,
                 )
-                seen, matched = cursor.fetchone()
+                seen, matched, flagged = cursor.fetchone()
                 if percent < 100:  # a sample of the table, not all of it: the same blocks until the table changes
                     _remember(_sampled_rows, key, seen, SAMPLED_ROWS_TTL)
         estimate = matched * rows / seen if seen else 0
-        return _round_estimate(min(max(estimate, SAMPLE_LIMIT + 1), max(rows, SAMPLE_LIMIT + 1))), int(rows)
+        total = _round_estimate(min(max(estimate, SAMPLE_LIMIT + 1), max(rows, SAMPLE_LIMIT + 1))), int(rows)
+        return (total, flagged * rows / seen if seen else 0.0) if flag else total
 
     @staticmethod
     def _popular_page(

@@ -823,3 +823,59 @@ def test_outside_a_transaction_the_samples_settings_end_with_their_own_and_the_t
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_setting('jit'), current_setting('max_parallel_workers_per_gather')")
         assert cursor.fetchone() == server
+
+
+@pytest.mark.postgres
+def test_a_chosen_brand_written_together_is_not_estimated_from_its_share_of_the_first_wider_matches(
+    shoes, settings, monkeypatch
+):
+    """Ten acme boots written first, then 190 boots of no brand (and 1,000 kettles): the first wider matches in
+    storage order are mostly acme's, the catalog is not. The matches' estimate is counted over
+    the table's sampled blocks, which says ten: fewer than three times the sample limit, so the
+    ten are read and counted, exactly, as a search without facets counts them."""
+    from catalog.search import postgres
+
+    settings.SEARCH_BACKEND = "database"
+    acme = Product.objects.get(pk=shoes["trail"].pk).brand
+    Product.objects.bulk_create(
+        [Product(sku=f"A{n}", slug=f"acme-hiking-boot-{n}", title=f"Hiking Boot {n}", category=shoes["category"],
+                 brand=acme, price=Decimal("50.00")) for n in range(10)]
+        + [Product(sku=f"U{n}", slug=f"hiking-boot-{n}", title=f"Hiking Boot {n}", category=shoes["category"],
+                   price=Decimal("50.00")) for n in range(190)]
+        # and other products: the boots are not so large a share that they are read by popularity
+        + [Product(sku=f"K{n}", slug=f"kettle-{n}", title=f"Kettle {n}", category=shoes["category"],
+                   price=Decimal("20.00")) for n in range(1000)]
+    )  # fmt: skip
+    search.get_backend().rebuild(batch_size=500)
+    with connection.cursor() as cursor:  # the rows in id order (writing the vectors moved them), counted
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the deferred foreign key checks, done first
+        cursor.execute("CLUSTER catalog_product USING catalog_product_pkey")
+        cursor.execute("ANALYZE catalog_product")
+    monkeypatch.setattr(postgres, "SAMPLE_LIMIT", 20)
+    monkeypatch.setattr(postgres, "DERIVED_SAMPLE_MIN", 5)
+    wanted = SearchFilters(brands=("acme",))
+    plain = search.search(query="hiking boot", filters=wanted, with_facets=False)
+    faceted = search.search(query="hiking boot", filters=wanted)
+    assert (plain.total, plain.total_is_estimate) == (10, False)
+    assert (faceted.total, faceted.total_is_estimate) == (10, False)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_with_autocommit_off_the_samples_settings_are_restored_for_the_callers_transaction(rainwear):
+    """A caller that turned autocommit off holds a transaction no atomic block commits: the
+    sample's settings are restored in it, so its later statements plan as before."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('enable_seqscan'), current_setting('work_mem')")
+        server = cursor.fetchone()
+    connection.set_autocommit(False)
+    try:
+        found = search.search(query="rain", filters=search.SearchFilters(in_stock=False), page_size=10)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('enable_seqscan'), current_setting('work_mem')")
+            inside = cursor.fetchone()
+    finally:
+        connection.rollback()
+        connection.set_autocommit(True)
+    assert set(found.ids) == {rainwear["jacket"].pk, rainwear["hat"].pk, rainwear["boot"].pk}
+    assert inside == server
