@@ -6,7 +6,8 @@ after the last view:
 
 - keys: ``catalog:recent:v1:user:<user id>`` and ``catalog:recent:v1:guest:<sha256 of the token>``
   (the token itself is never stored), under the cache's prefix;
-- on Redis, a list: a view is ``LREM id; LPUSH id; LTRIM 0 N-1; EXPIRE`` and a read ``LRANGE 0 N-1``,
+- on Redis, a list: a view is ``LREM id; LPUSH id; LTRIM 0 N-1; EXPIRE`` (``LPUSH; EXPIRE`` for a list
+  this request begins: a guest given its token now) and a read ``LRANGE 0 N-1``,
   both riding the page's catalog lookup pipelines (catalog.cache.ride), so a read costs no round
   trip and a view at most one constant round trip; on the local-memory default, a Python list
   under the same key through Django's cache API (`make run` shows it too).
@@ -80,12 +81,14 @@ def _read_rider(key: str, then) -> catalog_cache.Rider:
     return catalog_cache.Rider(redis=redis, plain=lambda: list(cache.get(key) or [])[: _limit()], then=then)
 
 
-def _view_rider(key: str, product_id: int, ttl: int) -> catalog_cache.Rider:
+def _view_rider(key: str, product_id: int, ttl: int, *, new: bool = False) -> catalog_cache.Rider:
     def redis(pipe, client):
         made = client.make_key(key)
-        pipe.lrem(made, 0, product_id)
+        if not new:  # a list begun by this request holds nothing to drop or trim
+            pipe.lrem(made, 0, product_id)
         pipe.lpush(made, product_id)
-        pipe.ltrim(made, 0, _limit() - 1)
+        if not new:
+            pipe.ltrim(made, 0, _limit() - 1)
         pipe.expire(made, ttl)
         return lambda results: None
 
@@ -113,7 +116,7 @@ def _forget_rider(key: str, product_ids: set[int]) -> catalog_cache.Rider:
 def record_view(*, visitor: Visitor, product_id: int) -> None:
     """Put this product first in the visitor's list (dropping its older place, capping the list).
     Rides the request's next catalog lookup, or goes at the end of the request; never raises."""
-    catalog_cache.ride(_view_rider(visitor.key, product_id, NEW_GUEST_TTL if visitor.new else _ttl()))
+    catalog_cache.ride(_view_rider(visitor.key, product_id, NEW_GUEST_TTL if visitor.new else _ttl(), new=visitor.new))
 
 
 def product_ids(*, visitor: Visitor) -> list[int]:
