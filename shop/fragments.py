@@ -59,6 +59,7 @@ _places = itertools.count()  # one number per part compiled in this process, nev
 # Values that equal only values which render the same (1 == 1.0 == Decimal("1.00") == True do
 # not: numbers other than int are keyed with their type and text).
 _PLAIN = frozenset({str, int, type(None), datetime.date, datetime.datetime, datetime.time, datetime.timedelta, UUID})
+_FIELDS: dict[type, tuple[str, ...] | bool] = {}  # a dataclass's field names by class (False: not one)
 
 
 class FragmentCheckFailed(AssertionError):
@@ -73,12 +74,21 @@ def frozen(value):
     kind = type(value)
     if kind in _PLAIN:
         return value
+    # a page's data is mostly dicts and lists of plain values: those are kept as they are without
+    # a call each (a product page's key is some 200 values)
+    if kind is dict:
+        return (dict, *[(k if type(k) is str else frozen(k), v if type(v) in _PLAIN else frozen(v))
+                        for k, v in value.items()])  # fmt: skip
+    if kind is list or kind is tuple:
+        return (kind, *[v if type(v) in _PLAIN else frozen(v) for v in value])
     if kind is bool or kind is float or kind is Decimal:
         return (kind, str(value))
-    if kind is dict:
-        return (dict, *((k if type(k) is str else frozen(k), frozen(v)) for k, v in value.items()))
-    if kind is list or kind is tuple:
-        return (kind, *map(frozen, value))
+    if (names := _FIELDS.get(kind)) is None:
+        names = _FIELDS[kind] = (
+            tuple(f.name for f in dataclasses.fields(kind)) if dataclasses.is_dataclass(kind) else False
+        )
+    if names is not False:
+        return (kind, *[frozen(getattr(value, name)) for name in names])
     if kind is set or kind is frozenset:
         return (frozenset, frozenset(map(frozen, value)))
     if isinstance(value, SafeString):
@@ -93,8 +103,6 @@ def frozen(value):
         return (kind, *map(frozen, value))
     if kind is range:
         return (range, value.start, value.stop, value.step)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return (kind, *(frozen(getattr(value, f.name)) for f in dataclasses.fields(value)))
     raise TypeError(f"a page part cannot be keyed by a {kind.__name__}: name the values it shows")
 
 

@@ -402,6 +402,7 @@ def test_a_signed_in_customer_subscribes_on_the_product_page_with_one_click(clie
         response = client.post("/p/steel-kettle/stock-alert/", follow=True)
 
     assert 'name="email"' not in page and "E-mail me when it is back" in page
+    assert "One e-mail to ada@example.com" in page
     assert "We will e-mail ada@example.com once" in response.content.decode()
     assert StockAlert.objects.get().confirmed_at is not None
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from shop.views import server_error
@@ -40,6 +40,16 @@ def test_logged_in_header_shows_the_account_and_log_out(client):
     assert "Grace" in html
     assert "Log out" in html
     assert "Back office" not in html
+
+
+@pytest.mark.django_db
+def test_the_header_of_a_staff_member_links_the_back_office_and_a_guest_after_them_sees_none(client):
+    staff = UserFactory(full_name="Ada Lovelace", is_staff=True)
+    client.login(username=staff.email, password=DEFAULT_PASSWORD)
+    html = client.get(reverse("catalog:home")).content.decode()
+    guest = Client().get(reverse("catalog:home")).content.decode()
+    assert "Ada" in html and "Back office" in html
+    assert "Ada" not in guest and "Back office" not in guest and "Log in" in guest
 
 
 @pytest.mark.django_db
