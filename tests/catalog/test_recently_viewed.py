@@ -291,3 +291,22 @@ def test_on_redis_the_list_is_a_redis_list_with_a_ttl(client, products, settings
     view(client, products[1])
     assert redis.lrange(key, 0, -1) == [str(products[1].pk).encode(), str(products[0].pk).encode()]
     assert redis.ttl(key) > recently_viewed.NEW_GUEST_TTL  # CATALOG_RECENTLY_VIEWED_DAYS
+
+
+@pytest.mark.redis
+def test_a_new_guests_list_begun_on_a_slug_that_now_names_another_product_holds_that_product(
+    client, products, django_capture_on_commit_callbacks
+):
+    """A list begun by the request is written without LREM/LTRIM: the id told ahead (the product
+    the slug used to name) is still taken out again."""
+    first, second = products[0], products[1]
+    slug = first.slug
+    view(Client(), first)  # this process guesses the slug's product from now on
+    with django_capture_on_commit_callbacks(execute=True):
+        services.update_product(product_id=first.pk, values={"slug": f"{slug}-old"}, expected_version=None)
+        services.update_product(product_id=second.pk, values={"slug": slug}, expected_version=None)
+    assert "<h1>Viewed Thing 01</h1>" in client.get(f"/p/{slug}/").content.decode()
+    key = cache.client.make_key(recently_viewed.guest_list_key(client.cookies[RECENT_COOKIE].value))
+    redis = cache.client.get_client(write=True)
+    assert redis.lrange(key, 0, -1) == [str(second.pk).encode()]
+    assert 0 < redis.ttl(key) <= recently_viewed.NEW_GUEST_TTL
