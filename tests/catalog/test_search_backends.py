@@ -879,3 +879,69 @@ def test_with_autocommit_off_the_samples_settings_are_restored_for_the_callers_t
         connection.set_autocommit(True)
     assert set(found.ids) == {rainwear["jacket"].pk, rainwear["hat"].pk, rainwear["boot"].pk}
     assert inside == server
+
+
+def _hiking_boots(shoes) -> list[int]:
+    """Twelve hiking boots (every other one under 50) among 72 products; the cheap boots' ids, most popular first."""
+    Product.objects.bulk_create(
+        [Product(sku=f"H{n}", slug=f"hiking-boot-{n}", title=f"Hiking Boot {n}", category=shoes["category"],
+                 price=Decimal("20.00") if n % 2 == 0 else Decimal("80.00"), popularity=n) for n in range(12)]
+        + [Product(sku=f"K{n}", slug=f"kettle-{n}", title=f"Kettle {n}", category=shoes["category"],
+                   price=Decimal("20.00")) for n in range(57)]
+    )  # fmt: skip
+    search.get_backend().rebuild(batch_size=100)
+    with connection.cursor() as cursor:  # the table's row count, which estimates scale to
+        cursor.execute("ANALYZE catalog_product")
+    return list(
+        Product.objects.filter(sku__startswith="H", price__lt=50).order_by("-popularity").values_list("pk", flat=True)
+    )
+
+
+def _block_samples(statements) -> int:
+    return sum("AS sampled_rows FROM" in sql for sql, _ in statements)
+
+
+@pytest.mark.postgres
+def test_many_expected_matches_are_sampled_from_the_tables_sampled_blocks_not_read_from_the_text_index(
+    shoes, settings, monkeypatch
+):
+    """Matches the planner expects at BLOCK_SAMPLE_PLANNED or more are the matching rows of the
+    table's sampled blocks (here every block: the estimate is the count), with their estimate in
+    the same statement: the text index's sample is not read, the page still comes in popularity
+    order, and a chosen facet's matches are the sampled rows that pass it."""
+    from catalog.search import postgres
+
+    settings.SEARCH_BACKEND = "database"
+    cheap = _hiking_boots(shoes)
+    boots = list(Product.objects.filter(sku__startswith="H").order_by("-popularity").values_list("pk", flat=True))
+    monkeypatch.setattr(postgres, "SAMPLE_LIMIT", 2)
+    monkeypatch.setattr(postgres, "BLOCK_SAMPLE_PLANNED", 0)
+    monkeypatch.setattr(postgres, "BLOCK_SAMPLE_MIN", 1)
+    monkeypatch.setattr(postgres, "_sampled_rows", {})
+    with _recorded_statements() as statements:
+        result = search.search(query="hiking boot", sort="popularity", page_size=10)
+    assert (result.total, result.total_is_estimate, result.facets_sampled) == (12, True, True)
+    assert result.ids == boots[:10]
+    assert [(band["key"], band["count"]) for band in result.facets["price_bands"]] == [("0-25", 6), ("50-100", 6)]
+    assert (_samples(statements), _block_samples(statements)) == (0, 1)
+    with _recorded_statements() as statements:
+        chosen = search.search(query="hiking boot", filters=SearchFilters(price_max=Decimal("50")), sort="popularity")
+    assert (chosen.total, chosen.total_is_estimate, chosen.ids) == (6, True, cheap)
+    assert [(band["key"], band["count"]) for band in chosen.facets["price_bands"]] == [("0-25", 6), ("50-100", 6)]
+    assert (_samples(statements), _block_samples(statements)) == (0, 1)
+
+
+@pytest.mark.postgres
+def test_when_the_sampled_blocks_hold_too_few_matches_the_text_index_is_read_as_before(shoes, settings, monkeypatch):
+    """The planner expected many matches but the sampled blocks hold fewer than BLOCK_SAMPLE_MIN:
+    the sample is read from the text index, and the search answers as it did without the blocks."""
+    from catalog.search import postgres
+
+    settings.SEARCH_BACKEND = "database"
+    _hiking_boots(shoes)
+    monkeypatch.setattr(postgres, "BLOCK_SAMPLE_PLANNED", 0)
+    monkeypatch.setattr(postgres, "BLOCK_SAMPLE_MIN", 13)
+    with _recorded_statements() as statements:
+        result = search.search(query="hiking boot", sort="popularity", page_size=5)
+    assert (result.total, result.total_is_estimate) == (12, False)
+    assert (_samples(statements), _block_samples(statements)) == (1, 1)
