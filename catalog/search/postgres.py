@@ -147,6 +147,7 @@ BRANDS_MATCH_SQL = (
 )
 ANY_WORD_SQL = f"{_FILTERS} @@ %s::tsquery"
 EXACT_PRICE_SQL = '"catalog_product"."price" + 0'
+EXACT_CATEGORY_SQL = '"catalog_product"."category_id" + 0 = ANY(%s::bigint[])'
 
 
 def price_bands_between(low: Decimal | None, high: Decimal | None) -> list[int]:
@@ -182,9 +183,14 @@ def searchable_products(filters: SearchFilters, *, alias: str) -> QuerySet[Produ
     def any_word(words: list[str]) -> RawSQL:  # a letter and a number each
         return RawSQL(ANY_WORD_SQL, [" | ".join(words)], output_field=BooleanField())  # noqa: S611
 
-    products = filtered_products(replace(filters, price_min=None, price_max=None), alias=alias)
-    if filters.category_ids:
-        products = products.filter(any_word([f"c{int(n)}" for n in filters.category_ids]))
+    products = filtered_products(replace(filters, category_ids=None, price_min=None, price_max=None), alias=alias)
+    if filters.category_ids is not None:
+        # the exact category as an expression too: with the category's btree the planner ANDed a
+        # bitmap of the whole category (166,000 rows, 15 ms) with the index scan that has it
+        categories = [int(n) for n in filters.category_ids]
+        products = products.filter(RawSQL(EXACT_CATEGORY_SQL, [categories], output_field=BooleanField()))  # noqa: S611
+        if categories:
+            products = products.filter(any_word([f"c{n}" for n in categories]))
     if filters.brands:
         products = products.filter(RawSQL(BRANDS_MATCH_SQL, [list(filters.brands)], output_field=BooleanField()))  # noqa: S611
     if filters.price_min is not None or filters.price_max is not None:
