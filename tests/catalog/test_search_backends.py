@@ -735,6 +735,23 @@ def test_a_chosen_facet_and_the_matches_are_read_once_when_every_wider_match_is_
     assert _samples(statements) == 1
 
 
+def _hiking_boots(shoes) -> list[int]:
+    """Twelve hiking boots (every other one under 50) among 75 products; the cheap boots' ids, most popular first."""
+    Product.objects.bulk_create(
+        [Product(sku=f"H{n}", slug=f"hiking-boot-{n}", title=f"Hiking Boot {n}", category=shoes["category"],
+                 price=Decimal("20.00") if n % 2 == 0 else Decimal("80.00"), popularity=n) for n in range(12)]
+        # and other products: the boots are not so large a share that they are read by popularity
+        + [Product(sku=f"K{n}", slug=f"kettle-{n}", title=f"Kettle {n}", category=shoes["category"],
+                   price=Decimal("20.00")) for n in range(60)]
+    )  # fmt: skip
+    search.get_backend().rebuild(batch_size=100)
+    with connection.cursor() as cursor:  # the table's row count, which estimates scale to
+        cursor.execute("ANALYZE catalog_product")
+    return list(
+        Product.objects.filter(sku__startswith="H", price__lt=50).order_by("-popularity").values_list("pk", flat=True)
+    )
+
+
 @pytest.mark.postgres
 def test_past_the_sample_limit_the_wider_reads_passing_rows_are_the_matches_sample_when_there_are_enough(
     shoes, settings, monkeypatch
@@ -746,19 +763,7 @@ def test_past_the_sample_limit_the_wider_reads_passing_rows_are_the_matches_samp
     from catalog.search import postgres
 
     settings.SEARCH_BACKEND = "database"
-    Product.objects.bulk_create(
-        [Product(sku=f"H{n}", slug=f"hiking-boot-{n}", title=f"Hiking Boot {n}", category=shoes["category"],
-                 price=Decimal("20.00") if n % 2 == 0 else Decimal("80.00"), popularity=n) for n in range(12)]
-        # and other products: the boots are not so large a share that they are read by popularity
-        + [Product(sku=f"K{n}", slug=f"kettle-{n}", title=f"Kettle {n}", category=shoes["category"],
-                   price=Decimal("20.00")) for n in range(60)]
-    )  # fmt: skip
-    search.get_backend().rebuild(batch_size=100)
-    with connection.cursor() as cursor:  # the table's row count, which estimates scale to
-        cursor.execute("ANALYZE catalog_product")
-    cheap = list(
-        Product.objects.filter(sku__startswith="H", price__lt=50).order_by("-popularity").values_list("pk", flat=True)
-    )
+    cheap = _hiking_boots(shoes)
     monkeypatch.setattr(postgres, "SAMPLE_LIMIT", 2)
     monkeypatch.setattr(postgres, "DERIVED_SAMPLE_MIN", 1)
     wanted = SearchFilters(price_max=Decimal("50"))
@@ -879,22 +884,6 @@ def test_with_autocommit_off_the_samples_settings_are_restored_for_the_callers_t
         connection.set_autocommit(True)
     assert set(found.ids) == {rainwear["jacket"].pk, rainwear["hat"].pk, rainwear["boot"].pk}
     assert inside == server
-
-
-def _hiking_boots(shoes) -> list[int]:
-    """Twelve hiking boots (every other one under 50) among 72 products; the cheap boots' ids, most popular first."""
-    Product.objects.bulk_create(
-        [Product(sku=f"H{n}", slug=f"hiking-boot-{n}", title=f"Hiking Boot {n}", category=shoes["category"],
-                 price=Decimal("20.00") if n % 2 == 0 else Decimal("80.00"), popularity=n) for n in range(12)]
-        + [Product(sku=f"K{n}", slug=f"kettle-{n}", title=f"Kettle {n}", category=shoes["category"],
-                   price=Decimal("20.00")) for n in range(57)]
-    )  # fmt: skip
-    search.get_backend().rebuild(batch_size=100)
-    with connection.cursor() as cursor:  # the table's row count, which estimates scale to
-        cursor.execute("ANALYZE catalog_product")
-    return list(
-        Product.objects.filter(sku__startswith="H", price__lt=50).order_by("-popularity").values_list("pk", flat=True)
-    )
 
 
 def _block_samples(statements) -> int:
