@@ -682,13 +682,21 @@ class PostgresBackend:
     def _block_sample(cls, rows: QuerySet, *, alias: str, flag: str | None = None) -> _Sample | None:
         """The matches among the rows of the table's sampled blocks (the blocks `_estimate_total`
         counts on), with their estimate, in one statement: a scan of some ESTIMATE_ROWS rows
-        whatever the number of matches. None when fewer than DERIVED_SAMPLE_MIN of them match
-        (the planner expected many more): the text index is read instead. A sample of blocks
-        spread over the whole table, where the first matches in storage order are the ones
-        written first."""
+        whatever the number of matches. A sample of blocks spread over the whole table, where
+        the first matches in storage order are the ones written first.
+
+        None, and the text index is read instead, when the planner expected many more matches
+        than there are: fewer than BLOCK_SAMPLE_MIN in the blocks, or an estimate under three
+        times SAMPLE_LIMIT (matches that may be few enough to be read and counted exactly: a
+        brand's rows written together can fill the few sampled blocks that hold them); and when
+        the table has no row count yet (never analyzed), which the blocks' share is scaled to.
+        Every block (a table of ESTIMATE_ROWS rows or fewer) holding SAMPLE_LIMIT matches or
+        fewer: every match, without an estimate, as the index read would give them."""
         with connections[alias].cursor() as cursor:
             blocks, table_rows = _table_size(cursor, alias)
-            percent = min(100.0, 100.0 * ESTIMATE_ROWS / max(table_rows, 1))
+            if table_rows <= 0:
+                return None
+            percent = min(100.0, 100.0 * ESTIMATE_ROWS / table_rows)
             sql, params = rows.query.sql_with_params()
             sampled = _in_sampled_blocks(sql, percent)
             key = (alias, connections[alias].settings_dict["NAME"], blocks, table_rows)
@@ -701,6 +709,8 @@ class PostgresBackend:
             cursor.execute(f"SELECT s.*, ({counted}) AS sampled_rows FROM ({sampled}) s", params)  # noqa: S608
             names = [c.name for c in cursor.description]
             found = _Sample(dict(zip(names, row, strict=True)) for row in cursor.fetchall())
+        if percent >= 100 and len(found) <= SAMPLE_LIMIT:
+            return found
         if len(found) < max(1, BLOCK_SAMPLE_MIN):
             return None
         if seen is _FORGOTTEN:
@@ -709,6 +719,8 @@ class PostgresBackend:
                 _remember(_sampled_rows, key, seen, SAMPLED_ROWS_TTL)
         scale = table_rows / seen if seen else 0
         estimate = len(found) * scale
+        if estimate < 3 * SAMPLE_LIMIT:
+            return None
         total = _round_estimate(min(max(estimate, SAMPLE_LIMIT + 1), max(table_rows, SAMPLE_LIMIT + 1)))
         found.estimate = (total, int(table_rows), sum(1 for row in found if row[flag]) * scale if flag else None)
         return found

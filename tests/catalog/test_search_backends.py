@@ -922,15 +922,25 @@ def test_many_expected_matches_are_sampled_from_the_tables_sampled_blocks_not_re
 
 @pytest.mark.postgres
 def test_when_the_sampled_blocks_hold_too_few_matches_the_text_index_is_read_as_before(shoes, settings, monkeypatch):
-    """The planner expected many matches but the sampled blocks hold fewer than BLOCK_SAMPLE_MIN:
-    the sample is read from the text index, and the search answers as it did without the blocks."""
+    """The planner expected many matches but the sampled blocks hold fewer than BLOCK_SAMPLE_MIN,
+    or so few that the matches may number under three times SAMPLE_LIMIT: the sample is read
+    from the text index, and the search answers as it did without the blocks, exactly when the
+    index read holds every match."""
     from catalog.search import postgres
 
     settings.SEARCH_BACKEND = "database"
     _hiking_boots(shoes)
     monkeypatch.setattr(postgres, "BLOCK_SAMPLE_PLANNED", 0)
+    monkeypatch.setattr(postgres, "ESTIMATE_ROWS", 74)  # not every block: a sample of the 75 rows' blocks
+    monkeypatch.setattr(postgres, "_sampled_rows", {})
     monkeypatch.setattr(postgres, "BLOCK_SAMPLE_MIN", 13)
     with _recorded_statements() as statements:
         result = search.search(query="hiking boot", sort="popularity", page_size=5)
     assert (result.total, result.total_is_estimate) == (12, False)
+    assert (_samples(statements), _block_samples(statements)) == (1, 1)
+    monkeypatch.setattr(postgres, "BLOCK_SAMPLE_MIN", 1)
+    monkeypatch.setattr(postgres, "SAMPLE_LIMIT", 20)  # twelve matches in the blocks at most: fewer than 3 * 20
+    with _recorded_statements() as statements:
+        result = search.search(query="hiking boots", sort="popularity", page_size=5)
+    assert (result.total, result.total_is_estimate, result.facets_sampled) == (12, False, False)
     assert (_samples(statements), _block_samples(statements)) == (1, 1)
