@@ -429,6 +429,31 @@ def _in_sampled_blocks(sql: str, percent: float) -> str:
     return sql.replace(' FROM "catalog_product"', ' FROM "catalog_product" ' + TABLESAMPLE.format(percent=percent), 1)
 
 
+def _sampled_blocks(cursor, alias: str) -> tuple[float, tuple, object, int]:
+    """(the percentage of the table's blocks sampled, the key their row count is remembered
+    under, that count when remembered, else _FORGOTTEN, the table's rows)."""
+    blocks, rows = _table_size(cursor, alias)
+    percent = min(100.0, 100.0 * ESTIMATE_ROWS / max(rows, 1))
+    key = (alias, connections[alias].settings_dict["NAME"], blocks, rows)
+    return percent, key, _recall(_sampled_rows, key) if percent < 100 else _FORGOTTEN, rows
+
+
+def _sampled_rows_sql(percent: float) -> str:
+    """The rows in the sampled blocks, counted."""
+    return f"SELECT count(*) FROM catalog_product {TABLESAMPLE.format(percent=percent)}"  # noqa: S608 (a number)
+
+
+def _remember_sampled_rows(key: tuple, seen: int, percent: float) -> None:
+    if percent < 100:  # a sample of the table, not all of it: the same blocks until the table changes
+        _remember(_sampled_rows, key, seen, SAMPLED_ROWS_TTL)
+
+
+def _estimated_total(estimate: float, rows: int) -> int:
+    """An estimate of the matches past SAMPLE_LIMIT, rounded: never under SAMPLE_LIMIT + 1 (the
+    sample read more) nor over the table's rows."""
+    return _round_estimate(min(max(estimate, SAMPLE_LIMIT + 1), max(rows, SAMPLE_LIMIT + 1)))
+
+
 def _round_estimate(value: float) -> int:
     """An estimate to two significant figures: 41,873 -> 42,000 (it is not a count)."""
     digits = max(0, len(str(int(value))) - 2)
@@ -693,19 +718,12 @@ class PostgresBackend:
         Every block (a table of ESTIMATE_ROWS rows or fewer) holding SAMPLE_LIMIT matches or
         fewer: every match, without an estimate, as the index read would give them."""
         with connections[alias].cursor() as cursor:
-            blocks, table_rows = _table_size(cursor, alias)
+            percent, key, seen, table_rows = _sampled_blocks(cursor, alias)
             if table_rows <= 0:
                 return None
-            percent = min(100.0, 100.0 * ESTIMATE_ROWS / table_rows)
             sql, params = rows.query.sql_with_params()
             sampled = _in_sampled_blocks(sql, percent)
-            key = (alias, connections[alias].settings_dict["NAME"], blocks, table_rows)
-            seen = _recall(_sampled_rows, key) if percent < 100 else _FORGOTTEN
-            counted = (
-                "NULL"
-                if seen is not _FORGOTTEN
-                else _in_sampled_blocks('SELECT count(*) FROM "catalog_product"', percent)
-            )
+            counted = "NULL" if seen is not _FORGOTTEN else _sampled_rows_sql(percent)
             cursor.execute(f"SELECT s.*, ({counted}) AS sampled_rows FROM ({sampled}) s", params)  # noqa: S608
             names = [c.name for c in cursor.description]
             found = _Sample(dict(zip(names, row, strict=True)) for row in cursor.fetchall())
@@ -715,14 +733,13 @@ class PostgresBackend:
             return None
         if seen is _FORGOTTEN:
             seen = found[0]["sampled_rows"]
-            if percent < 100:
-                _remember(_sampled_rows, key, seen, SAMPLED_ROWS_TTL)
+            _remember_sampled_rows(key, seen, percent)
         scale = table_rows / seen if seen else 0
         estimate = len(found) * scale
         if estimate < 3 * SAMPLE_LIMIT:
             return None
-        total = _round_estimate(min(max(estimate, SAMPLE_LIMIT + 1), max(table_rows, SAMPLE_LIMIT + 1)))
-        found.estimate = (total, int(table_rows), sum(1 for row in found if row[flag]) * scale if flag else None)
+        flagged = sum(1 for row in found if row[flag]) * scale if flag else None
+        found.estimate = (_estimated_total(estimate, table_rows), int(table_rows), flagged)
         return found
 
     @staticmethod
@@ -790,11 +807,11 @@ class PostgresBackend:
         promise 3 * SAMPLE_LIMIT matches or more."""
         rows = self._sample(wide, plain=plain, alias=alias, relevance=relevance, newest=newest, extra=("passes",),
                             flag="passes")  # fmt: skip
-        passing = [row for row in rows[:SAMPLE_LIMIT] if row["passes"]]
+        # the blocks' sample whole; of the index's, the first SAMPLE_LIMIT (it reads one more)
+        passing = [row for row in (rows if rows.estimate is not None else rows[:SAMPLE_LIMIT]) if row["passes"]]
         if rows.estimate is not None:  # the wider matches in the table's sampled blocks
             wide_total, table_rows, passing_total = rows.estimate
             counted = _facets_of(rows, scale=wide_total / len(rows), alias=alias)
-            passing = [row for row in rows if row["passes"]]
             if len(passing) < BLOCK_SAMPLE_MIN or passing_total < 3 * SAMPLE_LIMIT:
                 return None, None, 0, counted
             return passing, _round_estimate(passing_total), table_rows, counted
@@ -817,28 +834,20 @@ class PostgresBackend:
         With `flag` (a boolean column of these products): ((estimate, rows), the unrounded
         estimate of the rows whose flag is true), counted in the same statement."""
         with connections[alias].cursor() as cursor:
-            blocks, rows = _table_size(cursor, alias)
-            percent = min(100.0, 100.0 * ESTIMATE_ROWS / max(rows, 1))
+            percent, key, seen, rows = _sampled_blocks(cursor, alias)
             sql, params = products.order_by().values("id", *([flag] if flag else [])).query.sql_with_params()
-            tablesample = TABLESAMPLE.format(percent=percent)
             sampled = _in_sampled_blocks(sql, percent)
             flagged_sql = f'count(*) FILTER (WHERE s."{flag}")' if flag else "0"
             counts = f"SELECT count(*) AS n, {flagged_sql} AS f FROM ({sampled}) s"  # noqa: S608
-            key = (alias, connections[alias].settings_dict["NAME"], blocks, rows)
-            seen = _recall(_sampled_rows, key) if percent < 100 else _FORGOTTEN
             if seen is not _FORGOTTEN:
                 cursor.execute(f"SELECT m.n, m.f FROM ({counts}) m", params)  # noqa: S608
                 matched, flagged = cursor.fetchone()
             else:
-                cursor.execute(
-                    f"SELECT (SELECT count(*) FROM catalog_product {tablesample}), m.n, m.f FROM ({counts}) m",  # noqa: S608
-                    params,
-                )
+                cursor.execute(f"SELECT ({_sampled_rows_sql(percent)}), m.n, m.f FROM ({counts}) m", params)  # noqa: S608
                 seen, matched, flagged = cursor.fetchone()
-                if percent < 100:  # a sample of the table, not all of it: the same blocks until the table changes
-                    _remember(_sampled_rows, key, seen, SAMPLED_ROWS_TTL)
+                _remember_sampled_rows(key, seen, percent)
         estimate = matched * rows / seen if seen else 0
-        total = _round_estimate(min(max(estimate, SAMPLE_LIMIT + 1), max(rows, SAMPLE_LIMIT + 1))), int(rows)
+        total = _estimated_total(estimate, rows), int(rows)
         return (total, flagged * rows / seen if seen else 0.0) if flag else total
 
     @staticmethod

@@ -24,15 +24,18 @@ def filtered_products(filters: SearchFilters, *, alias: str) -> QuerySet[Product
         products = products.filter(category_id__in=filters.category_ids)
     if filters.brands:
         products = products.filter(brand__slug__in=filters.brands)
-    if filters.price_min is not None:
-        products = products.filter(price__gte=filters.price_min)
-    if filters.price_max is not None:
-        products = products.filter(price__lte=filters.price_max)
+    if filters.price_min is not None or filters.price_max is not None:
+        products = products.filter(price_condition(filters.price_min, filters.price_max))
     if filters.in_stock:
         products = products.filter(pk__in=inventory_selectors.in_stock_product_ids())
     for name, chosen in filters.attributes:
         products = products.filter(attribute_condition(name, chosen, alias=alias))
     return products
+
+
+def price_condition(low, high) -> Q:
+    """A price from `low` to `high`, both included; None: no bound on that side."""
+    return (Q(price__gte=low) if low is not None else Q()) & (Q(price__lte=high) if high is not None else Q())
 
 
 def attribute_condition(name: str, chosen: tuple[str, ...], *, alias: str) -> Q:
@@ -53,7 +56,6 @@ def facet_condition(filters: SearchFilters, facet: str, *, alias: str) -> Q:
     if facet == "brands":
         return Q(brand_id__in=Brand.objects.using(alias).filter(slug__in=filters.brands).values("pk"))
     if facet == "price_bands":
-        low, high = filters.price_min, filters.price_max
-        return (Q(price__gte=low) if low is not None else Q()) & (Q(price__lte=high) if high is not None else Q())
+        return price_condition(filters.price_min, filters.price_max)
     name = facet.split(":", 1)[1]
     return attribute_condition(name, dict(filters.attributes)[name], alias=alias)
